@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level LEVEL]
+ *
+ * Serves containerd's Snapshots API on a unix socket. Parses arguments, loads
+ * the policy, builds the parts and starts them; SIGTERM/SIGINT finish in-flight
+ * calls and close the store.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { StartupError } from '../common/errors';
+import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
+import { prepareSocketPath } from '../common/unix-socket';
+import { loadDaemonConfig } from '../policy/daemon-config';
+import { systemClock } from './clock';
+import { SnapshotsGrpcServer } from './grpc-server';
+import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
+import { SnapshotLayout } from './layout';
+import { MetadataStore } from './metadata-store';
+import { SnapshotService } from './snapshot-service';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+const SOCKET_DIR_MODE = 0o711;
+const SOCKET_MODE = 0o660;
+
+const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level ${LOG_LEVELS.join('|')}]`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      root: { type: 'string' },
+      address: { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadDaemonConfig(values.config);
+  const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const root = values.root ?? config.snapshotter.root;
+  const address = values.address ?? config.snapshotter.address;
+
+  const logger = createLogger({ level: logLevel, process: 'tsov-snapshotter' });
+  const layout = new SnapshotLayout(root);
+  fs.mkdirSync(layout.snapshotsDir, { recursive: true, mode: 0o700 });
+  checkSnapshotRoot(layout.root);
+  await prepareSocketPath(address, SOCKET_DIR_MODE);
+
+  const store = new MetadataStore(layout.metadataFile);
+  const service = new SnapshotService({
+    store,
+    layout,
+    features: detectHostOverlayFeatures(),
+    clock: systemClock,
+    logger: componentLogger(logger, 'snapshots'),
+  });
+  const server = new SnapshotsGrpcServer(service, componentLogger(logger, 'grpc'));
+  await server.listen(address);
+  fs.chmodSync(address, SOCKET_MODE);
+  logger.info('serving', { component: 'main', root: layout.root, address });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { component: 'main', signal });
+    void server.shutdown(SHUTDOWN_GRACE_MS).then(() => {
+      store.close();
+      fs.rmSync(address, { force: true });
+      logger.info('stopped', { component: 'main' });
+      logger.on('finish', () => process.exit(0));
+      logger.end();
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof StartupError || (error instanceof Error && error.name === 'FailedPreconditionError')) {
+    process.stderr.write(`tsov-snapshotter: ${error.message}\n`);
+  } else {
+    process.stderr.write(`tsov-snapshotter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

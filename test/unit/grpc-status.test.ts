@@ -1,0 +1,64 @@
+import test from 'ava';
+import { status } from '@grpc/grpc-js';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+  UnavailableError,
+  UnimplementedError,
+  classifyFilesystemError,
+} from '../../common/errors';
+import { grpcStatusFor, toServiceError } from '../../common/grpc-status';
+
+const mapping = [
+  [new NotFoundError('x'), status.NOT_FOUND],
+  [new AlreadyExistsError('x'), status.ALREADY_EXISTS],
+  [new InvalidArgumentError('x'), status.INVALID_ARGUMENT],
+  [new FailedPreconditionError('x'), status.FAILED_PRECONDITION],
+  [new ResourceExhaustedError('x'), status.RESOURCE_EXHAUSTED],
+  [new UnavailableError('x'), status.UNAVAILABLE],
+  [new UnimplementedError('x'), status.UNIMPLEMENTED],
+  [new InternalError('x'), status.INTERNAL],
+  [new Error('plain'), status.INTERNAL],
+  ['a string', status.INTERNAL],
+] as const;
+
+for (const [error, expected] of mapping) {
+  test(`grpcStatusFor maps ${error instanceof Error ? error.name : typeof error} to ${status[expected]}`, (t) => {
+    t.is(grpcStatusFor(error), expected);
+  });
+}
+
+test('toServiceError keeps the message of a tsov error', (t) => {
+  const reply = toServiceError(new FailedPreconditionError('cannot remove snapshot with child: "p" is a parent'));
+  t.is(reply.code, status.FAILED_PRECONDITION);
+  t.is(reply.details, 'cannot remove snapshot with child: "p" is a parent');
+});
+
+test('toServiceError hides the details of an unknown error', (t) => {
+  const reply = toServiceError(new Error('SQLITE_CORRUPT at /secret/path'));
+  t.is(reply.code, status.INTERNAL);
+  t.notRegex(reply.details ?? '', /secret/);
+  t.regex(reply.details ?? '', /see the tsov log/);
+});
+
+const errnoError = (code: string) => Object.assign(new Error(`${code}: failed`), { code });
+
+test('classifyFilesystemError: ENOSPC is ResourceExhausted', (t) => {
+  const error = classifyFilesystemError(errnoError('ENOSPC'), 'creating snapshot "k"');
+  t.true(error instanceof ResourceExhaustedError);
+  t.regex(error.message, /^creating snapshot "k": no space left/);
+});
+
+test('classifyFilesystemError: EROFS is Unavailable', (t) => {
+  t.true(classifyFilesystemError(errnoError('EROFS'), 'x') instanceof UnavailableError);
+});
+
+test('classifyFilesystemError: other errno is Internal, tsov errors pass through', (t) => {
+  t.true(classifyFilesystemError(errnoError('EIO'), 'x') instanceof InternalError);
+  const notFound = new NotFoundError('gone');
+  t.is(classifyFilesystemError(notFound, 'x'), notFound);
+});
