@@ -1,0 +1,137 @@
+/**
+ * tsov-snapshotter's RPCs over its real socket: error codes and messages,
+ * timestamps, Update masks, List filters and batching, Usage and Cleanup.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { startSnapshotter } from '../support/snapshotter-process';
+import { makeTempDir } from '../support/temp-dir';
+
+async function started(t: Parameters<typeof makeTempDir>[0]) {
+  const dir = makeTempDir(t, 'rpc');
+  return startSnapshotter(t, path.join(dir, 'root'), path.join(dir, 'sock', 'tsov.sock'));
+}
+
+async function code(t: { throwsAsync: (p: Promise<unknown>) => Promise<unknown> }, promise: Promise<unknown>): Promise<ServiceError> {
+  return (await t.throwsAsync(promise)) as ServiceError;
+}
+
+test('refusals carry containerd status codes and say what to do', async (t) => {
+  const { client } = await started(t);
+  await client.prepare('base-tmp');
+  await client.commit('base', 'base-tmp');
+  await client.prepare('active', 'base');
+
+  const cases: Array<[string, Promise<unknown>, number, RegExp]> = [
+    ['Stat of a missing key', client.stat('nope'), status.NOT_FOUND, /"nope" does not exist/],
+    ['Prepare of an existing key', client.prepare('active', 'base'), status.ALREADY_EXISTS, /already exists/],
+    ['Prepare on a missing parent', client.prepare('x', 'nope'), status.NOT_FOUND, /parent snapshot "nope" does not exist/],
+    ['Prepare on an active parent', client.prepare('x', 'active'), status.INVALID_ARGUMENT, /not committed/],
+    ['Prepare with an empty key', client.prepare(''), status.INVALID_ARGUMENT, /key must not be empty/],
+    ['Commit of a committed snapshot', client.commit('again', 'base'), status.FAILED_PRECONDITION, /not active/],
+    ['Commit to an existing name', client.commit('base', 'active'), status.ALREADY_EXISTS, /already exists/],
+    ['Commit of a missing key', client.commit('n', 'nope'), status.NOT_FOUND, /does not exist/],
+    ['Remove of a parent', client.remove('base'), status.FAILED_PRECONDITION, /cannot remove snapshot with child/],
+    ['Remove of a missing key', client.remove('nope'), status.NOT_FOUND, /does not exist/],
+    ['Mounts of a committed snapshot', client.mounts('base'), status.FAILED_PRECONDITION, /committed and has no mounts/],
+    ['Update of an immutable field', client.update({ name: 'base', parent: 'x' }, ['parent']), status.INVALID_ARGUMENT, /cannot update "parent"/],
+    ['Update of a missing snapshot', client.update({ name: 'nope', labels: {} }, ['labels']), status.NOT_FOUND, /does not exist/],
+    ['Prepare with a label over 4096 bytes', client.prepare('big', '', { k: 'v'.repeat(4096) }), status.INVALID_ARGUMENT, /greater than maximum size/],
+    ['List with a bad filter', client.list(['name==']), status.INVALID_ARGUMENT, /invalid filter/],
+    ['Commit rebasing a snapshot that has a parent', client.commit('rebased', 'active', {}, 'other'), status.INVALID_ARGUMENT, /already has parent "base"/],
+  ];
+  for (const [title, promise, expected, message] of cases) {
+    const error = await code(t, promise);
+    t.is(error.code, expected, `${title}: ${error.details}`);
+    t.regex(error.details, message, title);
+  }
+  // Nothing above changed the store.
+  t.deepEqual((await client.list()).map((info) => info.name).sort(), ['active', 'base']);
+});
+
+test('timestamps have microsecond precision; created == updated at creation; Update moves only updated', async (t) => {
+  const { client } = await started(t);
+  const before = Date.now();
+  await client.prepare('a', '', { keep: 'k' });
+  const info = await client.stat('a');
+  t.deepEqual(info.created_at, info.updated_at);
+  const createdMs = info.created_at!.seconds * 1000 + info.created_at!.nanos / 1e6;
+  t.true(createdMs >= before && createdMs <= Date.now() + 1);
+  t.is(info.created_at!.nanos % 1000, 0, 'whole microseconds');
+  t.not(info.created_at!.nanos % 1_000_000, 0, 'finer than milliseconds (fails about once in a thousand runs by chance)');
+  t.is(info.kind, 'ACTIVE');
+
+  const updated = await client.update({ name: 'a', labels: { added: 'x' } }, ['labels.added']);
+  t.deepEqual(updated.created_at, info.created_at);
+  t.notDeepEqual(updated.updated_at, info.updated_at);
+  t.deepEqual(updated.labels, { keep: 'k', added: 'x' });
+  t.deepEqual((await client.update({ name: 'a', labels: { only: 'y' } })).labels, { only: 'y' });
+  t.deepEqual((await client.update({ name: 'a', labels: {} }, ['labels.only'])).labels, {});
+});
+
+test('Commit with a parent rebases a parentless snapshot (containerd 2.2)', async (t) => {
+  const { client } = await started(t);
+  await client.prepare('p-tmp');
+  await client.commit('p', 'p-tmp');
+  await client.prepare('orphan');
+  await client.commit('child', 'orphan', {}, 'p');
+  t.is((await client.stat('child')).parent, 'p');
+  const error = await code(t, client.remove('p'));
+  t.is(error.code, status.FAILED_PRECONDITION);
+});
+
+test('List streams every snapshot in batches and applies containerd filters', async (t) => {
+  const { client } = await started(t);
+  const count = 250;
+  for (let i = 0; i < count; i++) {
+    await client.prepare(`tmp-${i}`);
+    await client.commit(`layer-${i}`, `tmp-${i}`, { 'containerd.io/gc.root': i % 2 === 0 ? 'even' : 'odd', n: String(i) });
+  }
+  await client.view('view', 'layer-0');
+  const all = await client.list();
+  t.is(all.length, count + 1);
+  t.is((await client.list(['labels."containerd.io/gc.root"==even'])).length, count / 2);
+  t.deepEqual((await client.list(['kind==view'])).map((i) => i.name), ['view']);
+  t.deepEqual((await client.list(['name==layer-7', 'labels.n==9'])).map((i) => i.name).sort(), ['layer-7', 'layer-9']);
+  t.deepEqual((await client.list(['parent!=""'])).map((i) => i.name), ['view']);
+  t.is((await client.list(['name~=/^layer-1[0-9]$/'])).length, 10);
+});
+
+test('Usage measures an active snapshot now and reports a committed one as recorded', async (t) => {
+  const { client } = await started(t);
+  const [mount] = await client.prepare('a');
+  const fsDir = mount!.source;
+  const empty = await client.usage('a');
+  t.is(empty.inodes, 1);
+  fs.writeFileSync(path.join(fsDir, 'data'), Buffer.alloc(64 * 1024, 1));
+  fs.mkdirSync(path.join(fsDir, 'dir'));
+  fs.linkSync(path.join(fsDir, 'data'), path.join(fsDir, 'dir', 'hardlink'));
+  const active = await client.usage('a');
+  t.is(active.inodes, 3, 'root, file (hard link counted once), dir');
+  t.true(active.size >= 64 * 1024 + empty.size);
+  await client.commit('c', 'a');
+  fs.writeFileSync(path.join(fsDir, 'late'), 'ignored after commit');
+  t.deepEqual(await client.usage('c'), active);
+});
+
+test('Cleanup removes directories that no metadata names, and only those', async (t) => {
+  const { client, root } = await started(t);
+  await client.prepare('kept');
+  const snapshots = path.join(root, 'snapshots');
+  fs.mkdirSync(path.join(snapshots, '999', 'fs'), { recursive: true });
+  fs.mkdirSync(path.join(snapshots, 'new-crashed'));
+  await client.cleanup();
+  t.deepEqual(fs.readdirSync(snapshots), ['1']);
+  t.is((await client.stat('kept')).name, 'kept');
+});
+
+test('Remove deletes the directory after the record', async (t) => {
+  const { client, root } = await started(t);
+  await client.prepare('gone');
+  t.true(fs.existsSync(path.join(root, 'snapshots', '1')));
+  await client.remove('gone');
+  t.false(fs.existsSync(path.join(root, 'snapshots', '1')));
+  t.is((await code(t, client.stat('gone'))).code, status.NOT_FOUND);
+});

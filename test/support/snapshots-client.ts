@@ -1,0 +1,84 @@
+/**
+ * A promise-based client of the Snapshots service for tests, built from the
+ * same .proto files the server loads.
+ */
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { snapshotsServiceConstructor, type WireInfo } from '../../snapshotter/grpc-server';
+
+export interface WireMount {
+  type: string;
+  source: string;
+  target: string;
+  options: string[];
+}
+
+type Callback<T> = (error: ServiceError | null, value: T) => void;
+type Method = (request: unknown, callback: Callback<unknown>) => void;
+
+export class SnapshotsClient {
+  private readonly client: Client & Record<string, unknown>;
+
+  constructor(socketPath: string) {
+    const Constructor = snapshotsServiceConstructor();
+    this.client = new Constructor(`unix:${socketPath}`, credentials.createInsecure()) as Client & Record<string, unknown>;
+  }
+
+  private call<T>(method: string, request: Record<string, unknown>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fn = this.client[method] as Method;
+      fn.call(this.client, { snapshotter: 'tsov', ...request }, (error, value) => (error ? reject(error) : resolve(value as T)));
+    });
+  }
+
+  async prepare(key: string, parent = '', labels: Record<string, string> = {}): Promise<WireMount[]> {
+    return (await this.call<{ mounts: WireMount[] }>('Prepare', { key, parent, labels })).mounts;
+  }
+
+  async view(key: string, parent = '', labels: Record<string, string> = {}): Promise<WireMount[]> {
+    return (await this.call<{ mounts: WireMount[] }>('View', { key, parent, labels })).mounts;
+  }
+
+  async mounts(key: string): Promise<WireMount[]> {
+    return (await this.call<{ mounts: WireMount[] }>('Mounts', { key })).mounts;
+  }
+
+  async commit(name: string, key: string, labels: Record<string, string> = {}, parent = ''): Promise<void> {
+    await this.call('Commit', { name, key, labels, parent });
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.call('Remove', { key });
+  }
+
+  async stat(key: string): Promise<WireInfo> {
+    return (await this.call<{ info: WireInfo }>('Stat', { key })).info;
+  }
+
+  async update(info: Partial<WireInfo> & { name: string }, paths?: string[]): Promise<WireInfo> {
+    const request: Record<string, unknown> = { info };
+    if (paths !== undefined) request.update_mask = { paths };
+    return (await this.call<{ info: WireInfo }>('Update', request)).info;
+  }
+
+  async usage(key: string): Promise<{ size: number; inodes: number }> {
+    return this.call('Usage', { key });
+  }
+
+  async cleanup(): Promise<void> {
+    await this.call('Cleanup', {});
+  }
+
+  list(filters: string[] = []): Promise<WireInfo[]> {
+    return new Promise((resolve, reject) => {
+      const stream = (this.client['List'] as (r: unknown) => NodeJS.ReadableStream).call(this.client, { snapshotter: 'tsov', filters });
+      const infos: WireInfo[] = [];
+      stream.on('data', (message: { info: WireInfo[] }) => infos.push(...message.info));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(infos));
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
