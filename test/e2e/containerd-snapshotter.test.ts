@@ -4,11 +4,11 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { startContainerd } from '../support/containerd';
-import { buildImageArchive, type LayerEntry } from '../support/oci-image';
+import { startTestContainerd } from '../support/containerd';
+import { buildImageArchive, type LayerEntry } from '../../harness/oci-image';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 
 /** Seven layers over the busybox base: eight in all, with whiteouts and an opaque directory. */
 const EIGHT_LAYERS: LayerEntry[][] = [
@@ -31,7 +31,7 @@ async function setUp(t: Parameters<typeof makeTempDir>[0]) {
   const dir = makeTempDir(t, 'e2e');
   const tsovSocket = path.join(dir, 'tsov.sock');
   const snapshotter = await startSnapshotter(t, path.join(dir, 'tsov'), tsovSocket);
-  const containerd = await startContainerd(t, path.join(dir, 'containerd'), tsovSocket);
+  const containerd = await startTestContainerd(t, path.join(dir, 'containerd'), tsovSocket);
   return { dir, snapshotter, containerd };
 }
 

@@ -3,12 +3,13 @@
  * clear message, SIGTERM finishing cleanly, and a restart keeping everything.
  */
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SNAPSHOTTER_MAIN } from '../support/paths';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { waitFor } from '../../harness/wait';
 
 function runToExit(args: string[]): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, [SNAPSHOTTER_MAIN, ...args], { encoding: 'utf8', timeout: 20_000 });
@@ -93,4 +94,20 @@ test('a restart keeps everything and ids continue without reuse', async (t) => {
   const upper = mount!.options.find((o) => o.startsWith('upperdir='))!;
   const newId = Number(path.basename(path.dirname(upper.slice('upperdir='.length))));
   t.true(newId > highest, `new id ${newId} must be above removed id ${highest}`);
+});
+
+test('--config supplies root and address; a bad policy is refused before anything starts', async (t) => {
+  const dir = makeTempDir(t, 'start');
+  const config = path.join(dir, 'config.yaml');
+  const socket = path.join(dir, 'from-config.sock');
+  fs.writeFileSync(config, `log:\n  level: warn\nsnapshotter:\n  root: ${dir}/root-from-config\n  address: ${socket}\n`);
+  const child = spawn(process.execPath, [SNAPSHOTTER_MAIN, '--config', config], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitFor('the socket named in the policy', () => fs.existsSync(socket));
+  t.true(fs.existsSync(path.join(dir, 'root-from-config', 'metadata.db')));
+
+  fs.writeFileSync(config, 'snapshotter:\n  rot: /x\n');
+  const bad = runToExit(['--config', config]);
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /config\.yaml is not a valid tsov policy:\n {2}snapshotter\.rot: unknown key/);
 });

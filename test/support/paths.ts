@@ -3,4 +3,4 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const DIST = path.join(REPO_ROOT, 'dist');
-export const SNAPSHOTTER_MAIN = path.join(DIST, 'snapshotter', 'main.js');
+export { SNAPSHOTTER_MAIN } from '../../harness/snapshotter-process';

@@ -1,5 +1,5 @@
 /**
- * Builds small OCI image archives for tests from busybox-static: a base layer
+ * Builds small OCI image archives (for tests, the demo and benchmarks) from busybox-static: a base layer
  * with busybox and its applet links, then layers described as file operations
  * (files, OCI whiteouts `.wh.<name>`, opaque directories `.wh..wh..opq`).
  */

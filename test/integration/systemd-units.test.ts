@@ -1,0 +1,32 @@
+/**
+ * The systemd units are checked the way systemd would load them (PID 1 is not
+ * systemd here): `systemd-analyze verify` must be clean and the offline
+ * security exposure must stay within its limit. ExecStart is pointed at the
+ * built entry point so that verify can check the binary exists.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, SNAPSHOTTER_MAIN } from '../support/paths';
+import { makeTempDir } from '../support/temp-dir';
+
+const UNITS = [{ unit: 'tsov-snapshotter.service', installedBinary: '/usr/local/bin/tsov-snapshotter', built: SNAPSHOTTER_MAIN, maxExposure: 4.5 }];
+
+for (const { unit, installedBinary, built, maxExposure } of UNITS) {
+  test(`${unit}: systemd-analyze verify is clean and exposure <= ${maxExposure}`, (t) => {
+    const dir = makeTempDir(t, 'units');
+    const file = path.join(dir, unit);
+    fs.writeFileSync(file, fs.readFileSync(path.join(REPO_ROOT, 'systemd', unit), 'utf8').replaceAll(installedBinary, built));
+    fs.chmodSync(built, 0o755);
+    const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+    t.is(verify.status, 0, verify.stderr);
+    t.is(verify.stderr.trim(), '', 'no warnings');
+    const security = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', file], { encoding: 'utf8' });
+    const match = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout);
+    t.truthy(match, security.stdout + security.stderr);
+    const exposure = Number(match![1]);
+    t.log(`${unit}: systemd-analyze security exposure ${exposure}`);
+    t.true(exposure <= maxExposure, `exposure ${exposure} is over ${maxExposure}`);
+  });
+}
