@@ -1,0 +1,122 @@
+/**
+ * First line of the helper's defence, before it looks at any file: every path
+ * absolute, normalised and free of characters that could smuggle options into
+ * the overlay option string; layer counts and option combinations the kernel
+ * refuses (or accepts and then misbehaves with). Pure: request in, problems out.
+ */
+import path from 'node:path';
+import { BACKENDS, MAX_LOWERS, type OverlayMountRequest } from './mount-request';
+
+export interface ShapeProblem {
+  /** The request field the problem is about, e.g. "lowers[3]", "choices.metacopy". */
+  field: string;
+  message: string;
+}
+
+/** Characters no path may contain: option separators, escapes, quotes, '=' and white space. */
+const FORBIDDEN_IN_PATH: ReadonlyArray<[RegExp, string]> = [
+  [/\0/, 'a NUL byte'],
+  [/[\x01-\x1f\x7f]/, 'a control character'],
+  [/,/, "',' (it separates mount options)"],
+  [/\\/, "'\\' (overlayfs reads it as an escape)"],
+  [/"/, "'\"'"],
+  [/=/, "'=' (it separates option keys from values)"],
+  [/\s/u, 'white space'],
+];
+
+const OWNER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+function pathProblems(field: string, value: unknown, isLower: boolean): ShapeProblem[] {
+  if (typeof value !== 'string' || value === '') return [{ field, message: 'must be a non-empty absolute path' }];
+  const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  const problems: ShapeProblem[] = [];
+  for (const [pattern, what] of FORBIDDEN_IN_PATH) {
+    if (pattern.test(value)) problems.push({ field, message: `${shown} contains ${what}; rename the directory or use a path without it` });
+  }
+  if (isLower && value.includes(':')) {
+    problems.push({ field, message: `${shown} contains ':', which separates lowerdir layers; rename the directory` });
+  }
+  if (!value.startsWith('/')) {
+    problems.push({ field, message: `${shown} is relative; give an absolute path` });
+  } else if (path.posix.normalize(value) !== value || (value.length > 1 && value.endsWith('/'))) {
+    problems.push({ field, message: `${shown} is not normalised ('.', '..', '//' or a trailing '/'); give the plain absolute path` });
+  }
+  return problems;
+}
+
+function layerProblems(request: OverlayMountRequest): ShapeProblem[] {
+  const problems: ShapeProblem[] = [];
+  const lowers = Array.isArray(request.lowers) ? request.lowers : [];
+  const hasUpper = request.upper !== undefined;
+  const hasWork = request.work !== undefined;
+  if (request.backend === 'memory') {
+    if (hasUpper || hasWork) {
+      problems.push({ field: 'upper', message: 'backend memory makes its own upper and work on a tmpfs; leave upper and work out' });
+    }
+    if (lowers.length === 0) problems.push({ field: 'lowers', message: 'no lower directories; give at least one' });
+    return problems;
+  }
+  if (hasUpper !== hasWork) {
+    problems.push({ field: hasUpper ? 'work' : 'upper', message: 'upper and work go together: give both (work empty, on the same mount as upper) or neither' });
+  }
+  if (lowers.length === 0) problems.push({ field: 'lowers', message: 'no lower directories; give at least one' });
+  else if (lowers.length === 1 && !hasUpper) {
+    problems.push({ field: 'lowers', message: 'one lower and no upper is not an overlay; give a second lower, or an upper and work' });
+  }
+  if (lowers.length > MAX_LOWERS) {
+    problems.push({ field: 'lowers', message: `${lowers.length} lower directories; the kernel stacks at most ${MAX_LOWERS}: flatten some layers` });
+  }
+  const seen = new Map<string, number>();
+  lowers.forEach((lower, i) => {
+    const first = seen.get(lower);
+    if (first !== undefined) problems.push({ field: `lowers[${i}]`, message: `${JSON.stringify(lower)} is also lowers[${first}]; list each layer once` });
+    else seen.set(lower, i);
+  });
+  return problems;
+}
+
+/** Option combinations the kernel refuses with EINVAL (REFERENCE.md, "conflicting options"). */
+function choiceProblems(request: OverlayMountRequest): ShapeProblem[] {
+  const c = request.choices ?? {};
+  const problems: ShapeProblem[] = [];
+  const conflict = (field: string, message: string) => problems.push({ field: `choices.${field}`, message });
+  if (c.metacopy === 'on' && c.redirectDir !== undefined && c.redirectDir !== 'on') {
+    conflict('metacopy', `metacopy=on needs redirect_dir=on, not ${c.redirectDir}; drop one of them`);
+  }
+  if (c.metacopy === 'on' && c.userxattr === true) {
+    conflict('metacopy', 'metacopy=on conflicts with userxattr (metacopy trusts xattrs an unprivileged user could forge); drop one of them');
+  }
+  if (c.userxattr === true && (c.redirectDir === 'on' || c.redirectDir === 'follow')) {
+    conflict('redirectDir', `userxattr allows only redirect_dir=nofollow or off, not ${c.redirectDir}`);
+  }
+  if (c.nfsExport === 'on' && c.index === 'off') conflict('nfsExport', 'nfs_export=on needs index=on; drop index=off or nfs_export');
+  if (c.nfsExport === 'on' && c.metacopy === 'on') conflict('nfsExport', 'nfs_export=on conflicts with metacopy=on; drop one of them');
+  if (c.volatile === true && request.upper === undefined && request.backend !== 'memory') {
+    conflict('volatile', 'volatile needs an upper directory; give upper and work or drop volatile');
+  }
+  if (request.backend === 'fuse' && Object.values(c).some((v) => v !== undefined)) {
+    conflict('backend', 'fuse-overlayfs takes no kernel overlay options; drop the choices or use backend kernel');
+  }
+  return problems;
+}
+
+export function checkRequestShape(request: OverlayMountRequest): ShapeProblem[] {
+  const problems: ShapeProblem[] = [];
+  if (typeof request.owner !== 'string' || !OWNER_PATTERN.test(request.owner)) {
+    problems.push({ field: 'owner', message: 'must be 1-128 characters of letters, digits, "_", "." and "-", starting with a letter or digit' });
+  }
+  if (!BACKENDS.includes(request.backend)) {
+    problems.push({ field: 'backend', message: `must be one of ${BACKENDS.join(', ')}` });
+  }
+  const lowers = Array.isArray(request.lowers) ? request.lowers : [];
+  lowers.forEach((lower, i) => problems.push(...pathProblems(`lowers[${i}]`, lower, true)));
+  if (request.upper !== undefined) problems.push(...pathProblems('upper', request.upper, false));
+  if (request.work !== undefined) problems.push(...pathProblems('work', request.work, false));
+  problems.push(...pathProblems('target', request.target, false));
+  problems.push(...layerProblems(request));
+  problems.push(...choiceProblems(request));
+  if (request.memoryBytes !== undefined && (!Number.isSafeInteger(request.memoryBytes) || request.memoryBytes < 1024 * 1024)) {
+    problems.push({ field: 'memoryBytes', message: 'must be a whole number of bytes, at least 1 MiB' });
+  }
+  return problems;
+}

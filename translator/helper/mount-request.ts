@@ -1,0 +1,39 @@
+/**
+ * The typed request tsov-helper accepts for an overlay mount. Option choices
+ * are typed fields, never option strings: the helper builds the kernel's
+ * option string itself (overlay-option-string.ts).
+ */
+
+export const BACKENDS = ['kernel', 'fuse', 'memory', 'auto'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export type OnOff = 'on' | 'off';
+
+/** Overlay features the caller may force; unset means "leave the kernel's default". */
+export interface OverlayChoices {
+  userxattr?: boolean;
+  index?: OnOff;
+  redirectDir?: 'on' | 'off' | 'follow' | 'nofollow';
+  metacopy?: OnOff;
+  xino?: 'on' | 'off' | 'auto';
+  nfsExport?: OnOff;
+  volatile?: boolean;
+}
+
+export interface OverlayMountRequest {
+  /** Who the mount belongs to (container id); Unmount must name the same owner. */
+  owner: string;
+  /** Lower directories, topmost first. */
+  lowers: string[];
+  upper?: string;
+  work?: string;
+  /** Where the overlay is mounted. */
+  target: string;
+  backend: Backend;
+  choices: OverlayChoices;
+  /** Size of the tmpfs for backend memory, in bytes. */
+  memoryBytes?: number;
+}
+
+/** The kernel's limit on lower layers (OVL_MAX_STACK). */
+export const MAX_LOWERS = 500;
