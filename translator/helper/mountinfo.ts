@@ -1,0 +1,90 @@
+/**
+ * /proc/self/mountinfo, parsed (pure): which mount holds a path, and which
+ * live overlays use which upper and work directories.
+ */
+
+export interface MountInfoEntry {
+  mountId: number;
+  parentId: number;
+  mountPoint: string;
+  fsType: string;
+  source: string;
+  mountOptions: string[];
+  superOptions: string[];
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescapeField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+export function parseMountInfo(text: string): MountInfoEntry[] {
+  const entries: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const fields = line.split(' ');
+    const separator = fields.indexOf('-');
+    if (separator < 6 || fields.length < separator + 4) continue;
+    entries.push({
+      mountId: Number(fields[0]),
+      parentId: Number(fields[1]),
+      mountPoint: unescapeField(fields[4]!),
+      mountOptions: fields[5]!.split(','),
+      fsType: fields[separator + 1]!,
+      source: unescapeField(fields[separator + 2]!),
+      superOptions: splitOptions(fields[separator + 3]!),
+    });
+  }
+  return entries;
+}
+
+/** Splits an option list on commas that are not escaped with a backslash (overlayfs escapes them in paths). */
+function splitOptions(list: string): string[] {
+  const options: string[] = [];
+  let current = '';
+  for (let i = 0; i < list.length; i++) {
+    const ch = list[i]!;
+    if (ch === '\\' && i + 1 < list.length) {
+      current += ch + list[++i]!;
+    } else if (ch === ',') {
+      options.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  options.push(current);
+  return options;
+}
+
+function isWithin(child: string, parent: string): boolean {
+  return parent === '/' || child === parent || child.startsWith(`${parent}/`);
+}
+
+/** The mount that holds a resolved path: the deepest mount point above it, the latest mounted if stacked. */
+export function mountHolding(entries: readonly MountInfoEntry[], resolvedPath: string): MountInfoEntry | undefined {
+  let best: MountInfoEntry | undefined;
+  for (const entry of entries) {
+    if (!isWithin(resolvedPath, entry.mountPoint)) continue;
+    if (best === undefined || entry.mountPoint.length >= best.mountPoint.length) best = entry;
+  }
+  return best;
+}
+
+/** upperdir and workdir paths of every live overlay mount. */
+export function overlayDirectoriesInUse(entries: readonly MountInfoEntry[]): Map<string, string> {
+  const inUse = new Map<string, string>();
+  for (const entry of entries) {
+    if (entry.fsType !== 'overlay') continue;
+    for (const option of entry.superOptions) {
+      const [key, value] = option.split('=', 2);
+      if ((key === 'upperdir' || key === 'workdir') && value !== undefined) inUse.set(unescapeOverlayValue(value), entry.mountPoint);
+    }
+  }
+  return inUse;
+}
+
+/** overlayfs shows ',' ':' and '\' in its option values with a backslash before them. */
+function unescapeOverlayValue(value: string): string {
+  return value.replace(/\\(.)/g, '$1');
+}
