@@ -10,7 +10,8 @@ import { StartupError, errnoCode } from './errors';
 
 const PROBE_TIMEOUT_MS = 1000;
 
-function socketAnswers(socketPath: string): Promise<boolean> {
+/** Whether a process accepts connections on the socket (a stale socket file refuses them). */
+export function socketAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(socketPath);
     const done = (answer: boolean) => {

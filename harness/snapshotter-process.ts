@@ -4,8 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { socketAnswers } from '../common/unix-socket';
 import { waitFor } from './wait';
 
 /** dist/snapshotter/main.js, from dist/harness/. */
@@ -19,18 +19,6 @@ export interface SnapshotterProcess {
   stderr(): string;
   /** Sends the signal and waits for the exit; resolves to the exit code (or the signal). */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
-}
-
-/** Whether something accepts connections on the socket (a stale file does not). */
-export function socketAccepts(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const connection = net.connect(socket);
-    connection.once('connect', () => {
-      connection.destroy();
-      resolve(true);
-    });
-    connection.once('error', () => resolve(false));
-  });
 }
 
 export async function startSnapshotterProcess(root: string, socket: string, extraArgs: string[] = []): Promise<SnapshotterProcess> {
@@ -48,7 +36,7 @@ export async function startSnapshotterProcess(root: string, socket: string, extr
   try {
     await waitFor(`tsov-snapshotter to serve ${socket}`, async () => {
       if (child.exitCode !== null) throw new Error(`tsov-snapshotter exited with ${child.exitCode}: ${stderr}`);
-      return fs.existsSync(socket) && socketAccepts(socket);
+      return fs.existsSync(socket) && socketAnswers(socket);
     });
   } catch (error) {
     await stop('SIGKILL');

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { StartupError } from '../common/errors';
+import { StartupError, TsovError } from '../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
 import { prepareSocketPath } from '../common/unix-socket';
 import { loadDaemonConfig } from '../policy/daemon-config';
@@ -25,7 +25,16 @@ const SOCKET_MODE = 0o660;
 
 const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level ${LOG_LEVELS.join('|')}]`;
 
+/** Resolves with the first SIGTERM/SIGINT; installed before anything starts, so an early signal still shuts down cleanly. */
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
 async function main(): Promise<void> {
+  const stopRequested = stopSignal();
   const { values } = parseArgs({
     options: {
       root: { type: 'string' },
@@ -64,28 +73,24 @@ async function main(): Promise<void> {
   fs.chmodSync(address, SOCKET_MODE);
   logger.info('serving', { component: 'main', root: layout.root, address });
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('stopping', { component: 'main', signal });
-    void server.shutdown(SHUTDOWN_GRACE_MS).then(() => {
-      store.close();
-      fs.rmSync(address, { force: true });
-      logger.info('stopped', { component: 'main' });
-      logger.on('finish', () => process.exit(0));
-      logger.end();
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const signal = await stopRequested;
+  logger.info('stopping', { component: 'main', signal });
+  await server.shutdown(SHUTDOWN_GRACE_MS);
+  store.close();
+  fs.rmSync(address, { force: true });
+  logger.info('stopped', { component: 'main' });
+  await new Promise<void>((resolve) => {
+    logger.on('finish', resolve);
+    logger.end();
+  });
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof StartupError || (error instanceof Error && error.name === 'FailedPreconditionError')) {
-    process.stderr.write(`tsov-snapshotter: ${error.message}\n`);
-  } else {
-    process.stderr.write(`tsov-snapshotter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  }
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const known = error instanceof StartupError || error instanceof TsovError;
+    const text = error instanceof Error ? (known ? error.message : (error.stack ?? error.message)) : String(error);
+    process.stderr.write(`tsov-snapshotter: ${text}\n`);
+    process.exit(1);
+  },
+);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { checkPlacement, type PathFacts, type PlacementFacts } from '../../translator/helper/check-placement';
-import { mountHolding, overlayDirectoriesInUse, parseMountInfo } from '../../translator/helper/mountinfo';
+import { mountHolding, overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
 
 const dir = (field: string, p: string, extra: Partial<PathFacts> = {}): PathFacts => ({
   field,

@@ -1,5 +1,5 @@
 /**
- * /proc/self/mountinfo, parsed (pure): which mount holds a path, and which
+ * /proc/self/mountinfo, parsed (pure), for the helper and the test harness: which mount holds a path, and which
  * live overlays use which upper and work directories.
  */
 
