@@ -11,6 +11,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +63,9 @@ func startTsov(entry, root string) (snapshots.Snapshotter, func() error, error) 
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if _, err := os.Stat(socket); err == nil {
+		// The socket file appears at bind(2), before listen(2): wait until it accepts.
+		if c, err := net.Dial("unix", socket); err == nil {
+			c.Close()
 			break
 		}
 		select {
@@ -72,7 +75,7 @@ func startTsov(entry, root string) (snapshots.Snapshotter, func() error, error) 
 		}
 		if time.Now().After(deadline) {
 			_ = stop()
-			return nil, nil, fmt.Errorf("tsov-snapshotter did not create %s within %s", socket, startTimeout)
+			return nil, nil, fmt.Errorf("tsov-snapshotter did not accept connections on %s within %s", socket, startTimeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
