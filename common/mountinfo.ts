@@ -2,6 +2,7 @@
  * /proc/self/mountinfo, parsed (pure), for the helper and the test harness: which mount holds a path, and which
  * live overlays use which upper and work directories.
  */
+import { isPathWithin } from './path-within';
 
 export interface MountInfoEntry {
   mountId: number;
@@ -57,15 +58,11 @@ function splitOptions(list: string): string[] {
   return options;
 }
 
-function isWithin(child: string, parent: string): boolean {
-  return parent === '/' || child === parent || child.startsWith(`${parent}/`);
-}
-
 /** The mount that holds a resolved path: the deepest mount point above it, the latest mounted if stacked. */
 export function mountHolding(entries: readonly MountInfoEntry[], resolvedPath: string): MountInfoEntry | undefined {
   let best: MountInfoEntry | undefined;
   for (const entry of entries) {
-    if (!isWithin(resolvedPath, entry.mountPoint)) continue;
+    if (!isPathWithin(resolvedPath, entry.mountPoint)) continue;
     if (best === undefined || entry.mountPoint.length >= best.mountPoint.length) best = entry;
   }
   return best;

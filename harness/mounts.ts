@@ -2,12 +2,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { parseMountInfo } from '../common/mountinfo';
+import { isPathWithin } from '../common/path-within';
 
 /** Mount points at or below dir, deepest (last mounted) first. */
 export function mountsUnder(dir: string): string[] {
   return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
     .map((entry) => entry.mountPoint)
-    .filter((point) => point === dir || point.startsWith(`${dir}/`))
+    .filter((point) => isPathWithin(point, dir))
     .reverse();
 }
 

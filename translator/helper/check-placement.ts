@@ -6,6 +6,7 @@
  * writable filesystem that can hold an overlay upper and not in use by a live
  * overlay. Pure: facts in, problems out.
  */
+import { isPathWithin } from '../../common/path-within';
 import type { ShapeProblem } from './check-request-shape';
 
 export interface PathFacts {
@@ -35,10 +36,6 @@ export interface PlacementFacts {
 /** Filesystems an overlay upper cannot live on (REFERENCE.md, bad input 7). */
 const UNSUITABLE_UPPER_FILESYSTEMS = new Set(['overlay', 'aufs', 'ecryptfs', 'nfs', 'nfs4', 'fuse.fuse-overlayfs']);
 
-function within(child: string, parent: string): boolean {
-  return parent === '/' || child === parent || child.startsWith(`${parent}/`);
-}
-
 export function checkPlacement(facts: PlacementFacts): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
   const existing: PathFacts[] = [];
@@ -48,7 +45,7 @@ export function checkPlacement(facts: PlacementFacts): ShapeProblem[] {
       problems.push({ field: fact.field, message: `${shown} does not exist; create the directory first` });
       continue;
     }
-    if (!facts.allowedRoots.some((root) => within(fact.resolved!, root))) {
+    if (!facts.allowedRoots.some((root) => isPathWithin(fact.resolved!, root))) {
       const via = fact.resolved === fact.requested ? '' : ` (it resolves to ${JSON.stringify(fact.resolved)})`;
       problems.push({
         field: fact.field,
@@ -105,7 +102,7 @@ function overlapProblems(paths: readonly PathFacts[]): ShapeProblem[] {
       const b = paths[j]!;
       // Lowers may share a parent but must not be the same directory; everything else must be disjoint.
       const bothLowers = a.field.startsWith('lowers') && b.field.startsWith('lowers');
-      const overlaps = bothLowers ? a.resolved === b.resolved : within(a.resolved!, b.resolved!) || within(b.resolved!, a.resolved!);
+      const overlaps = bothLowers ? a.resolved === b.resolved : isPathWithin(a.resolved!, b.resolved!) || isPathWithin(b.resolved!, a.resolved!);
       if (overlaps) {
         const how = a.resolved === b.resolved ? 'is the same directory as' : 'overlaps (is inside or contains)';
         problems.push({ field: b.field, message: `${b.field} ${JSON.stringify(b.requested)} ${how} ${a.field} ${JSON.stringify(a.requested)}; layers, upper, work and target must be separate directories` });
