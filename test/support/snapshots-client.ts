@@ -3,14 +3,8 @@
  * same .proto files the server loads.
  */
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import type { MountSpec } from '../../common/overlay-mounts';
 import { snapshotsServiceConstructor, type WireInfo } from '../../snapshotter/grpc-server';
-
-export interface WireMount {
-  type: string;
-  source: string;
-  target: string;
-  options: string[];
-}
 
 type Callback<T> = (error: ServiceError | null, value: T) => void;
 type Method = (request: unknown, callback: Callback<unknown>) => void;
@@ -30,16 +24,16 @@ export class SnapshotsClient {
     });
   }
 
-  async prepare(key: string, parent = '', labels: Record<string, string> = {}): Promise<WireMount[]> {
-    return (await this.call<{ mounts: WireMount[] }>('Prepare', { key, parent, labels })).mounts;
+  async prepare(key: string, parent = '', labels: Record<string, string> = {}): Promise<MountSpec[]> {
+    return (await this.call<{ mounts: MountSpec[] }>('Prepare', { key, parent, labels })).mounts;
   }
 
-  async view(key: string, parent = '', labels: Record<string, string> = {}): Promise<WireMount[]> {
-    return (await this.call<{ mounts: WireMount[] }>('View', { key, parent, labels })).mounts;
+  async view(key: string, parent = '', labels: Record<string, string> = {}): Promise<MountSpec[]> {
+    return (await this.call<{ mounts: MountSpec[] }>('View', { key, parent, labels })).mounts;
   }
 
-  async mounts(key: string): Promise<WireMount[]> {
-    return (await this.call<{ mounts: WireMount[] }>('Mounts', { key })).mounts;
+  async mounts(key: string): Promise<MountSpec[]> {
+    return (await this.call<{ mounts: MountSpec[] }>('Mounts', { key })).mounts;
   }
 
   async commit(name: string, key: string, labels: Record<string, string> = {}, parent = ''): Promise<void> {
