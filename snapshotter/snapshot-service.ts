@@ -156,8 +156,10 @@ export class SnapshotService {
 
   /** Removes directories under snapshots/ that no metadata names. */
   async cleanup(): Promise<string[]> {
-    const ids = this.store.read((tx) => tx.allIds());
+    // List first, then read the ids: a snapshot created while readdir runs is either
+    // not listed or already named by the metadata read after it, never removed.
     const names = await fs.promises.readdir(this.layout.snapshotsDir);
+    const ids = this.store.read((tx) => tx.allIds());
     const orphans = names.filter((name) => !this.creating.has(name) && !ids.has(Number(name)));
     for (const name of orphans) {
       await fs.promises.rm(path.join(this.layout.snapshotsDir, name), { recursive: true, force: true });
