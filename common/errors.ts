@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'AlreadyExists'
   | 'InvalidArgument'
   | 'FailedPrecondition'
+  | 'PermissionDenied'
   | 'ResourceExhausted'
   | 'Unavailable'
   | 'Unimplemented'
@@ -37,6 +38,10 @@ export class InvalidArgumentError extends TsovError {
 
 export class FailedPreconditionError extends TsovError {
   readonly code = 'FailedPrecondition';
+}
+
+export class PermissionDeniedError extends TsovError {
+  readonly code = 'PermissionDenied';
 }
 
 export class ResourceExhaustedError extends TsovError {

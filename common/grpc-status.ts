@@ -10,6 +10,7 @@ const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {
   AlreadyExists: GrpcStatus.ALREADY_EXISTS,
   InvalidArgument: GrpcStatus.INVALID_ARGUMENT,
   FailedPrecondition: GrpcStatus.FAILED_PRECONDITION,
+  PermissionDenied: GrpcStatus.PERMISSION_DENIED,
   ResourceExhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   Unavailable: GrpcStatus.UNAVAILABLE,
   Unimplemented: GrpcStatus.UNIMPLEMENTED,

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startContainerd, type PrivateContainerd } from '../harness/containerd';
 import { buildImageArchive } from '../harness/oci-image';
-import { startSnapshotterProcess, type SnapshotterProcess } from '../harness/snapshotter-process';
+import { startSnapshotterProcess, type SnapshotterProcess } from '../harness/daemon-process';
 
 const IMAGE = 'docker.io/tsov/demo:latest';
 

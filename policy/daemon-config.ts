@@ -12,14 +12,30 @@ export interface SnapshotterSettings {
   address: string;
 }
 
+export interface HelperDaemonSettings {
+  socket: string;
+  stateDir: string;
+  /** Every path the helper mounts from or onto must resolve inside one of these. */
+  allowedRoots: string[];
+  /** tmpfs size for backend memory when a request gives none. */
+  memoryBytes: number;
+}
+
 export interface DaemonConfig {
   logLevel: LogLevel;
   snapshotter: SnapshotterSettings;
+  helper: HelperDaemonSettings;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   logLevel: 'info',
   snapshotter: { root: '/var/lib/tsov', address: '/run/tsov/tsov.sock' },
+  helper: {
+    socket: '/run/tsov/helper/helper.sock',
+    stateDir: '/var/lib/tsov-helper',
+    allowedRoots: ['/var/lib/tsov', '/var/lib/tsov-helper'],
+    memoryBytes: 256 * 1024 * 1024,
+  },
 };
 
 type Raw = Record<string, unknown>;
@@ -48,6 +64,24 @@ function absolutePath(value: unknown, fallback: string, where: string, problems:
   return value;
 }
 
+function absolutePaths(value: unknown, fallback: string[], where: string, problems: string[]): string[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push(`${where}: expected a non-empty list of absolute paths`);
+    return fallback;
+  }
+  return value.map((item, i) => absolutePath(item, '/', `${where}[${i}]`, problems));
+}
+
+function positiveInteger(value: unknown, fallback: number, where: string, problems: string[]): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    problems.push(`${where}: expected a positive whole number, got ${JSON.stringify(value)}`);
+    return fallback;
+  }
+  return value;
+}
+
 /** Validates parsed YAML; every problem is reported, not just the first. */
 export function parseDaemonConfig(document: unknown, file: string): DaemonConfig {
   const problems: string[] = [];
@@ -62,11 +96,20 @@ export function parseDaemonConfig(document: unknown, file: string): DaemonConfig
   }
   const snap = expectObject(top.snapshotter, 'snapshotter', problems);
   checkKeys(snap, ['root', 'address'], 'snapshotter.', problems);
+  const helper = expectObject(top.helper, 'helper', problems);
+  checkKeys(helper, ['socket', 'state_dir', 'allowed_roots', 'memory_bytes'], 'helper.', problems);
+  const defaults = DEFAULT_CONFIG.helper;
   const config: DaemonConfig = {
     logLevel,
     snapshotter: {
       root: absolutePath(snap.root, DEFAULT_CONFIG.snapshotter.root, 'snapshotter.root', problems),
       address: absolutePath(snap.address, DEFAULT_CONFIG.snapshotter.address, 'snapshotter.address', problems),
+    },
+    helper: {
+      socket: absolutePath(helper.socket, defaults.socket, 'helper.socket', problems),
+      stateDir: absolutePath(helper.state_dir, defaults.stateDir, 'helper.state_dir', problems),
+      allowedRoots: absolutePaths(helper.allowed_roots, defaults.allowedRoots, 'helper.allowed_roots', problems),
+      memoryBytes: positiveInteger(helper.memory_bytes, defaults.memoryBytes, 'helper.memory_bytes', problems),
     },
   };
   if (problems.length > 0) {

@@ -3,18 +3,8 @@
  * on a unix socket. Converts wire messages to the service's types and back,
  * gives every call a request id, and maps errors to statuses in one place.
  */
-import {
-  Server,
-  ServerCredentials,
-  type GrpcObject,
-  type ServiceClientConstructor,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type sendUnaryData,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
-import { TsovError } from '../common/errors';
-import { toServiceError } from '../common/grpc-status';
+import { type GrpcObject, type ServiceClientConstructor, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { UnixGrpcServer, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { loadProtoPackage } from '../common/proto-loading';
 import { toTimestamp } from './clock';
@@ -68,7 +58,7 @@ function fromWireKind(kind: unknown): SnapshotKind {
   }
 }
 
-type Request = Record<string, unknown>;
+type Request = WireRequest;
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : '';
@@ -79,56 +69,41 @@ function labelsOf(value: unknown): Labels {
 }
 
 export class SnapshotsGrpcServer {
-  private readonly server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  private nextRequestId = 1;
+  private readonly server: UnixGrpcServer;
 
   constructor(
     private readonly service: SnapshotService,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
+    this.server = new UnixGrpcServer({ logger, logField: 'key' });
     this.server.addService(snapshotsServiceConstructor().service, this.implementation());
   }
 
   listen(socketPath: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (error) => {
-        if (error) reject(error);
-        else resolve();
-      });
-    });
+    return this.server.listen(socketPath);
   }
 
-  /** Stops accepting calls and resolves when in-flight calls finish (or the grace period ends). */
   shutdown(graceMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.logger.warn('in-flight calls did not finish in time; closing them', { graceMs });
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.server.shutdown(graceMs);
   }
 
   private implementation(): UntypedServiceImplementation {
     const s = this.service;
+    const unary = this.server.unary.bind(this.server);
     return {
-      Prepare: this.unary('Prepare', (r) => ({ mounts: s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-      View: this.unary('View', (r) => ({ mounts: s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-      Mounts: this.unary('Mounts', (r) => ({ mounts: s.mounts(str(r.key)) })),
-      Commit: this.unary('Commit', async (r) => {
+      Prepare: unary('Prepare', (r) => ({ mounts: s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+      View: unary('View', (r) => ({ mounts: s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+      Mounts: unary('Mounts', (r) => ({ mounts: s.mounts(str(r.key)) })),
+      Commit: unary('Commit', async (r) => {
         await s.commit(str(r.name), str(r.key), labelsOf(r.labels), str(r.parent));
         return {};
       }),
-      Remove: this.unary('Remove', async (r) => {
+      Remove: unary('Remove', async (r) => {
         await s.remove(str(r.key));
         return {};
       }),
-      Stat: this.unary('Stat', (r) => ({ info: toWireInfo(s.stat(str(r.key))) })),
-      Update: this.unary('Update', (r) => {
+      Stat: unary('Stat', (r) => ({ info: toWireInfo(s.stat(str(r.key))) })),
+      Update: unary('Update', (r) => {
         const info = (r.info ?? {}) as Request;
         const mask = (r.update_mask ?? {}) as { paths?: string[] };
         const updated = s.update(
@@ -144,63 +119,12 @@ export class SnapshotsGrpcServer {
         );
         return { info: toWireInfo(updated) };
       }),
-      List: this.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => ({ info: batch.map(toWireInfo) }))),
-      Usage: this.unary('Usage', async (r) => s.usage(str(r.key))),
-      Cleanup: this.unary('Cleanup', async () => {
+      List: this.server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => ({ info: batch.map(toWireInfo) }))),
+      Usage: unary('Usage', async (r) => s.usage(str(r.key))),
+      Cleanup: unary('Cleanup', async () => {
         await s.cleanup();
         return {};
       }),
     };
   }
-
-  private unary(method: string, handler: (request: Request) => unknown) {
-    return (call: ServerUnaryCall<Request, unknown>, callback: sendUnaryData<unknown>) => {
-      const log = this.requestLogger(method);
-      const started = process.hrtime.bigint();
-      Promise.resolve()
-        .then(() => handler(call.request))
-        .then(
-          (reply) => {
-            log.debug('ok', { ms: elapsedMs(started), key: call.request.key });
-            callback(null, reply);
-          },
-          (error: unknown) => {
-            this.logFailure(log, error, call.request);
-            callback(toServiceError(error), null);
-          },
-        );
-    };
-  }
-
-  private stream(method: string, handler: (request: Request) => unknown[]) {
-    return (call: ServerWritableStream<Request, unknown>) => {
-      const log = this.requestLogger(method);
-      const started = process.hrtime.bigint();
-      try {
-        const messages = handler(call.request);
-        for (const message of messages) call.write(message);
-        log.debug('ok', { ms: elapsedMs(started), messages: messages.length });
-        call.end();
-      } catch (error: unknown) {
-        this.logFailure(log, error, call.request);
-        call.emit('error', toServiceError(error));
-      }
-    };
-  }
-
-  private requestLogger(method: string): Logger {
-    return this.logger.child({ rpc: method, request_id: this.nextRequestId++ });
-  }
-
-  private logFailure(log: Logger, error: unknown, request: Request): void {
-    if (error instanceof TsovError && error.code !== 'Internal') {
-      log.debug('refused', { code: error.code, reason: error.message, key: request.key });
-    } else {
-      log.error('failed', { error: error instanceof Error ? error.stack : String(error), key: request.key });
-    }
-  }
-}
-
-function elapsedMs(started: bigint): number {
-  return Number(process.hrtime.bigint() - started) / 1e6;
 }

@@ -7,25 +7,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError } from '../common/errors';
+import { filesystemName, UNSUITABLE_UPPER_FILESYSTEMS } from '../common/filesystem-types';
 import type { HostOverlayFeatures } from '../common/overlay-mounts';
-
-/** statfs f_type values of filesystems that cannot hold an overlay upperdir. */
-const UNSUITABLE_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
-  [0x794c7630, 'overlayfs'],
-  [0x61756673, 'aufs'],
-  [0xf15f, 'ecryptfs'],
-  [0x6969, 'nfs'],
-]);
 
 const OVERLAY_INDEX_PARAMETER = '/sys/module/overlay/parameters/index';
 
 /** Refuses, with the reason and the fix, a root that cannot hold overlay layers. */
 export function checkSnapshotRoot(root: string): void {
   const statfs = fs.statfsSync(root);
-  const unsuitable = UNSUITABLE_FILESYSTEMS.get(Number(statfs.type));
-  if (unsuitable !== undefined) {
+  const filesystem = filesystemName(statfs.type);
+  if (UNSUITABLE_UPPER_FILESYSTEMS.has(filesystem)) {
     throw new StartupError(
-      `${root} is on ${unsuitable}, which cannot hold overlay upper directories; put --root on ext4, xfs (ftype=1) or btrfs`,
+      `${root} is on ${filesystem}, which cannot hold overlay upper directories; put --root on ext4, xfs (ftype=1) or btrfs`,
     );
   }
   if (!supportsDirentType(root)) {

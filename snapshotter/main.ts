@@ -8,8 +8,9 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { StartupError, TsovError } from '../common/errors';
+import { StartupError } from '../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
+import { flushLogger, runMain, stopSignal } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
 import { loadDaemonConfig } from '../policy/daemon-config';
 import { systemClock } from './clock';
@@ -24,14 +25,6 @@ const SOCKET_DIR_MODE = 0o711;
 const SOCKET_MODE = 0o660;
 
 const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level ${LOG_LEVELS.join('|')}]`;
-
-/** Resolves with the first SIGTERM/SIGINT; installed before anything starts, so an early signal still shuts down cleanly. */
-function stopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-}
 
 async function main(): Promise<void> {
   const stopRequested = stopSignal();
@@ -79,18 +72,7 @@ async function main(): Promise<void> {
   store.close();
   fs.rmSync(address, { force: true });
   logger.info('stopped', { component: 'main' });
-  await new Promise<void>((resolve) => {
-    logger.on('finish', resolve);
-    logger.end();
-  });
+  await flushLogger(logger);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    const known = error instanceof StartupError || error instanceof TsovError;
-    const text = error instanceof Error ? (known ? error.message : (error.stack ?? error.message)) : String(error);
-    process.stderr.write(`tsov-snapshotter: ${text}\n`);
-    process.exit(1);
-  },
-);
+runMain('tsov-snapshotter', main);

@@ -4,8 +4,8 @@
  * reply sent after it never acknowledges anything a crash could lose.
  * Everything else talks to the store through read(tx => ...) / write(tx => ...).
  */
-import Database from 'better-sqlite3';
-import { FailedPreconditionError } from '../common/errors';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../common/sqlite-database';
 import type { Microseconds } from './clock';
 import type { DiskUsage, Labels, SnapshotKind, SnapshotRecord } from './snapshot-model';
 
@@ -100,12 +100,7 @@ export class MetadataStore {
   private closed = false;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate(file);
+    this.db = openDatabase(file, MIGRATIONS, 'tsov-snapshotter');
     this.tx = this.prepareStatements();
   }
 
@@ -123,21 +118,6 @@ export class MetadataStore {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
-  }
-
-  private migrate(file: string): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
-    if (current > SCHEMA_VERSION) {
-      throw new FailedPreconditionError(
-        `${file} has metadata schema version ${current}, newer than this tsov's ${SCHEMA_VERSION}; run the newer tsov-snapshotter or restore a backup`,
-      );
-    }
-    this.db.transaction(() => {
-      for (let version = current; version < SCHEMA_VERSION; version++) {
-        this.db.exec(MIGRATIONS[version]!);
-      }
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
   }
 
   private prepareStatements(): WriteTransaction {

@@ -2,4 +2,4 @@
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-export { SNAPSHOTTER_MAIN } from '../../harness/snapshotter-process';
+export { SNAPSHOTTER_MAIN } from '../../harness/daemon-process';

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { startSnapshotterProcess, type SnapshotterProcess } from '../../harness/snapshotter-process';
+import { startSnapshotterProcess, type SnapshotterProcess } from '../../harness/daemon-process';
 import { SnapshotsClient } from './snapshots-client';
 
 export interface RunningSnapshotter extends SnapshotterProcess {

@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
+  PermissionDeniedError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -18,6 +19,7 @@ const mapping = [
   [new AlreadyExistsError('x'), status.ALREADY_EXISTS],
   [new InvalidArgumentError('x'), status.INVALID_ARGUMENT],
   [new FailedPreconditionError('x'), status.FAILED_PRECONDITION],
+  [new PermissionDeniedError('x'), status.PERMISSION_DENIED],
   [new ResourceExhaustedError('x'), status.RESOURCE_EXHAUSTED],
   [new UnavailableError('x'), status.UNAVAILABLE],
   [new UnimplementedError('x'), status.UNIMPLEMENTED],

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { choiceOptions, MOUNT_DATA_LIMIT, OptionDataTooLongError, planOverlayOptions } from '../../translator/helper/overlay-option-string';
+import { choiceOptions, MOUNT_DATA_LIMIT, OptionDataTooLongError, planOverlayOptions } from '../../translator/helper/request/overlay-option-string';
 
 test('choiceOptions turns typed choices into fixed option words', (t) => {
   t.deepEqual(choiceOptions({}), []);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { checkPlacement, type PathFacts, type PlacementFacts } from '../../translator/helper/check-placement';
+import { checkPlacement, type PathFacts, type PlacementFacts } from '../../translator/helper/request/check-placement';
 import { mountHolding, overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
 
 const dir = (field: string, p: string, extra: Partial<PathFacts> = {}): PathFacts => ({
@@ -47,11 +47,12 @@ const refusals: Array<[string, PlacementFacts, string, RegExp]> = [
   ['a lower inside upper', facts(replace('lowers[0]', dir('lowers[0]', '/srv/rw/upper/l'))), 'upper', /overlaps .* lowers\[0\]/],
   ['the target inside a layer', facts(replace('target', dir('target', '/srv/l/a/merged'))), 'target', /overlaps .* lowers\[1\]/],
   ['a layer inside the target', facts(replace('lowers[0]', dir('lowers[0]', '/run/tsov/m/merged/l'))), 'target', /overlaps .* lowers\[0\]/],
+  ['a target that is already a mount point', facts(replace('target', dir('target', '/run/tsov/m/merged', { mountPoint: '/run/tsov/m/merged', mountId: 77 }))), 'target', /is already a mount point; unmount it first/],
   ['work on another mount', facts(replace('work', dir('work', '/srv/rw/work', { mountId: 99, mountPoint: '/srv/rw', entries: [] }))), 'work', /workdir must be on the same mount as upperdir/],
   ['a non-empty work', facts(replace('work', dir('work', '/srv/rw/work', { entries: ['stale'] }))), 'work', /is not empty; give an empty directory/],
   ['a work left by a volatile mount', facts(replace('work', dir('work', '/srv/rw/work', { entries: ['incompat', 'work'] }))), 'work', /left by a volatile mount/],
   ['an upper on overlayfs', facts(replace('upper', dir('upper', '/srv/rw/upper', { filesystem: 'overlay' }))), 'upper', /is on overlay, which cannot hold an overlay upper/],
-  ['an upper on NFS', facts(replace('upper', dir('upper', '/srv/rw/upper', { filesystem: 'nfs4' }))), 'upper', /is on nfs4/],
+  ['an upper on NFS', facts(replace('upper', dir('upper', '/srv/rw/upper', { filesystem: 'nfs' }))), 'upper', /is on nfs/],
   ['an upper on a read-only mount', facts(replace('upper', dir('upper', '/srv/rw/upper', { readOnlyMount: true, mountPoint: '/srv' }))), 'upper', /read-only mount \(\/srv\)/],
   ['an upper in use by a live overlay', facts(good, [['/srv/rw/upper', '/run/other']]), 'upper', /already the upperdir of the overlay at \/run\/other/],
   ['a work in use by a live overlay', facts(good, [['/srv/rw/work', '/run/other']]), 'work', /already the workdir of the overlay at \/run\/other/],

@@ -6,7 +6,7 @@
  * from that directory, as containerd does for long layer lists.
  */
 import path from 'node:path';
-import { buildOverlayOptions, type OverlayLayers } from '../../common/overlay-mounts';
+import { buildOverlayOptions, type OverlayLayers } from '../../../common/overlay-mounts';
 import type { OverlayChoices } from './mount-request';
 
 /** mount(2) copies one page of option data. */

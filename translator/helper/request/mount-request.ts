@@ -6,6 +6,8 @@
 
 export const BACKENDS = ['kernel', 'fuse', 'memory', 'auto'] as const;
 export type Backend = (typeof BACKENDS)[number];
+/** What auto becomes once the helper has chosen. */
+export type ResolvedBackend = Exclude<Backend, 'auto'>;
 
 export type OnOff = 'on' | 'off';
 
@@ -33,6 +35,10 @@ export interface OverlayMountRequest {
   choices: OverlayChoices;
   /** Size of the tmpfs for backend memory, in bytes. */
   memoryBytes?: number;
+  /** The owner exists while this path exists (checked when the helper starts). */
+  ownerAlivePath?: string;
+  /** Or while this process lives. */
+  ownerPid?: number;
 }
 
 /** The kernel's limit on lower layers (OVL_MAX_STACK). */

@@ -6,7 +6,8 @@
  * writable filesystem that can hold an overlay upper and not in use by a live
  * overlay. Pure: facts in, problems out.
  */
-import { isPathWithin } from '../../common/path-within';
+import { UNSUITABLE_UPPER_FILESYSTEMS } from '../../../common/filesystem-types';
+import { isPathWithin } from '../../../common/path-within';
 import type { ShapeProblem } from './check-request-shape';
 
 export interface PathFacts {
@@ -32,9 +33,6 @@ export interface PlacementFacts {
   /** upperdir/workdir of live overlays → their mount point. */
   inUse: ReadonlyMap<string, string>;
 }
-
-/** Filesystems an overlay upper cannot live on (REFERENCE.md, bad input 7). */
-const UNSUITABLE_UPPER_FILESYSTEMS = new Set(['overlay', 'aufs', 'ecryptfs', 'nfs', 'nfs4', 'fuse.fuse-overlayfs']);
 
 export function checkPlacement(facts: PlacementFacts): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
@@ -63,11 +61,15 @@ export function checkPlacement(facts: PlacementFacts): ShapeProblem[] {
   const upper = existing.find((f) => f.field === 'upper');
   const work = existing.find((f) => f.field === 'work');
   if (upper !== undefined) problems.push(...upperProblems(upper, facts.inUse));
+  const target = existing.find((f) => f.field === 'target');
+  if (target !== undefined && target.mountPoint === target.resolved) {
+    problems.push({ field: 'target', message: `${JSON.stringify(target.requested)} is already a mount point; unmount it first or choose an empty directory` });
+  }
   if (work !== undefined) {
     if (upper !== undefined && work.mountId !== upper.mountId) {
       problems.push({
         field: 'work',
-        message: `workdir must be on the same mount as upperdir: ${JSON.stringify(work.requested)} is on ${work.mountPoint}, upper on ${upper.mountPoint} (a bind mount of the same filesystem counts as another mount)`,
+        message: `workdir must be on the same mount as upperdir: ${JSON.stringify(work.requested)} is on ${work.mountPoint}, upper on ${upper.mountPoint} (a bind mount of the same filesystem counts as another mount; the kernel would refuse with "overlayfs: workdir and upperdir must reside under the same mount"): put both under one directory`,
       });
     }
     if ((work.entries ?? []).length > 0) {

@@ -113,6 +113,10 @@ export function checkRequestShape(request: OverlayMountRequest): ShapeProblem[] 
   if (request.upper !== undefined) problems.push(...pathProblems('upper', request.upper, false));
   if (request.work !== undefined) problems.push(...pathProblems('work', request.work, false));
   problems.push(...pathProblems('target', request.target, false));
+  if (request.ownerAlivePath !== undefined) problems.push(...pathProblems('ownerAlivePath', request.ownerAlivePath, false));
+  if (request.ownerPid !== undefined && (!Number.isSafeInteger(request.ownerPid) || request.ownerPid < 1)) {
+    problems.push({ field: 'ownerPid', message: 'must be a process id (a positive whole number)' });
+  }
   problems.push(...layerProblems(request));
   problems.push(...choiceProblems(request));
   if (request.memoryBytes !== undefined && (!Number.isSafeInteger(request.memoryBytes) || request.memoryBytes < 1024 * 1024)) {

@@ -1,0 +1,127 @@
+/**
+ * A gRPC server on a unix socket with what every tsov service needs at its
+ * edge: a request id and a child logger per call, one error→status mapping,
+ * and a shutdown that lets in-flight calls finish.
+ */
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { TsovError } from './errors';
+import { toServiceError } from './grpc-status';
+import type { Logger } from './logger';
+
+export type WireRequest = Record<string, unknown>;
+
+/** Called once per finished call (for metrics). */
+export type CallObserver = (method: string, code: string, seconds: number) => void;
+
+export interface UnixGrpcServerOptions {
+  logger: Logger;
+  maxReceiveBytes?: number;
+  /** Field of the request named in log lines, e.g. "key". */
+  logField?: string;
+}
+
+export class UnixGrpcServer {
+  private readonly server: Server;
+  private readonly logger: Logger;
+  private readonly logField: string | undefined;
+  private nextRequestId = 1;
+
+  constructor(options: UnixGrpcServerOptions) {
+    this.server = new Server({ 'grpc.max_receive_message_length': options.maxReceiveBytes ?? 16 * 1024 * 1024 });
+    this.logger = options.logger;
+    this.logField = options.logField;
+  }
+
+  addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    this.server.addService(definition, implementation);
+  }
+
+  listen(socketPath: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (error) => {
+        if (error) reject(error);
+        else resolve();
+      });
+    });
+  }
+
+  /** Stops accepting calls and resolves when in-flight calls finish (or the grace period ends). */
+  shutdown(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn('in-flight calls did not finish in time; closing them', { graceMs });
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** A unary handler: the reply (or a thrown TsovError) goes back to the caller. */
+  unary(method: string, handler: (request: WireRequest) => unknown) {
+    return (call: ServerUnaryCall<WireRequest, unknown>, callback: sendUnaryData<unknown>) => {
+      const log = this.requestLogger(method);
+      const started = process.hrtime.bigint();
+      Promise.resolve()
+        .then(() => handler(call.request))
+        .then(
+          (reply) => {
+            log.debug('ok', { ms: elapsedMs(started), ...this.logged(call.request) });
+            callback(null, reply);
+          },
+          (error: unknown) => {
+            this.logFailure(log, error, call.request);
+            callback(toServiceError(error), null);
+          },
+        );
+    };
+  }
+
+  /** A server-streaming handler that sends the messages it returns. */
+  stream(method: string, handler: (request: WireRequest) => unknown[]) {
+    return (call: ServerWritableStream<WireRequest, unknown>) => {
+      const log = this.requestLogger(method);
+      const started = process.hrtime.bigint();
+      try {
+        const messages = handler(call.request);
+        for (const message of messages) call.write(message);
+        log.debug('ok', { ms: elapsedMs(started), messages: messages.length });
+        call.end();
+      } catch (error: unknown) {
+        this.logFailure(log, error, call.request);
+        call.emit('error', toServiceError(error));
+      }
+    };
+  }
+
+  private logged(request: WireRequest): Record<string, unknown> {
+    return this.logField === undefined ? {} : { [this.logField]: request[this.logField] };
+  }
+
+  private requestLogger(method: string): Logger {
+    return this.logger.child({ rpc: method, request_id: this.nextRequestId++ });
+  }
+
+  private logFailure(log: Logger, error: unknown, request: WireRequest): void {
+    if (error instanceof TsovError && error.code !== 'Internal') {
+      log.debug('refused', { code: error.code, reason: error.message, ...this.logged(request) });
+    } else {
+      log.error('failed', { error: error instanceof Error ? error.stack : String(error), ...this.logged(request) });
+    }
+  }
+}
+
+function elapsedMs(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}

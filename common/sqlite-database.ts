@@ -1,0 +1,40 @@
+/**
+ * Opening a tsov SQLite file: WAL with synchronous=FULL (a committed
+ * transaction is on disk before the call returns) and schema migrations
+ * tracked in user_version. Shared by the snapshotter's metadata and the
+ * helper's mount journal.
+ */
+import Database from 'better-sqlite3';
+import { FailedPreconditionError } from './errors';
+
+/**
+ * @param migrations entry i migrates the schema from version i to i + 1
+ * @param owner the program that writes this file, named in the "too new" error
+ */
+export function openDatabase(file: string, migrations: readonly string[], owner: string): Database.Database {
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, file, migrations, owner);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function migrate(db: Database.Database, file: string, migrations: readonly string[], owner: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new FailedPreconditionError(
+      `${file} has schema version ${current}, newer than this tsov's ${migrations.length}; run the newer ${owner} or restore a backup`,
+    );
+  }
+  db.transaction(() => {
+    for (let version = current; version < migrations.length; version++) db.exec(migrations[version]!);
+    db.pragma(`user_version = ${migrations.length}`);
+  }).immediate();
+}

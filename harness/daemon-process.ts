@@ -1,0 +1,74 @@
+/**
+ * Starting and stopping real tsov daemons (tsov-snapshotter, tsov-helper) for
+ * tests, the demo and benchmarks. Ready means: something accepts connections
+ * on the socket (grpc-js creates the file at bind(2), before listen(2)).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { socketAnswers } from '../common/unix-socket';
+import { waitFor } from './wait';
+
+/** Built entry points, from dist/harness/. */
+export const SNAPSHOTTER_MAIN = path.resolve(__dirname, '..', 'snapshotter', 'main.js');
+export const HELPER_MAIN = path.resolve(__dirname, '..', 'translator', 'helper', 'service', 'main.js');
+export const CLI_MAIN = path.resolve(__dirname, '..', 'cli', 'main.js');
+
+export interface DaemonProcess {
+  socket: string;
+  process: ChildProcess;
+  /** Output the process wrote to stderr so far. */
+  stderr(): string;
+  /** Sends the signal and waits for the exit; resolves to the exit code (or the signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export async function startDaemonProcess(name: string, main: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode ?? -1;
+    child.kill(signal);
+    return exited;
+  };
+  try {
+    await waitFor(`${name} to serve ${socket}`, async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr}`);
+      return fs.existsSync(socket) && socketAnswers(socket);
+    });
+  } catch (error) {
+    await stop('SIGKILL');
+    throw error;
+  }
+  return { socket, process: child, stderr: () => stderr, stop };
+}
+
+export interface SnapshotterProcess extends DaemonProcess {
+  root: string;
+}
+
+export async function startSnapshotterProcess(root: string, socket: string, extraArgs: string[] = []): Promise<SnapshotterProcess> {
+  const daemon = await startDaemonProcess('tsov-snapshotter', SNAPSHOTTER_MAIN, socket, ['--root', root, '--address', socket, ...extraArgs]);
+  return { ...daemon, root };
+}
+
+export interface HelperProcessOptions {
+  socket: string;
+  stateDir: string;
+  allowedRoots: readonly string[];
+  extraArgs?: readonly string[];
+}
+
+export function startHelperProcess(options: HelperProcessOptions): Promise<DaemonProcess> {
+  fs.mkdirSync(path.dirname(options.socket), { recursive: true, mode: 0o700 });
+  return startDaemonProcess('tsov-helper', HELPER_MAIN, options.socket, [
+    '--socket',
+    options.socket,
+    '--state-dir',
+    options.stateDir,
+    ...options.allowedRoots.flatMap((root) => ['--allowed-root', root]),
+    ...(options.extraArgs ?? []),
+  ]);
+}

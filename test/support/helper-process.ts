@@ -1,0 +1,55 @@
+/**
+ * A real tsov-helper (harness/daemon-process.ts) in a test's temporary
+ * directory, with a client; stopped in the teardown whatever happens. The
+ * temporary directory's teardown unmounts anything left below it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { startHelperProcess, type DaemonProcess } from '../../harness/daemon-process';
+import { HelperClient } from '../../translator/helper/service/helper-client';
+
+export interface RunningHelper extends DaemonProcess {
+  client: HelperClient;
+  stateDir: string;
+  /** The first allowed root (tests put their layers there). */
+  root: string;
+}
+
+export interface HelperLayout {
+  socket: string;
+  stateDir: string;
+  roots: string[];
+}
+
+/** Socket, state and one allowed root inside base. */
+export function helperLayout(base: string): HelperLayout {
+  const roots = [path.join(base, 'roots')];
+  for (const root of roots) fs.mkdirSync(root, { recursive: true });
+  return { socket: path.join(base, 'run', 'helper.sock'), stateDir: path.join(base, 'state'), roots };
+}
+
+export async function startHelper(t: ExecutionContext, layout: HelperLayout, logLevel = 'warn'): Promise<RunningHelper> {
+  const running = await startHelperProcess({ socket: layout.socket, stateDir: layout.stateDir, allowedRoots: layout.roots, extraArgs: ['--log-level', logLevel] });
+  const client = new HelperClient(layout.socket);
+  t.teardown(async () => {
+    client.close();
+    await running.stop('SIGKILL');
+  });
+  return {
+    ...running,
+    client,
+    stateDir: layout.stateDir,
+    root: layout.roots[0]!,
+    stop: async (signal) => {
+      client.close();
+      return running.stop(signal);
+    },
+  };
+}
+
+/** mkdir -p for each path, returning them. */
+export function makeDirs(...dirs: string[]): string[] {
+  for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
+  return dirs;
+}

@@ -1,0 +1,218 @@
+/**
+ * Finds out what overlayfs can do on the filesystem holding a directory, by
+ * trying it: xattrs and a whiteout device on a scratch file, then one real
+ * test mount per feature (mount-check-plan.ts) with files and directories
+ * created, removed and renamed through it, then fuse-overlayfs. Everything
+ * happens in a scratch directory inside the probed directory, removed after.
+ * Callers serialise probes with mounts (the kernel log is read per attempt).
+ */
+import fs from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { errnoCode } from '../../../common/errors';
+import { filesystemName } from '../../../common/filesystem-types';
+import { parseMountInfo } from '../../../common/mountinfo';
+import { KernelLogCursor } from '../host/kernel-log';
+import { fuseOverlayfsVersion, mountFuseOverlay, mountKernelOverlay, unmount } from '../host/mount-commands';
+import { runCommand, firstLine } from '../host/run-command';
+import { checkOptionData, MOUNT_CHECKS, type MountCheckPlan, type ScratchLayers } from './mount-check-plan';
+import { BASIC_MOUNT_CHECK, kernelWarningChecks, type Check, type ProbeReport } from './probe-report';
+
+const MODULE_PARAMETERS_DIR = '/sys/module/overlay/parameters';
+const PROBE_SOURCE = 'tsov-probe';
+
+function moduleParameters(): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  if (!existsSync(MODULE_PARAMETERS_DIR)) return parameters;
+  for (const name of readdirSync(MODULE_PARAMETERS_DIR).sort()) {
+    try {
+      parameters[name] = readFileSync(path.join(MODULE_PARAMETERS_DIR, name), 'utf8').trim();
+    } catch {
+      parameters[name] = '(unreadable)';
+    }
+  }
+  return parameters;
+}
+
+function describeError(error: unknown): string {
+  return errnoCode(error) ?? (error instanceof Error ? error.message : String(error));
+}
+
+/** Runs one step; returns a failure line or nothing. */
+async function step(what: string, action: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await action();
+    return undefined;
+  } catch (error) {
+    return `${what}: ${describeError(error)}`;
+  }
+}
+
+async function isWhiteout(file: string): Promise<boolean> {
+  const stat = await fs.lstat(file);
+  return stat.isCharacterDevice() && stat.rdev === 0;
+}
+
+/** Fills two lower directories with what the exercise touches. */
+async function prepareLayers(base: string): Promise<ScratchLayers & { merged: string }> {
+  const dirs = { lowers: [path.join(base, 'l1'), path.join(base, 'l2')] as [string, string], upper: path.join(base, 'u'), work: path.join(base, 'w'), merged: path.join(base, 'm') };
+  for (const dir of [...dirs.lowers, dirs.upper, dirs.work, dirs.merged]) await fs.mkdir(dir);
+  const [top, bottom] = dirs.lowers;
+  await fs.writeFile(path.join(top, 'lower-file'), 'lower');
+  await fs.writeFile(path.join(top, 'lower-file2'), 'lower2');
+  for (const dir of ['lower-dir', 'lower-dir2']) {
+    await fs.mkdir(path.join(top, dir));
+    await fs.writeFile(path.join(top, dir, 'inner'), 'inner');
+  }
+  await fs.writeFile(path.join(bottom, 'second-file'), 'second');
+  return dirs;
+}
+
+/**
+ * Uses a mounted overlay the way a container does and returns what failed.
+ * This is where "mount succeeds, rm fails with EIO" shows up.
+ */
+async function exercise(merged: string, upper: string | undefined, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<{ failures: string[]; notes: string[] }> {
+  const failures: string[] = [];
+  const notes: string[] = [];
+  const at = (name: string) => path.join(merged, name);
+  const record = (failure: string | undefined) => failure !== undefined && failures.push(failure);
+  record(await step('read a lower file', async () => {
+    if ((await fs.readFile(at('lower-file'), 'utf8')) !== 'lower') throw new Error('wrong content');
+  }));
+  if (plan.readOnlyStack === true) {
+    record(await step('read a file of the second lower', async () => {
+      if ((await fs.readFile(at('second-file'), 'utf8')) !== 'second') throw new Error('wrong content');
+    }));
+    return { failures, notes };
+  }
+  record(await step('create a file', () => fs.writeFile(at('new-file'), 'new')));
+  record(await step('create a directory and a file in it', async () => {
+    await fs.mkdir(at('new-dir'));
+    await fs.writeFile(path.join(at('new-dir'), 'f'), 'f');
+  }));
+  record(await step('remove the new file and directory', async () => {
+    await fs.rm(at('new-file'));
+    await fs.rm(at('new-dir'), { recursive: true });
+  }));
+  record(await step('remove a lower file', () => fs.rm(at('lower-file'))));
+  record(await step('remove a lower directory', () => fs.rm(at('lower-dir'), { recursive: true })));
+  if (upper !== undefined) {
+    record(await step('find whiteouts in the upper', async () => {
+      if (!(await isWhiteout(path.join(upper, 'lower-file'))) || !(await isWhiteout(path.join(upper, 'lower-dir')))) throw new Error('not 0/0 character devices');
+    }));
+  }
+  record(await step('change the mode of a lower file (copy-up)', async () => {
+    await fs.chmod(at('lower-file2'), 0o600);
+    if ((await fs.readFile(at('lower-file2'), 'utf8')) !== 'lower2') throw new Error('content changed by copy-up');
+  }));
+  const renamed = await step('rename a lower directory', () => fs.rename(at('lower-dir2'), at('moved-dir')));
+  if (renamed === undefined) notes.push('renaming a lower directory works');
+  else if (plan.expectDirectoryRename === true || !renamed.endsWith('EXDEV')) failures.push(renamed);
+  else notes.push('renaming a lower directory: EXDEV (no redirect_dir)');
+  return { failures, notes };
+}
+
+function mountIsReadOnly(target: string): boolean {
+  const entry = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.mountPoint === target).pop();
+  return entry !== undefined && (entry.mountOptions.includes('ro') || entry.superOptions.includes('ro'));
+}
+
+async function release(target: string): Promise<void> {
+  const result = await unmount(target, false);
+  if (result.outcome === 'busy' || result.outcome === 'failed') await unmount(target, true);
+}
+
+type Mounter = (layers: ScratchLayers, merged: string) => Promise<{ ok: boolean; message: string }>;
+
+/** Mounts, exercises and unmounts one test overlay; the result as a Check. */
+async function runMountCheck(name: string, base: string, mounter: Mounter, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<Check> {
+  const layers = await prepareLayers(base);
+  const log = KernelLogCursor.openAtEnd();
+  const mounted = await mounter(layers, layers.merged);
+  if (!mounted.ok) {
+    const kernelLog = log.finish();
+    return { name, ok: false, detail: `mount failed: ${kernelLog.join(' | ') || mounted.message}`, kernelLog };
+  }
+  try {
+    const readOnly = plan.readOnlyStack !== true && mountIsReadOnly(layers.merged);
+    const { failures, notes } = await exercise(layers.merged, plan.readOnlyStack === true ? undefined : layers.upper, plan);
+    const kernelLog = log.finish();
+    if (readOnly) failures.unshift('the kernel mounted it read-only');
+    const ok = failures.length === 0;
+    const worked = plan.readOnlyStack === true ? 'mounted read-only; files of both lowers visible' : 'mounted; create, remove and copy-up through it work';
+    const detail = ok ? [worked, ...notes].join('; ') : `mounted, but: ${failures.join('; ')}`;
+    return { name, ok, detail, kernelLog };
+  } finally {
+    log.close();
+    await release(layers.merged);
+  }
+}
+
+async function upperChecks(scratch: string): Promise<Check[]> {
+  const file = path.join(scratch, 'xattr-target');
+  await fs.writeFile(file, '');
+  const checks: Check[] = [{ name: 'writable', ok: true, detail: 'created a scratch directory and a file', kernelLog: [] }];
+  for (const [name, key] of [['trusted-xattr', 'trusted.tsov-probe'], ['user-xattr', 'user.tsov-probe']] as const) {
+    const result = await runCommand('setfattr', ['-n', key, '-v', 'y', file]);
+    checks.push({ name, ok: result.code === 0, detail: result.code === 0 ? `set ${key} on a file` : `setting ${key} failed: ${firstLine(result.stderr)}`, kernelLog: [] });
+  }
+  const whiteout = path.join(scratch, 'whiteout');
+  const mknod = await runCommand('mknod', [whiteout, 'c', '0', '0']);
+  const made = mknod.code === 0 && (await isWhiteout(whiteout).catch(() => false));
+  checks.push({ name: 'whiteout-mknod', ok: made, detail: made ? 'made a 0/0 character device (an overlay whiteout)' : `mknod c 0 0 failed: ${firstLine(mknod.stderr)}`, kernelLog: [] });
+  return checks;
+}
+
+async function fuseCheck(scratch: string): Promise<Check> {
+  const name = 'fuse-overlayfs';
+  const version = await fuseOverlayfsVersion();
+  if (version === undefined) return { name, ok: false, detail: 'fuse-overlayfs is not installed (apt-get install fuse-overlayfs)', kernelLog: [] };
+  if (!existsSync('/dev/fuse')) return { name, ok: false, detail: `${version} is installed but /dev/fuse is missing (modprobe fuse)`, kernelLog: [] };
+  const check = await runMountCheck(name, path.join(scratch, 'fuse'), (layers, merged) =>
+    mountFuseOverlay(`lowerdir=${layers.lowers[0]},upperdir=${layers.upper},workdir=${layers.work}`, merged), {});
+  return { ...check, detail: `${version}: ${check.detail}` };
+}
+
+export async function probeDirectory(directory: string): Promise<ProbeReport> {
+  const stat = await fs.stat(directory);
+  const statfs = await fs.statfs(directory);
+  const report: ProbeReport = {
+    directory,
+    device: Number(stat.dev),
+    filesystem: filesystemName(statfs.type),
+    filesystemMagic: Number(statfs.type),
+    kernelRelease: os.release(),
+    moduleParameters: moduleParameters(),
+    upperChecks: [],
+    mountChecks: [],
+    fuseOverlayfs: { name: 'fuse-overlayfs', ok: false, detail: 'not probed', kernelLog: [] },
+    probedAtMs: Date.now(),
+    cached: false,
+  };
+  let scratch: string;
+  try {
+    scratch = await fs.mkdtemp(path.join(directory, '.tsov-probe-'));
+  } catch (error) {
+    report.upperChecks.push({ name: 'writable', ok: false, detail: `cannot create a scratch directory in ${directory}: ${describeError(error)}`, kernelLog: [] });
+    return report;
+  }
+  try {
+    report.upperChecks = await upperChecks(scratch);
+    for (const [index, plan] of MOUNT_CHECKS.entries()) {
+      const base = path.join(scratch, String(index));
+      await fs.mkdir(base);
+      report.mountChecks.push(
+        await runMountCheck(plan.name, base, (layers, merged) => mountKernelOverlay(PROBE_SOURCE, checkOptionData(plan, layers), merged), plan),
+      );
+    }
+    const basic = report.mountChecks.find((check) => check.name === BASIC_MOUNT_CHECK)!;
+    report.upperChecks.push(...kernelWarningChecks(basic.kernelLog, basic.ok || basic.detail.startsWith('mounted')));
+    await fs.mkdir(path.join(scratch, 'fuse'));
+    report.fuseOverlayfs = await fuseCheck(scratch);
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+  return report;
+}

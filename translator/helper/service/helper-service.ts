@@ -1,0 +1,357 @@
+/**
+ * tsov-helper's operations: Probe, Mount, Unmount, Release, List, and the
+ * reconciliation at start. Every request is checked twice (its shape, then
+ * the filesystem facts) before anything is mounted; every mount is journaled
+ * before it is made; operations run one at a time so that the kernel log read
+ * after a failure belongs to that attempt.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnavailableError,
+} from '../../../common/errors';
+import type { Logger } from '../../../common/logger';
+import { overlayDirectoriesInUse, parseMountInfo, type MountInfoEntry } from '../../../common/mountinfo';
+import { isPathWithin } from '../../../common/path-within';
+import { buildOverlayOptions } from '../../../common/overlay-mounts';
+import { describeMountFailure } from '../failure-hints';
+import { KernelLogCursor } from '../host/kernel-log';
+import { mountFuseOverlay, mountKernelOverlay, mountTmpfs, unmount } from '../host/mount-commands';
+import { gatherAllPathFacts, type RequestedPath } from '../host/path-facts';
+import { processStartTime } from '../host/process-identity';
+import { isEntryMounted, memorySourceTag, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
+import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
+import { chooseAutoBackend, type ProbeReport } from '../probe/probe-report';
+import { probeDirectory } from '../probe/prober';
+import { checkPlacement } from '../request/check-placement';
+import { checkRequestShape, type ShapeProblem } from '../request/check-request-shape';
+import type { OverlayMountRequest, ResolvedBackend } from '../request/mount-request';
+import { OptionDataTooLongError, planOverlayOptions } from '../request/overlay-option-string';
+
+export interface HelperSettings {
+  /** Every layer, upper, work and target must resolve inside one of these. */
+  allowedRoots: readonly string[];
+  /** The helper's own directory: journal and memory tmpfs mount points. */
+  stateDir: string;
+  /** tmpfs size for backend memory when the request gives none. */
+  defaultMemoryBytes: number;
+}
+
+export interface MountListing {
+  entry: JournalEntry;
+  mounted: boolean;
+}
+
+const MOUNTINFO = '/proc/self/mountinfo';
+
+function readMountInfo(): MountInfoEntry[] {
+  return parseMountInfo(fs.readFileSync(MOUNTINFO, 'utf8'));
+}
+
+function formatProblems(summary: string, problems: readonly ShapeProblem[]): string {
+  return `${summary}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`;
+}
+
+export class HelperService {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly probes = new Map<number, ProbeReport>();
+
+  constructor(
+    private readonly settings: HelperSettings,
+    private readonly journal: MountJournal,
+    private readonly logger: Logger,
+  ) {}
+
+  get memoryRoot(): string {
+    return path.join(this.settings.stateDir, 'memory');
+  }
+
+  /** Runs privileged operations one at a time. */
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(operation, operation);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  // ---- start ----------------------------------------------------------------
+
+  /** Settles the journal against the kernel's mount table (see journal/reconcile.ts). */
+  reconcile(): Promise<ReconcileAction[]> {
+    return this.exclusive(async () => {
+      const actions = planReconciliation(this.journal.all(), readMountInfo(), ownerAlive);
+      for (const action of actions) {
+        const { entry } = action;
+        const fields = { mount_id: entry.id, owner: entry.owner, target: entry.target };
+        if (action.kind === 'adopt') {
+          if (entry.state === 'mounting') this.journal.adopt(entry.id);
+          this.logger.info('adopted a mount from the journal', fields);
+          continue;
+        }
+        for (const target of action.targets) {
+          const result = await unmount(target, true);
+          if (result.outcome === 'failed') this.logger.warn('could not unmount during reconciliation', { ...fields, unmount: target, reason: result.message });
+        }
+        await this.removeMemoryDirectory(entry);
+        this.journal.remove(entry.id);
+        this.logger.info(action.kind === 'release' ? 'released a mount whose owner is gone' : 'dropped a journal entry whose mount is gone', fields);
+      }
+      return actions;
+    });
+  }
+
+  // ---- Probe ----------------------------------------------------------------
+
+  probe(directory: string, refresh: boolean): Promise<ProbeReport> {
+    return this.exclusive(() => this.probeUnlocked(directory, refresh));
+  }
+
+  private async probeUnlocked(directory: string, refresh: boolean): Promise<ProbeReport> {
+    if (typeof directory !== 'string' || !directory.startsWith('/')) throw new InvalidArgumentError('probe needs an absolute directory');
+    let resolved: string;
+    try {
+      resolved = await fsp.realpath(directory);
+    } catch {
+      throw new NotFoundError(`${JSON.stringify(directory)} does not exist; probe a directory that does`);
+    }
+    const roots = [...this.settings.allowedRoots, this.settings.stateDir];
+    if (!roots.some((root) => isPathWithin(resolved, root))) {
+      throw new PermissionDeniedError(`${JSON.stringify(directory)} is outside the allowed roots ${roots.join(', ')}; the probe writes a scratch directory there, so only allowed roots can be probed`);
+    }
+    if (!(await fsp.stat(resolved)).isDirectory()) throw new InvalidArgumentError(`${JSON.stringify(directory)} is not a directory`);
+    const device = Number((await fsp.stat(resolved)).dev);
+    const cached = this.probes.get(device);
+    if (cached !== undefined && !refresh) return { ...cached, cached: true };
+    const report = await probeDirectory(resolved);
+    this.probes.set(device, report);
+    this.logger.info('probed', {
+      directory: resolved,
+      filesystem: report.filesystem,
+      works: report.mountChecks.filter((c) => c.ok).map((c) => c.name),
+      fails: report.mountChecks.filter((c) => !c.ok).map((c) => c.name),
+    });
+    return report;
+  }
+
+  // ---- Mount ----------------------------------------------------------------
+
+  mount(request: OverlayMountRequest): Promise<JournalEntry> {
+    return this.exclusive(() => this.mountUnlocked(request));
+  }
+
+  private async mountUnlocked(request: OverlayMountRequest): Promise<JournalEntry> {
+    const shape = checkRequestShape(request);
+    if (shape.length > 0) throw new InvalidArgumentError(formatProblems('refused overlay mount request', shape));
+
+    const mounts = readMountInfo();
+    const requested: RequestedPath[] = request.lowers.map((lower, i) => ({ field: `lowers[${i}]`, path: lower }));
+    if (request.upper !== undefined) requested.push({ field: 'upper', path: request.upper });
+    if (request.work !== undefined) requested.push({ field: 'work', path: request.work, listEntries: true });
+    requested.push({ field: 'target', path: request.target });
+    const facts = await gatherAllPathFacts(requested, mounts);
+    const placement = checkPlacement({ allowedRoots: this.settings.allowedRoots, paths: facts, inUse: overlayDirectoriesInUse(mounts) });
+    if (placement.length > 0) throw new FailedPreconditionError(formatProblems('refused overlay mount', placement));
+    const resolvedOf = (field: string) => facts.find((f) => f.field === field)?.resolved;
+    const lowers = request.lowers.map((_, i) => resolvedOf(`lowers[${i}]`)!);
+    const target = resolvedOf('target')!;
+    const { backend, reason } = await this.resolveBackend(request, resolvedOf('upper') ?? lowers[0]!);
+
+    const liveness: OwnerLiveness = { alivePath: request.ownerAlivePath };
+    if (request.ownerPid !== undefined) {
+      const startTime = processStartTime(request.ownerPid);
+      if (startTime === undefined) throw new InvalidArgumentError(`ownerPid ${request.ownerPid} is not a running process`);
+      liveness.pid = request.ownerPid;
+      liveness.pidStartTime = startTime;
+    }
+    const id = this.journal.begin({
+      owner: request.owner,
+      backend,
+      backendReason: reason,
+      lowers,
+      upper: resolvedOf('upper'),
+      work: resolvedOf('work'),
+      target,
+      liveness,
+      createdMs: Date.now(),
+    });
+    try {
+      const options = await this.performMount(id, backend, request, lowers, target);
+      this.journal.markMounted(id, options.data);
+      const entry = this.journal.get(id)!;
+      this.logger.info('mounted', { mount_id: id, owner: entry.owner, backend, target, lowers: lowers.length, reason: reason || undefined });
+      return entry;
+    } catch (error) {
+      this.journal.remove(id);
+      throw error;
+    }
+  }
+
+  private async resolveBackend(request: OverlayMountRequest, upperOrLower: string): Promise<{ backend: ResolvedBackend; reason: string }> {
+    if (request.backend !== 'auto') return { backend: request.backend, reason: '' };
+    const parent = path.dirname(upperOrLower);
+    const probeDir = this.settings.allowedRoots.some((root) => isPathWithin(parent, root)) ? parent : upperOrLower;
+    const choice = chooseAutoBackend(await this.probeUnlocked(probeDir, false));
+    if (choice.backend === undefined) throw new FailedPreconditionError(`backend auto found nothing that works: ${choice.reason}`);
+    return { backend: choice.backend, reason: choice.reason };
+  }
+
+  /** Makes the mount (and, for memory, its tmpfs); undoes its own steps when a later one fails. */
+  private async performMount(id: number, backend: ResolvedBackend, request: OverlayMountRequest, lowers: string[], target: string): Promise<{ data: string }> {
+    // upper and work as resolved by the placement check, or a fresh tmpfs for backend memory.
+    const entry = this.journal.get(id)!;
+    let layers = { lowers, upper: entry.upper, work: entry.work };
+    const memoryDir = backend === 'memory' ? path.join(this.memoryRoot, String(id)) : undefined;
+    if (memoryDir !== undefined) {
+      this.journal.setMemoryDir(id, memoryDir);
+      layers = { lowers, ...(await this.makeMemoryUpper(id, memoryDir, request.memoryBytes ?? this.settings.defaultMemoryBytes)) };
+    }
+    try {
+      const data = await this.mountOverlay(id, backend, request, layers, target);
+      await this.checkMounted(id, target, layers.upper !== undefined);
+      return { data };
+    } catch (error) {
+      if (memoryDir !== undefined) {
+        await unmount(memoryDir, true);
+        await fsp.rm(memoryDir, { recursive: true, force: true });
+      }
+      throw error;
+    }
+  }
+
+  private async makeMemoryUpper(id: number, memoryDir: string, bytes: number): Promise<{ upper: string; work: string }> {
+    await fsp.mkdir(memoryDir, { recursive: true, mode: 0o700 });
+    const mounted = await mountTmpfs(memorySourceTag(id), bytes, memoryDir);
+    if (!mounted.ok) {
+      await fsp.rm(memoryDir, { recursive: true, force: true });
+      throw new FailedPreconditionError(`could not mount a ${bytes}-byte tmpfs for backend memory at ${memoryDir}: ${mounted.message}`);
+    }
+    const upper = path.join(memoryDir, 'upper');
+    const work = path.join(memoryDir, 'work');
+    await fsp.mkdir(upper);
+    await fsp.mkdir(work);
+    return { upper, work };
+  }
+
+  private async mountOverlay(
+    id: number,
+    backend: ResolvedBackend,
+    request: OverlayMountRequest,
+    layers: { lowers: string[]; upper?: string; work?: string },
+    target: string,
+  ): Promise<string> {
+    const log = KernelLogCursor.openAtEnd();
+    try {
+      if (backend === 'fuse') {
+        const data = buildOverlayOptions(layers).join(',');
+        const result = await mountFuseOverlay(data, target);
+        if (!result.ok) throw new FailedPreconditionError(describeMountFailure(`fuse-overlayfs mount at ${target}`, log.finish(), result.message, log.available));
+        return data;
+      }
+      let plan;
+      try {
+        plan = planOverlayOptions(layers, request.choices ?? {});
+      } catch (error) {
+        if (error instanceof OptionDataTooLongError) throw new InvalidArgumentError(error.message);
+        throw error;
+      }
+      const result = await mountKernelOverlay(mountSourceTag(id), plan.data, target, plan.workingDirectory);
+      if (!result.ok) throw new FailedPreconditionError(describeMountFailure(`overlay mount at ${target}`, log.finish(), result.message, log.available));
+      return plan.data;
+    } finally {
+      log.close();
+    }
+  }
+
+  /** The kernel may mount an overlay read-only without failing (work/ not creatable): check, and undo if so. */
+  private async checkMounted(id: number, target: string, writable: boolean): Promise<void> {
+    if (!isEntryMounted(this.journal.get(id)!, readMountInfo())) throw new FailedPreconditionError(`the mount command succeeded but no overlay is mounted at ${target}`);
+    if (!writable) return;
+    const marker = path.join(target, `.tsov-write-check-${id}`);
+    try {
+      await fsp.writeFile(marker, '', { flag: 'wx' });
+      await fsp.unlink(marker);
+    } catch (error) {
+      await unmount(target, true);
+      throw new FailedPreconditionError(
+        `the overlay at ${target} mounted but is not writable (${(error as Error).message}); the kernel falls back to read-only when it cannot use workdir: check that work is empty and on the same filesystem as upper, and see \`tsov probe\``,
+      );
+    }
+  }
+
+  // ---- Unmount / Release / List -------------------------------------------
+
+  unmount(id: number, owner: string, detach: boolean): Promise<{ detached: boolean }> {
+    return this.exclusive(async () => {
+      const entry = this.journal.get(id);
+      if (entry === undefined) throw new NotFoundError(`no mount with id ${id}; \`tsov mounts\` lists the helper's mounts`);
+      if (entry.owner !== owner) throw new PermissionDeniedError(`mount ${id} belongs to owner ${JSON.stringify(entry.owner)}, not ${JSON.stringify(owner)}; only its owner may unmount it`);
+      return this.unmountEntry(entry, detach);
+    });
+  }
+
+  release(owner: string, detach: boolean): Promise<number[]> {
+    return this.exclusive(async () => {
+      const released: number[] = [];
+      const failures: string[] = [];
+      for (const entry of this.journal.byOwner(owner)) {
+        try {
+          await this.unmountEntry(entry, detach);
+          released.push(entry.id);
+        } catch (error) {
+          failures.push(`mount ${entry.id}: ${(error as Error).message}`);
+        }
+      }
+      if (failures.length > 0) throw new FailedPreconditionError(`released ${released.length} of ${released.length + failures.length} mounts of ${owner}; ${failures.join('; ')}`);
+      return released;
+    });
+  }
+
+  private async unmountEntry(entry: JournalEntry, detach: boolean): Promise<{ detached: boolean }> {
+    const fields = { mount_id: entry.id, owner: entry.owner, target: entry.target };
+    let detached = false;
+    if (isEntryMounted(entry, readMountInfo())) {
+      const result = await unmount(entry.target, false);
+      if (result.outcome === 'busy') {
+        if (!detach) {
+          throw new FailedPreconditionError(
+            `${entry.target} is busy: a process still uses files under it (see \`fuser -vm ${entry.target}\`); stop it, or unmount with detach to let the kernel finish when it lets go`,
+          );
+        }
+        const lazy = await unmount(entry.target, true);
+        if (lazy.outcome === 'failed') throw new UnavailableError(`could not detach ${entry.target}: ${lazy.message}`);
+        detached = true;
+      } else if (result.outcome === 'failed') {
+        throw new UnavailableError(`could not unmount ${entry.target}: ${result.message}`);
+      }
+    }
+    await this.removeMemoryDirectory(entry);
+    this.journal.remove(entry.id);
+    this.logger.info(detached ? 'detached' : 'unmounted', fields);
+    return { detached };
+  }
+
+  private async removeMemoryDirectory(entry: JournalEntry): Promise<void> {
+    const memoryDir = entry.memoryDir;
+    if (memoryDir === undefined) return;
+    if (readMountInfo().some((m) => m.mountPoint === memoryDir)) await unmount(memoryDir, true);
+    await fsp.rm(memoryDir, { recursive: true, force: true });
+  }
+
+  list(owner: string): MountListing[] {
+    const mounts = readMountInfo();
+    const entries = owner === '' ? this.journal.all() : this.journal.byOwner(owner);
+    return entries.map((entry) => ({ entry, mounted: isEntryMounted(entry, mounts) }));
+  }
+}
+
+/** Whether the owner recorded with a mount still exists (see MountRequest.owner_alive_path / owner_pid). */
+function ownerAlive(entry: JournalEntry): boolean {
+  const { alivePath, pid, pidStartTime } = entry.liveness;
+  if (alivePath !== undefined && !fs.existsSync(alivePath)) return false;
+  if (pid !== undefined && processStartTime(pid) !== pidStartTime) return false;
+  return true;
+}

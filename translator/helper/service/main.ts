@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level LEVEL]
+ *
+ * The only tsov process that mounts. Serves tsov.helper.v1.Helper on a unix
+ * socket only root can reach (0600 in a 0700 directory). At start it settles
+ * its journal against the kernel's mount table; at stop it leaves its mounts
+ * in place (containers are using them) for the next start to adopt.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { StartupError } from '../../../common/errors';
+import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../../common/logger';
+import { flushLogger, runMain, stopSignal } from '../../../common/process-main';
+import { prepareSocketPath } from '../../../common/unix-socket';
+import { loadDaemonConfig } from '../../../policy/daemon-config';
+import { MountJournal } from '../journal/mount-journal';
+import { HelperGrpcServer } from './grpc-server';
+import { HelperService } from './helper-service';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+const SOCKET_DIR_MODE = 0o700;
+const SOCKET_MODE = 0o600;
+
+const USAGE = `usage: tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level ${LOG_LEVELS.join('|')}]`;
+
+/** The socket's directory must be root's alone: anyone who can connect can ask for mounts. */
+function checkSocketDirectory(socketPath: string): void {
+  const dir = path.dirname(socketPath);
+  const stat = fs.statSync(dir);
+  if (stat.uid !== 0 || (stat.mode & 0o077) !== 0) {
+    throw new StartupError(
+      `${dir} (mode ${(stat.mode & 0o777).toString(8)}, owner uid ${stat.uid}) can be entered by others; the helper socket needs a directory only root can enter: use e.g. /run/tsov/helper, or chmod 0700 ${dir}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const stopRequested = stopSignal();
+  const { values } = parseArgs({
+    options: {
+      socket: { type: 'string' },
+      config: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'allowed-root': { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (process.getuid?.() !== 0) throw new StartupError('tsov-helper mounts filesystems and must run as root');
+  const config = loadDaemonConfig(values.config);
+  const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const socket = values.socket ?? config.helper.socket;
+  const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
+  const allowedRoots = (values['allowed-root'] ?? config.helper.allowedRoots).map((root) => {
+    if (!path.isAbsolute(root)) throw new StartupError(`allowed root ${JSON.stringify(root)} must be an absolute path`);
+    return fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root);
+  });
+
+  const logger = createLogger({ level: logLevel, process: 'tsov-helper' });
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const journal = new MountJournal(path.join(stateDir, 'journal.db'));
+  const service = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes }, journal, componentLogger(logger, 'helper'));
+  const actions = await service.reconcile();
+  logger.info('reconciled the journal', {
+    component: 'main',
+    adopted: actions.filter((a) => a.kind === 'adopt').length,
+    released: actions.filter((a) => a.kind === 'release').length,
+    dropped: actions.filter((a) => a.kind === 'drop').length,
+  });
+
+  await prepareSocketPath(socket, SOCKET_DIR_MODE);
+  checkSocketDirectory(socket);
+  const server = new HelperGrpcServer(service, componentLogger(logger, 'grpc'));
+  await server.listen(socket);
+  fs.chmodSync(socket, SOCKET_MODE);
+  logger.info('serving', { component: 'main', socket, state_dir: stateDir, allowed_roots: allowedRoots });
+
+  const signal = await stopRequested;
+  logger.info('stopping; mounts stay in place for the next start', { component: 'main', signal });
+  await server.shutdown(SHUTDOWN_GRACE_MS);
+  journal.close();
+  fs.rmSync(socket, { force: true });
+  logger.info('stopped', { component: 'main' });
+  await flushLogger(logger);
+}
+
+runMain('tsov-helper', main);

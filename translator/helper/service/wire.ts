@@ -1,0 +1,170 @@
+/**
+ * tsov.helper.v1 messages (proto/tsov/helper/v1/helper.proto, snake_case as
+ * proto-loader keeps it) to the helper's own types and back. Empty strings
+ * and zeros on the wire mean "not given".
+ */
+import type { GrpcObject, ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadProtoPackage } from '../../../common/proto-loading';
+import type { JournalEntry } from '../journal/mount-journal';
+import type { Check, ProbeReport } from '../probe/probe-report';
+import type { Backend, OverlayChoices, OverlayMountRequest } from '../request/mount-request';
+
+export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
+
+export function helperServiceConstructor(): ServiceClientConstructor {
+  const pkg = loadProtoPackage(HELPER_PROTO);
+  const v1 = ((pkg['tsov'] as GrpcObject)['helper'] as GrpcObject)['v1'] as GrpcObject;
+  return v1['Helper'] as ServiceClientConstructor;
+}
+
+type Wire = Record<string, unknown>;
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+const optionalText = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+const count = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
+
+function choicesFromWire(wire: Wire): OverlayChoices {
+  const choices: OverlayChoices = {};
+  if (wire.userxattr === true) choices.userxattr = true;
+  if (wire.volatile === true) choices.volatile = true;
+  const set = <K extends keyof OverlayChoices>(key: K, value: unknown) => {
+    if (typeof value === 'string' && value !== '') choices[key] = value as OverlayChoices[K];
+  };
+  set('index', wire.index);
+  set('redirectDir', wire.redirect_dir);
+  set('metacopy', wire.metacopy);
+  set('xino', wire.xino);
+  set('nfsExport', wire.nfs_export);
+  return choices;
+}
+
+export function mountRequestFromWire(wire: Wire): OverlayMountRequest {
+  const request: OverlayMountRequest = {
+    owner: text(wire.owner),
+    lowers: Array.isArray(wire.lowers) ? wire.lowers.map(text) : [],
+    upper: optionalText(wire.upper),
+    work: optionalText(wire.work),
+    target: text(wire.target),
+    backend: text(wire.backend) as Backend,
+    choices: choicesFromWire((wire.choices ?? {}) as Wire),
+    ownerAlivePath: optionalText(wire.owner_alive_path),
+  };
+  if (count(wire.memory_bytes) > 0) request.memoryBytes = count(wire.memory_bytes);
+  if (count(wire.owner_pid) > 0) request.ownerPid = count(wire.owner_pid);
+  return request;
+}
+
+export function mountRequestToWire(request: OverlayMountRequest): Wire {
+  const c = request.choices ?? {};
+  return {
+    owner: request.owner,
+    lowers: request.lowers,
+    upper: request.upper ?? '',
+    work: request.work ?? '',
+    target: request.target,
+    backend: request.backend,
+    choices: {
+      userxattr: c.userxattr === true,
+      index: c.index ?? '',
+      redirect_dir: c.redirectDir ?? '',
+      metacopy: c.metacopy ?? '',
+      xino: c.xino ?? '',
+      nfs_export: c.nfsExport ?? '',
+      volatile: c.volatile === true,
+    },
+    memory_bytes: request.memoryBytes ?? 0,
+    owner_alive_path: request.ownerAlivePath ?? '',
+    owner_pid: request.ownerPid ?? 0,
+  };
+}
+
+/** A mount as the helper reports it (List, Mount). */
+export interface MountView {
+  id: number;
+  owner: string;
+  backend: string;
+  backendReason: string;
+  lowers: string[];
+  upper: string;
+  work: string;
+  target: string;
+  options: string;
+  state: 'mounted' | 'mounting' | 'missing';
+  createdAtMs: number;
+  memoryDirectory: string;
+}
+
+export function mountRecordToWire(entry: JournalEntry, mounted: boolean): Wire {
+  return {
+    id: entry.id,
+    owner: entry.owner,
+    backend: entry.backend,
+    backend_reason: entry.backendReason,
+    lowers: entry.lowers,
+    upper: entry.upper ?? '',
+    work: entry.work ?? '',
+    target: entry.target,
+    options: entry.options,
+    state: mounted ? 'mounted' : entry.state === 'mounting' ? 'mounting' : 'missing',
+    created_at_ms: entry.createdMs,
+    memory_directory: entry.memoryDir ?? '',
+  };
+}
+
+export function mountRecordFromWire(wire: Wire): MountView {
+  return {
+    id: count(wire.id),
+    owner: text(wire.owner),
+    backend: text(wire.backend),
+    backendReason: text(wire.backend_reason),
+    lowers: Array.isArray(wire.lowers) ? wire.lowers.map(text) : [],
+    upper: text(wire.upper),
+    work: text(wire.work),
+    target: text(wire.target),
+    options: text(wire.options),
+    state: text(wire.state) as MountView['state'],
+    createdAtMs: count(wire.created_at_ms),
+    memoryDirectory: text(wire.memory_directory),
+  };
+}
+
+const checkToWire = (check: Check): Wire => ({ name: check.name, ok: check.ok, detail: check.detail, kernel_log: check.kernelLog });
+const checkFromWire = (wire: Wire): Check => ({
+  name: text(wire.name),
+  ok: wire.ok === true,
+  detail: text(wire.detail),
+  kernelLog: Array.isArray(wire.kernel_log) ? wire.kernel_log.map(text) : [],
+});
+
+export function probeReportToWire(report: ProbeReport): Wire {
+  return {
+    directory: report.directory,
+    device: report.device,
+    filesystem: report.filesystem,
+    filesystem_magic: report.filesystemMagic,
+    kernel_release: report.kernelRelease,
+    module_parameters: report.moduleParameters,
+    upper_checks: report.upperChecks.map(checkToWire),
+    mount_checks: report.mountChecks.map(checkToWire),
+    fuse_overlayfs: checkToWire(report.fuseOverlayfs),
+    probed_at_ms: report.probedAtMs,
+    cached: report.cached,
+  };
+}
+
+export function probeReportFromWire(wire: Wire): ProbeReport {
+  const checks = (value: unknown) => (Array.isArray(value) ? (value as Wire[]).map(checkFromWire) : []);
+  return {
+    directory: text(wire.directory),
+    device: count(wire.device),
+    filesystem: text(wire.filesystem),
+    filesystemMagic: count(wire.filesystem_magic),
+    kernelRelease: text(wire.kernel_release),
+    moduleParameters: (wire.module_parameters ?? {}) as Record<string, string>,
+    upperChecks: checks(wire.upper_checks),
+    mountChecks: checks(wire.mount_checks),
+    fuseOverlayfs: checkFromWire((wire.fuse_overlayfs ?? {}) as Wire),
+    probedAtMs: count(wire.probed_at_ms),
+    cached: wire.cached === true,
+  };
+}
