@@ -5,7 +5,7 @@
  * refuses (or accepts and then misbehaves with). Pure: request in, problems out.
  */
 import path from 'node:path';
-import { BACKENDS, MAX_LOWERS, type OverlayMountRequest } from './mount-request';
+import { BACKENDS, MAX_LOWERS, type OverlayChoices, type OverlayMountRequest } from './mount-request';
 
 export interface ShapeProblem {
   /** The request field the problem is about, e.g. "lowers[3]", "choices.metacopy". */
@@ -75,6 +75,32 @@ function layerProblems(request: OverlayMountRequest): ShapeProblem[] {
   return problems;
 }
 
+/** Every value a typed choice may take; anything else (e.g. "off,lowerdir=/etc") is refused, never passed on. */
+const CHOICE_VALUES: Record<keyof OverlayChoices, readonly unknown[]> = {
+  userxattr: [true, false],
+  index: ['on', 'off'],
+  redirectDir: ['on', 'off', 'follow', 'nofollow'],
+  metacopy: ['on', 'off'],
+  xino: ['on', 'off', 'auto'],
+  nfsExport: ['on', 'off'],
+  volatile: [true, false],
+};
+
+function choiceValueProblems(choices: unknown): ShapeProblem[] {
+  if (choices === undefined) return [];
+  if (choices === null || typeof choices !== 'object') return [{ field: 'choices', message: 'must be an object of typed overlay options' }];
+  const problems: ShapeProblem[] = [];
+  for (const [key, value] of Object.entries(choices)) {
+    if (value === undefined) continue;
+    const allowed = CHOICE_VALUES[key as keyof OverlayChoices];
+    if (allowed === undefined) problems.push({ field: `choices.${key}`, message: `unknown overlay option; known: ${Object.keys(CHOICE_VALUES).join(', ')}` });
+    else if (!allowed.includes(value)) {
+      problems.push({ field: `choices.${key}`, message: `${JSON.stringify(value)} is not a value of this option; use one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` });
+    }
+  }
+  return problems;
+}
+
 /** Option combinations the kernel refuses with EINVAL (REFERENCE.md, "conflicting options"). */
 function choiceProblems(request: OverlayMountRequest): ShapeProblem[] {
   const c = request.choices ?? {};
@@ -118,7 +144,9 @@ export function checkRequestShape(request: OverlayMountRequest): ShapeProblem[] 
     problems.push({ field: 'ownerPid', message: 'must be a process id (a positive whole number)' });
   }
   problems.push(...layerProblems(request));
-  problems.push(...choiceProblems(request));
+  const choiceValues = choiceValueProblems(request.choices);
+  problems.push(...choiceValues);
+  if (choiceValues.length === 0) problems.push(...choiceProblems(request));
   if (request.memoryBytes !== undefined && (!Number.isSafeInteger(request.memoryBytes) || request.memoryBytes < 1024 * 1024)) {
     problems.push({ field: 'memoryBytes', message: 'must be a whole number of bytes, at least 1 MiB' });
   }

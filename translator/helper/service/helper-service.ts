@@ -16,7 +16,7 @@ import {
   UnavailableError,
 } from '../../../common/errors';
 import type { Logger } from '../../../common/logger';
-import { overlayDirectoriesInUse, parseMountInfo, type MountInfoEntry } from '../../../common/mountinfo';
+import { mountHolding, overlayDirectoriesInUse, parseMountInfo, type MountInfoEntry } from '../../../common/mountinfo';
 import { isPathWithin } from '../../../common/path-within';
 import { buildOverlayOptions } from '../../../common/overlay-mounts';
 import { describeMountFailure } from '../failure-hints';
@@ -59,7 +59,8 @@ function formatProblems(summary: string, problems: readonly ShapeProblem[]): str
 
 export class HelperService {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly probes = new Map<number, ProbeReport>();
+  /** Probe reports by device and mount: a read-only bind mount of a filesystem answers differently from the filesystem. */
+  private readonly probes = new Map<string, ProbeReport>();
 
   constructor(
     private readonly settings: HelperSettings,
@@ -124,10 +125,11 @@ export class HelperService {
     }
     if (!(await fsp.stat(resolved)).isDirectory()) throw new InvalidArgumentError(`${JSON.stringify(directory)} is not a directory`);
     const device = Number((await fsp.stat(resolved)).dev);
-    const cached = this.probes.get(device);
+    const cacheKey = `${device}:${mountHolding(readMountInfo(), resolved)?.mountId ?? '?'}`;
+    const cached = this.probes.get(cacheKey);
     if (cached !== undefined && !refresh) return { ...cached, cached: true };
     const report = await probeDirectory(resolved);
-    this.probes.set(device, report);
+    this.probes.set(cacheKey, report);
     this.logger.info('probed', {
       directory: resolved,
       filesystem: report.filesystem,
