@@ -8,6 +8,7 @@ APT_PACKAGES=(
   containerd runc                                          # the real runtime stack the tests and demo drive
   busybox-static tar                                       # small test images
   fuse-overlayfs                                           # the fuse backend
+  attr                                                     # setfattr: the helper probes trusted.* and user.* xattrs
   golang-go golang-github-containerd-containerd-dev        # containerd's snapshotter conformance suite
   util-linux                                               # mount, umount, setpriv
 )

@@ -46,7 +46,7 @@ test('refuses a root on overlayfs with the reason and the fix', (t) => {
   t.teardown(() => spawnSync('umount', ['-l', `${dir}/merged`]));
   const result = runToExit(['--root', path.join(dir, 'merged', 'root'), '--address', path.join(dir, 'tsov.sock')]);
   t.is(result.status, 1);
-  t.regex(result.stderr, /is on overlayfs, which cannot hold overlay upper directories; put --root on ext4/);
+  t.regex(result.stderr, /is on overlay, which cannot hold overlay upper directories; put --root on ext4/);
 });
 
 test('refuses a relative socket path and an unknown log level', (t) => {

@@ -8,10 +8,23 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { HELPER_MAIN } from '../../harness/daemon-process';
 import { REPO_ROOT, SNAPSHOTTER_MAIN } from '../support/paths';
 import { makeTempDir } from '../support/temp-dir';
 
-const UNITS = [{ unit: 'tsov-snapshotter.service', installedBinary: '/usr/local/bin/tsov-snapshotter', built: SNAPSHOTTER_MAIN, maxExposure: 4.5 }];
+const UNITS = [
+  { unit: 'tsov-snapshotter.service', installedBinary: '/usr/local/bin/tsov-snapshotter', built: SNAPSHOTTER_MAIN, maxExposure: 4.5 },
+  { unit: 'tsov-helper.service', installedBinary: '/usr/local/bin/tsov-helper', built: HELPER_MAIN, maxExposure: 6.0 },
+];
+
+test('tsov-helper.service keeps the host mount namespace: no option that makes a private one', (t) => {
+  const unit = fs.readFileSync(path.join(REPO_ROOT, 'systemd', 'tsov-helper.service'), 'utf8');
+  const settings = unit.split('\n').filter((line) => /^[A-Za-z]+=/.test(line));
+  const namespacing = /^(ProtectSystem|ProtectHome|PrivateTmp|PrivateDevices|ReadWritePaths|ReadOnlyPaths|InaccessiblePaths|ProtectKernelTunables|ProtectKernelModules|ProtectKernelLogs|ProtectControlGroups|ProtectProc|ProcSubset|ProtectHostname|PrivateNetwork|MountFlags|TemporaryFileSystem|BindPaths|BindReadOnlyPaths)=/;
+  t.deepEqual(settings.filter((line) => namespacing.test(line)), []);
+  t.true(settings.includes('PrivateMounts=no'));
+  t.true(settings.includes('KillMode=process'), 'stopping the helper leaves fuse-overlayfs daemons serving their mounts');
+});
 
 for (const { unit, installedBinary, built, maxExposure } of UNITS) {
   test(`${unit}: systemd-analyze verify is clean and exposure <= ${maxExposure}`, (t) => {

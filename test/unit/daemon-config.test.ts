@@ -15,9 +15,11 @@ test('an empty file means the defaults', (t) => {
 });
 
 test('values are taken from the file', (t) => {
-  t.deepEqual(parseDaemonConfig({ log: { level: 'debug' }, snapshotter: { root: '/srv/tsov', address: '/run/x.sock' } }, 'f'), {
+  const helper = { socket: '/run/h/h.sock', state_dir: '/srv/h', allowed_roots: ['/srv/a', '/srv/b'], memory_bytes: 1048576 };
+  t.deepEqual(parseDaemonConfig({ log: { level: 'debug' }, snapshotter: { root: '/srv/tsov', address: '/run/x.sock' }, helper }, 'f'), {
     logLevel: 'debug',
     snapshotter: { root: '/srv/tsov', address: '/run/x.sock' },
+    helper: { socket: '/run/h/h.sock', stateDir: '/srv/h', allowedRoots: ['/srv/a', '/srv/b'], memoryBytes: 1048576 },
   });
 });
 
@@ -28,6 +30,9 @@ const invalid: Array<[string, unknown, RegExp[]]> = [
   ['a numeric address', { snapshotter: { address: 5 } }, [/snapshotter\.address: expected an absolute path, got 5/]],
   ['a bad log level', { log: { level: 'loud' } }, [/log\.level: expected one of error, warn, info, debug, got "loud"/]],
   ['a list where a mapping belongs', { log: ['info'] }, [/log: expected a mapping/]],
+  ['a relative allowed root', { helper: { allowed_roots: ['/srv', 'tmp'] } }, [/helper\.allowed_roots\[1\]: expected an absolute path, got "tmp"/]],
+  ['an empty allowed_roots', { helper: { allowed_roots: [] } }, [/helper\.allowed_roots: expected a non-empty list of absolute paths/]],
+  ['a memory size in words', { helper: { memory_bytes: '1G' } }, [/helper\.memory_bytes: expected a positive whole number, got "1G"/]],
   ['a scalar document', 'just text', [/top level: expected a mapping/]],
   ['every problem at once', { log: { level: 1 }, snapshotter: { root: 'r', x: 1 } }, [/log\.level/, /snapshotter\.root/, /snapshotter\.x/]],
 ];
