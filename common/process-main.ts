@@ -3,7 +3,9 @@
  * before anything else (an early SIGTERM still shuts down cleanly), and one
  * place that turns a thrown error into a one-line message and an exit status.
  */
+import fs from 'node:fs';
 import { StartupError, TsovError } from './errors';
+import type { UnixGrpcServer } from './grpc-unix-server';
 import type { Logger } from './logger';
 
 /** Resolves with the first SIGTERM/SIGINT. */
@@ -36,4 +38,37 @@ export function runMain(name: string, main: () => Promise<number | void>): void 
       process.exit(1);
     },
   );
+}
+
+export interface ServeOptions {
+  server: UnixGrpcServer;
+  socket: string;
+  socketMode: number;
+  logger: Logger;
+  stopRequested: Promise<NodeJS.Signals>;
+  /** Extra fields for the "serving" log line. */
+  describe: Record<string, unknown>;
+  /** Logged when the stop signal arrives. */
+  stoppingMessage: string;
+  /** Closes what the daemon opened (after in-flight calls finish). */
+  close: () => void;
+  graceMs: number;
+}
+
+/**
+ * Listens, then waits for SIGTERM/SIGINT; on it, lets in-flight calls finish,
+ * closes the daemon's resources, removes the socket and flushes the log.
+ */
+export async function serveUntilStopped(options: ServeOptions): Promise<void> {
+  const { server, socket, logger } = options;
+  await server.listen(socket);
+  fs.chmodSync(socket, options.socketMode);
+  logger.info('serving', { component: 'main', socket, ...options.describe });
+  const signal = await options.stopRequested;
+  logger.info(options.stoppingMessage, { component: 'main', signal });
+  await server.shutdown(options.graceMs);
+  options.close();
+  fs.rmSync(socket, { force: true });
+  logger.info('stopped', { component: 'main' });
+  await flushLogger(logger);
 }

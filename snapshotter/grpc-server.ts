@@ -68,63 +68,49 @@ function labelsOf(value: unknown): Labels {
   return value !== null && typeof value === 'object' ? (value as Labels) : {};
 }
 
-export class SnapshotsGrpcServer {
-  private readonly server: UnixGrpcServer;
+/** A gRPC server on a unix socket serving the Snapshots API from the service. */
+export function createSnapshotsServer(service: SnapshotService, logger: Logger): UnixGrpcServer {
+  const server = new UnixGrpcServer({ logger, logField: 'key' });
+  server.addService(snapshotsServiceConstructor().service, snapshotsImplementation(service, server));
+  return server;
+}
 
-  constructor(
-    private readonly service: SnapshotService,
-    logger: Logger,
-  ) {
-    this.server = new UnixGrpcServer({ logger, logField: 'key' });
-    this.server.addService(snapshotsServiceConstructor().service, this.implementation());
-  }
-
-  listen(socketPath: string): Promise<void> {
-    return this.server.listen(socketPath);
-  }
-
-  shutdown(graceMs: number): Promise<void> {
-    return this.server.shutdown(graceMs);
-  }
-
-  private implementation(): UntypedServiceImplementation {
-    const s = this.service;
-    const unary = this.server.unary.bind(this.server);
-    return {
-      Prepare: unary('Prepare', (r) => ({ mounts: s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-      View: unary('View', (r) => ({ mounts: s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-      Mounts: unary('Mounts', (r) => ({ mounts: s.mounts(str(r.key)) })),
-      Commit: unary('Commit', async (r) => {
-        await s.commit(str(r.name), str(r.key), labelsOf(r.labels), str(r.parent));
-        return {};
-      }),
-      Remove: unary('Remove', async (r) => {
-        await s.remove(str(r.key));
-        return {};
-      }),
-      Stat: unary('Stat', (r) => ({ info: toWireInfo(s.stat(str(r.key))) })),
-      Update: unary('Update', (r) => {
-        const info = (r.info ?? {}) as Request;
-        const mask = (r.update_mask ?? {}) as { paths?: string[] };
-        const updated = s.update(
-          {
-            name: str(info.name),
-            parent: str(info.parent),
-            kind: fromWireKind(info.kind),
-            createdAt: 0,
-            updatedAt: 0,
-            labels: labelsOf(info.labels),
-          },
-          mask.paths ?? [],
-        );
-        return { info: toWireInfo(updated) };
-      }),
-      List: this.server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => ({ info: batch.map(toWireInfo) }))),
-      Usage: unary('Usage', async (r) => s.usage(str(r.key))),
-      Cleanup: unary('Cleanup', async () => {
-        await s.cleanup();
-        return {};
-      }),
-    };
-  }
+function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer): UntypedServiceImplementation {
+  const unary = server.unary.bind(server);
+  return {
+    Prepare: unary('Prepare', (r) => ({ mounts: s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+    View: unary('View', (r) => ({ mounts: s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+    Mounts: unary('Mounts', (r) => ({ mounts: s.mounts(str(r.key)) })),
+    Commit: unary('Commit', async (r) => {
+      await s.commit(str(r.name), str(r.key), labelsOf(r.labels), str(r.parent));
+      return {};
+    }),
+    Remove: unary('Remove', async (r) => {
+      await s.remove(str(r.key));
+      return {};
+    }),
+    Stat: unary('Stat', (r) => ({ info: toWireInfo(s.stat(str(r.key))) })),
+    Update: unary('Update', (r) => {
+      const info = (r.info ?? {}) as Request;
+      const mask = (r.update_mask ?? {}) as { paths?: string[] };
+      const updated = s.update(
+        {
+          name: str(info.name),
+          parent: str(info.parent),
+          kind: fromWireKind(info.kind),
+          createdAt: 0,
+          updatedAt: 0,
+          labels: labelsOf(info.labels),
+        },
+        mask.paths ?? [],
+      );
+      return { info: toWireInfo(updated) };
+    }),
+    List: server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => ({ info: batch.map(toWireInfo) }))),
+    Usage: unary('Usage', async (r) => s.usage(str(r.key))),
+    Cleanup: unary('Cleanup', async () => {
+      await s.cleanup();
+      return {};
+    }),
+  };
 }

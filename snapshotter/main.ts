@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { StartupError } from '../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
-import { flushLogger, runMain, stopSignal } from '../common/process-main';
+import { runMain, serveUntilStopped, stopSignal } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
 import { loadDaemonConfig } from '../policy/daemon-config';
 import { systemClock } from './clock';
-import { SnapshotsGrpcServer } from './grpc-server';
+import { createSnapshotsServer } from './grpc-server';
 import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
@@ -61,18 +61,17 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger: componentLogger(logger, 'snapshots'),
   });
-  const server = new SnapshotsGrpcServer(service, componentLogger(logger, 'grpc'));
-  await server.listen(address);
-  fs.chmodSync(address, SOCKET_MODE);
-  logger.info('serving', { component: 'main', root: layout.root, address });
-
-  const signal = await stopRequested;
-  logger.info('stopping', { component: 'main', signal });
-  await server.shutdown(SHUTDOWN_GRACE_MS);
-  store.close();
-  fs.rmSync(address, { force: true });
-  logger.info('stopped', { component: 'main' });
-  await flushLogger(logger);
+  await serveUntilStopped({
+    server: createSnapshotsServer(service, componentLogger(logger, 'grpc')),
+    socket: address,
+    socketMode: SOCKET_MODE,
+    logger,
+    stopRequested,
+    describe: { root: layout.root },
+    stoppingMessage: 'stopping',
+    close: () => store.close(),
+    graceMs: SHUTDOWN_GRACE_MS,
+  });
 }
 
 runMain('tsov-snapshotter', main);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startHelperProcess, type DaemonProcess } from '../../harness/daemon-process';
 import { HelperClient } from '../../translator/helper/service/helper-client';
+import { withClient } from './daemon-fixture';
 
 export interface RunningHelper extends DaemonProcess {
   client: HelperClient;
@@ -31,21 +32,7 @@ export function helperLayout(base: string): HelperLayout {
 
 export async function startHelper(t: ExecutionContext, layout: HelperLayout, logLevel = 'warn'): Promise<RunningHelper> {
   const running = await startHelperProcess({ socket: layout.socket, stateDir: layout.stateDir, allowedRoots: layout.roots, extraArgs: ['--log-level', logLevel] });
-  const client = new HelperClient(layout.socket);
-  t.teardown(async () => {
-    client.close();
-    await running.stop('SIGKILL');
-  });
-  return {
-    ...running,
-    client,
-    stateDir: layout.stateDir,
-    root: layout.roots[0]!,
-    stop: async (signal) => {
-      client.close();
-      return running.stop(signal);
-    },
-  };
+  return { ...withClient(t, running, new HelperClient(layout.socket)), stateDir: layout.stateDir, root: layout.roots[0]! };
 }
 
 /** mkdir -p for each path, returning them. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startSnapshotterProcess, type SnapshotterProcess } from '../../harness/daemon-process';
+import { withClient } from './daemon-fixture';
 import { SnapshotsClient } from './snapshots-client';
 
 export interface RunningSnapshotter extends SnapshotterProcess {
@@ -13,17 +14,5 @@ export interface RunningSnapshotter extends SnapshotterProcess {
 
 export async function startSnapshotter(t: ExecutionContext, root: string, socket = path.join(root, 'tsov.sock'), extraArgs: string[] = []): Promise<RunningSnapshotter> {
   const running = await startSnapshotterProcess(root, socket, ['--log-level', 'warn', ...extraArgs]);
-  const client = new SnapshotsClient(socket);
-  t.teardown(async () => {
-    client.close();
-    await running.stop('SIGKILL');
-  });
-  return {
-    ...running,
-    client,
-    stop: async (signal) => {
-      client.close();
-      return running.stop(signal);
-    },
-  };
+  return withClient(t, running, new SnapshotsClient(socket));
 }

@@ -12,11 +12,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { StartupError } from '../../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../../common/logger';
-import { flushLogger, runMain, stopSignal } from '../../../common/process-main';
+import { runMain, serveUntilStopped, stopSignal } from '../../../common/process-main';
 import { prepareSocketPath } from '../../../common/unix-socket';
 import { loadDaemonConfig } from '../../../policy/daemon-config';
 import { MountJournal } from '../journal/mount-journal';
-import { HelperGrpcServer } from './grpc-server';
+import { createHelperServer } from './grpc-server';
 import { HelperService } from './helper-service';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -77,18 +77,17 @@ async function main(): Promise<void> {
 
   await prepareSocketPath(socket, SOCKET_DIR_MODE);
   checkSocketDirectory(socket);
-  const server = new HelperGrpcServer(service, componentLogger(logger, 'grpc'));
-  await server.listen(socket);
-  fs.chmodSync(socket, SOCKET_MODE);
-  logger.info('serving', { component: 'main', socket, state_dir: stateDir, allowed_roots: allowedRoots });
-
-  const signal = await stopRequested;
-  logger.info('stopping; mounts stay in place for the next start', { component: 'main', signal });
-  await server.shutdown(SHUTDOWN_GRACE_MS);
-  journal.close();
-  fs.rmSync(socket, { force: true });
-  logger.info('stopped', { component: 'main' });
-  await flushLogger(logger);
+  await serveUntilStopped({
+    server: createHelperServer(service, componentLogger(logger, 'grpc')),
+    socket,
+    socketMode: SOCKET_MODE,
+    logger,
+    stopRequested,
+    describe: { state_dir: stateDir, allowed_roots: allowedRoots },
+    stoppingMessage: 'stopping; mounts stay in place for the next start',
+    close: () => journal.close(),
+    graceMs: SHUTDOWN_GRACE_MS,
+  });
 }
 
 runMain('tsov-helper', main);
