@@ -1,0 +1,94 @@
+/**
+ * Which overlay options a translated entry is mounted with: what the entry
+ * asks for (its own options and x-tsov.quirks), what the policy forces or
+ * forbids, and what the helper's probe found works on the upper's filesystem.
+ * Never guessed: a forced option the probe saw fail is an error that quotes
+ * the probe. Pure.
+ */
+import { InvalidArgumentError } from '../common/errors';
+import type { OverlayChoices } from './helper/request/mount-request';
+import { findCheck, type ProbeReport } from './helper/probe/probe-report';
+import { QUIRKS, type QuirkName, type QuirkSetting, type QuirkSettings } from './spec/overlay-entry';
+
+/** The probe check that shows a setting works (none: turning the feature off needs no proof). */
+const PROBE_CHECK: Partial<Record<`${QuirkName}:${QuirkSetting}`, string>> = {
+  'userxattr:force': 'mount:userxattr',
+  'index:force': 'mount:index=on',
+  'index:forbid': 'mount:index=off',
+  'redirect_dir:force': 'mount:redirect_dir=on',
+  'metacopy:force': 'mount:metacopy=on',
+  'xino:force': 'mount:xino=on',
+  'volatile:force': 'mount:volatile',
+};
+
+export interface QuirkSources {
+  /** The entry's own overlay options and x-tsov.quirks (the latter win). */
+  entry: QuirkSettings;
+  /** policy.quirks with the matching rule's quirks over them. */
+  policy: QuirkSettings;
+}
+
+export interface QuirkSelection {
+  choices: OverlayChoices;
+  /** Why each option was chosen, for the report. */
+  notes: string[];
+}
+
+function apply(choices: OverlayChoices, quirk: QuirkName, setting: QuirkSetting): void {
+  const on = setting === 'force';
+  switch (quirk) {
+    case 'userxattr':
+      if (on) choices.userxattr = true;
+      break;
+    case 'volatile':
+      if (on) choices.volatile = true;
+      break;
+    case 'index':
+      choices.index = on ? 'on' : 'off';
+      break;
+    case 'redirect_dir':
+      choices.redirectDir = on ? 'on' : 'off';
+      break;
+    case 'metacopy':
+      choices.metacopy = on ? 'on' : 'off';
+      break;
+    case 'xino':
+      choices.xino = on ? 'on' : 'off';
+      break;
+  }
+}
+
+export function selectQuirks(sources: QuirkSources, probe: ProbeReport | undefined, where: string): QuirkSelection {
+  const choices: OverlayChoices = {};
+  const notes: string[] = [];
+  const problems: string[] = [];
+  for (const quirk of QUIRKS) {
+    const fromEntry = sources.entry[quirk];
+    const fromPolicy = sources.policy[quirk];
+    if (fromEntry !== undefined && fromPolicy !== undefined && fromEntry !== fromPolicy) {
+      problems.push(`the entry asks to ${fromEntry} ${quirk} but the policy says ${fromPolicy}; change the entry or the policy rule`);
+      continue;
+    }
+    let setting = fromEntry ?? fromPolicy;
+    let why = fromEntry !== undefined ? 'asked by the entry' : 'set by the policy';
+    if (setting === undefined && quirk === 'index' && probe?.moduleParameters['index'] !== undefined && findCheck(probe, 'mount:index=off')?.ok === true) {
+      setting = 'forbid';
+      why = 'as containerd does: an upper reused over other lowers would fail with ESTALE';
+    }
+    if (setting === undefined) continue;
+    const checkName = PROBE_CHECK[`${quirk}:${setting}`];
+    const check = checkName === undefined || probe === undefined ? undefined : findCheck(probe, checkName);
+    if (check !== undefined && !check.ok) {
+      problems.push(`${quirk} is ${setting}d (${why}) but the probe of ${probe!.directory} (${probe!.filesystem}) says it does not work: ${check.detail}`);
+      continue;
+    }
+    apply(choices, quirk, setting);
+    notes.push(`${quirk} ${setting === 'force' ? 'on' : 'off'}: ${why}${check !== undefined ? ' (probe: works)' : ''}`);
+  }
+  if (choices.metacopy === 'on' && choices.redirectDir === undefined) {
+    choices.redirectDir = 'on';
+    notes.push('redirect_dir on: metacopy needs it');
+  }
+  if (problems.length > 0) throw new InvalidArgumentError(`${where}: ${problems.join('; ')}`);
+  return { choices, notes };
+}
