@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { StartupError } from '../common/errors';
 import { runMain } from '../common/process-main';
-import { loadDaemonConfig } from '../policy/daemon-config';
+import { loadPolicy } from '../policy/load-policy';
 import { HelperCallError, HelperClient } from '../translator/helper/service/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !values.help ? 2 : 0;
   }
-  const config = loadDaemonConfig(values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined));
+  const config = loadPolicy(values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined));
   const client = new HelperClient(values['helper-socket'] ?? config.helper.socket);
   try {
     switch (command) {

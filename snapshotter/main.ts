@@ -12,7 +12,7 @@ import { StartupError } from '../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
 import { runMain, serveUntilStopped, stopSignal } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
-import { loadDaemonConfig } from '../policy/daemon-config';
+import { loadPolicy } from '../policy/load-policy';
 import { systemClock } from './clock';
 import { createSnapshotsServer } from './grpc-server';
 import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const config = loadDaemonConfig(values.config);
+  const config = loadPolicy(values.config);
   const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const root = values.root ?? config.snapshotter.root;

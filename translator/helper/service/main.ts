@@ -14,7 +14,7 @@ import { StartupError } from '../../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../../common/logger';
 import { runMain, serveUntilStopped, stopSignal } from '../../../common/process-main';
 import { prepareSocketPath } from '../../../common/unix-socket';
-import { loadDaemonConfig } from '../../../policy/daemon-config';
+import { loadPolicy } from '../../../policy/load-policy';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';
 import { HelperService } from './helper-service';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     return;
   }
   if (process.getuid?.() !== 0) throw new StartupError('tsov-helper mounts filesystems and must run as root');
-  const config = loadDaemonConfig(values.config);
+  const config = loadPolicy(values.config);
   const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const socket = values.socket ?? config.helper.socket;

@@ -1,0 +1,241 @@
+/**
+ * The YAML policy file, read once at start (and on SIGHUP) into a typed,
+ * complete object. Validated against policy-schema.ts with ajv; every problem
+ * is reported at once as FILE:LINE:COLUMN: field: what was expected, got what.
+ * Unknown keys are errors.
+ */
+import fs from 'node:fs';
+import Ajv, { type ErrorObject } from 'ajv';
+import YAML, { LineCounter, isMap, isPair, isSeq, type Document, type Node } from 'yaml';
+import { StartupError } from '../common/errors';
+import type { LogLevel } from '../common/logger';
+import type { Mode, QuirkSettings } from '../translator/spec/overlay-entry';
+import type { RuntimeKind } from '../translator/spec/oci-spec';
+import { POLICY_SCHEMA } from './policy-schema';
+import {
+  DEFAULT_RUNTIME,
+  DEFAULT_TRANSLATION_POLICY,
+  type RuntimeSettings,
+  type SandboxMedium,
+  type TranslationPolicy,
+  type TranslationRule,
+} from './translation-policy';
+
+export interface SnapshotterSettings {
+  root: string;
+  address: string;
+}
+
+export interface HelperDaemonSettings {
+  socket: string;
+  stateDir: string;
+  /** Every path the helper mounts from or onto must resolve inside one of these. */
+  allowedRoots: string[];
+  /** tmpfs size for backend memory when a request gives none. */
+  memoryBytes: number;
+}
+
+export interface Policy {
+  logLevel: LogLevel;
+  snapshotter: SnapshotterSettings;
+  helper: HelperDaemonSettings;
+  runtime: RuntimeSettings & { root?: string };
+  translation: TranslationPolicy;
+}
+
+export const DEFAULT_POLICY: Policy = {
+  logLevel: 'info',
+  snapshotter: { root: '/var/lib/tsov', address: '/run/tsov/tsov.sock' },
+  helper: {
+    socket: '/run/tsov/helper/helper.sock',
+    stateDir: '/var/lib/tsov-helper',
+    allowedRoots: ['/var/lib/tsov', '/var/lib/tsov-helper', '/run/tsov/mounts'],
+    memoryBytes: 256 * 1024 * 1024,
+  },
+  runtime: DEFAULT_RUNTIME,
+  translation: DEFAULT_TRANSLATION_POLICY,
+};
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
+ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
+const validate = ajv.compile(POLICY_SCHEMA);
+
+/** Where a problem is: a path of keys/indexes, and for unknown keys the key itself. */
+interface Problem {
+  path: Array<string | number>;
+  message: string;
+  /** The problem is the key itself (an unknown key), not its value. */
+  atKey?: boolean;
+}
+
+function fieldName(path: ReadonlyArray<string | number>): string {
+  if (path.length === 0) return 'top level';
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
+}
+
+function shown(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value);
+}
+
+function problemOf(error: ErrorObject): Problem {
+  const path = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map((part) => (/^\d+$/.test(part) ? Number(part) : part.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const parent = (error.parentSchema ?? {}) as Record<string, unknown>;
+  const expected = parent['x-expected'] as string | undefined;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys((parent.properties ?? {}) as object);
+      return { path: [...path, key], message: `unknown key (expected one of ${known.join(', ')})`, atKey: true };
+    }
+    case 'enum':
+      return { path, message: `expected one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${shown(error.data)}` };
+    case 'minProperties':
+      return { path, message: 'an empty rule matches everything and sets nothing; give at least one key' };
+    default:
+      return { path, message: `expected ${expected ?? error.message ?? 'something else'}, got ${shown(error.data)}` };
+  }
+}
+
+/** ajv reports a bad value once per failed keyword (type and pattern); keep the first per field. */
+function problemsOf(errors: readonly ErrorObject[]): Problem[] {
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const error of errors) {
+    const problem = problemOf(error);
+    const key = fieldName(problem.path);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+/** The source position of a field: of its key for an unknown key, else of its value. */
+function position(document: Document, lines: LineCounter, problem: Problem): string {
+  let node: unknown = document.contents;
+  let offset = (node as Node | null)?.range?.[0] ?? 0;
+  problem.path.forEach((part, i) => {
+    const last = i === problem.path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && (item.key as { value?: unknown } | null)?.value === part);
+      const key = pair?.key as Node | null | undefined;
+      const value = pair?.value as Node | null | undefined;
+      const target = last && problem.atKey ? key : (value ?? key);
+      offset = target?.range?.[0] ?? offset;
+      node = value;
+    } else if (isSeq(node) && typeof part === 'number') {
+      const item = node.items[part] as Node | undefined;
+      offset = item?.range?.[0] ?? offset;
+      node = item;
+    }
+  });
+  const { line, col } = lines.linePos(offset);
+  return `${line}:${col}`;
+}
+
+function refuse(file: string, lines: string[]): never {
+  throw new StartupError(`${file} is not a valid tsov policy:\n  ${lines.join('\n  ')}`);
+}
+
+/** Validates an already parsed document; problems are named by field (no positions). */
+export function policyFromObject(document: unknown, file: string): Policy {
+  const input = document ?? {};
+  if (!validate(input)) refuse(file, problemsOf(validate.errors ?? []).map((p) => `${fieldName(p.path)}: ${p.message}`));
+  return toPolicy(input as RawPolicy);
+}
+
+/** Parses and validates policy text; every problem is reported as FILE:LINE:COLUMN. */
+export function policyFromText(text: string, file: string): Policy {
+  const lines = new LineCounter();
+  const document = YAML.parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  if (document.errors.length > 0) {
+    refuse(file, document.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: not valid YAML: ${e.message.split('\n')[0]}`));
+  }
+  const value = document.toJS() ?? {};
+  if (!validate(value)) {
+    refuse(file, problemsOf(validate.errors ?? []).map((p) => `${file}:${position(document, lines, p)}: ${fieldName(p.path)}: ${p.message}`));
+  }
+  return toPolicy(value as RawPolicy);
+}
+
+/** The policy file, or the defaults when no file is given. */
+export function loadPolicy(file: string | undefined): Policy {
+  if (file === undefined) return DEFAULT_POLICY;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new StartupError(`cannot read policy ${file}: ${(error as Error).message}`);
+  }
+  return policyFromText(text, file);
+}
+
+// ---- the validated document, as the schema allows it, to the typed policy ----
+
+interface RawRule {
+  destination?: string;
+  runtime?: RuntimeKind;
+  annotations?: Record<string, string>;
+  mode?: Mode;
+  scratch?: boolean;
+  quirks?: QuirkSettings;
+  memory_bytes?: number;
+}
+
+interface RawPolicy {
+  log?: { level?: LogLevel };
+  snapshotter?: { root?: string; address?: string };
+  helper?: { socket?: string; state_dir?: string; allowed_roots?: string[]; memory_bytes?: number };
+  runtime?: { kind?: RuntimeKind; binary?: string; root?: string; runsc_version?: string; runsc_allow_flag_override?: boolean };
+  translation?: {
+    state_dir?: string;
+    default_mode?: Partial<Record<RuntimeKind, Mode>>;
+    memory_bytes?: number;
+    quirks?: QuirkSettings;
+    sandbox?: { medium?: SandboxMedium; rootfs_overlay?: 'none' | SandboxMedium };
+    rules?: RawRule[];
+  };
+}
+
+function toRule(raw: RawRule): TranslationRule {
+  const rule: TranslationRule = {};
+  if (raw.destination !== undefined) rule.destination = raw.destination;
+  if (raw.runtime !== undefined) rule.runtime = raw.runtime;
+  if (raw.annotations !== undefined) rule.annotations = raw.annotations;
+  if (raw.mode !== undefined) rule.mode = raw.mode;
+  if (raw.scratch !== undefined) rule.scratch = raw.scratch;
+  if (raw.quirks !== undefined) rule.quirks = raw.quirks;
+  if (raw.memory_bytes !== undefined) rule.memoryBytes = raw.memory_bytes;
+  return rule;
+}
+
+function toPolicy(raw: RawPolicy): Policy {
+  const d = DEFAULT_POLICY;
+  const t = raw.translation ?? {};
+  const runtime: Policy['runtime'] = {
+    kind: raw.runtime?.kind ?? d.runtime.kind,
+    binary: raw.runtime?.binary ?? d.runtime.binary,
+    runscAllowFlagOverride: raw.runtime?.runsc_allow_flag_override ?? d.runtime.runscAllowFlagOverride,
+  };
+  if (raw.runtime?.runsc_version !== undefined) runtime.runscVersion = raw.runtime.runsc_version;
+  if (raw.runtime?.root !== undefined) runtime.root = raw.runtime.root;
+  return {
+    logLevel: raw.log?.level ?? d.logLevel,
+    snapshotter: { root: raw.snapshotter?.root ?? d.snapshotter.root, address: raw.snapshotter?.address ?? d.snapshotter.address },
+    helper: {
+      socket: raw.helper?.socket ?? d.helper.socket,
+      stateDir: raw.helper?.state_dir ?? d.helper.stateDir,
+      allowedRoots: raw.helper?.allowed_roots ?? d.helper.allowedRoots,
+      memoryBytes: raw.helper?.memory_bytes ?? d.helper.memoryBytes,
+    },
+    runtime,
+    translation: {
+      stateDir: t.state_dir ?? d.translation.stateDir,
+      defaultModes: { ...d.translation.defaultModes, ...t.default_mode },
+      rules: (t.rules ?? []).map(toRule),
+      quirks: t.quirks ?? d.translation.quirks,
+      memoryBytes: t.memory_bytes ?? d.translation.memoryBytes,
+      sandbox: { medium: t.sandbox?.medium ?? d.translation.sandbox.medium, rootfsOverlay: t.sandbox?.rootfs_overlay ?? d.translation.sandbox.rootfsOverlay },
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The policy file's JSON Schema (draft-07, checked by ajv). Every mapping
+ * refuses unknown keys. `x-expected` says, for error messages, what a value
+ * should be in words.
+ */
+
+const absolutePath = { type: 'string', pattern: '^/', 'x-expected': 'an absolute path' } as const;
+const memoryBytes = { type: 'integer', minimum: 1048576, 'x-expected': 'a whole number of bytes, at least 1048576 (1 MiB)' } as const;
+const mode = { enum: ['host', 'fuse', 'memory', 'sandbox', 'auto'] } as const;
+const runtimeKind = { enum: ['runc', 'crun', 'runsc'] } as const;
+const quirkSetting = { enum: ['force', 'forbid'] } as const;
+
+const quirks = {
+  type: 'object',
+  'x-expected': 'a mapping of overlay quirks to force or forbid',
+  additionalProperties: false,
+  properties: {
+    userxattr: quirkSetting,
+    index: quirkSetting,
+    redirect_dir: quirkSetting,
+    metacopy: quirkSetting,
+    xino: quirkSetting,
+    volatile: quirkSetting,
+  },
+} as const;
+
+const mapping = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  type: 'object',
+  'x-expected': 'a mapping',
+  additionalProperties: false,
+  properties,
+  ...extra,
+});
+
+export const POLICY_SCHEMA = mapping({
+  log: mapping({ level: { enum: ['error', 'warn', 'info', 'debug'] } }),
+  snapshotter: mapping({ root: absolutePath, address: absolutePath }),
+  helper: mapping({
+    socket: absolutePath,
+    state_dir: absolutePath,
+    allowed_roots: { type: 'array', minItems: 1, items: absolutePath, 'x-expected': 'a non-empty list of absolute paths' },
+    memory_bytes: memoryBytes,
+  }),
+  runtime: mapping({
+    kind: runtimeKind,
+    binary: absolutePath,
+    root: absolutePath,
+    runsc_version: { type: 'string', pattern: '^release-[0-9]{8}(\\.[0-9]+)?$', 'x-expected': 'a runsc release such as release-20250611.0 (`runsc --version`)' },
+    runsc_allow_flag_override: { type: 'boolean', 'x-expected': 'true or false' },
+  }),
+  translation: mapping({
+    state_dir: absolutePath,
+    default_mode: mapping({ runc: mode, crun: mode, runsc: mode }),
+    memory_bytes: memoryBytes,
+    quirks,
+    sandbox: mapping({ medium: { enum: ['self', 'memory'] }, rootfs_overlay: { enum: ['none', 'self', 'memory'] } }),
+    rules: {
+      type: 'array',
+      'x-expected': 'a list of rules',
+      items: mapping(
+        {
+          destination: { type: 'string', pattern: '^/', 'x-expected': 'an absolute destination glob, e.g. /scratch/**' },
+          runtime: runtimeKind,
+          annotations: { type: 'object', 'x-expected': 'a mapping of annotation names to values', additionalProperties: { type: 'string', 'x-expected': 'a string' } },
+          mode,
+          scratch: { type: 'boolean', 'x-expected': 'true or false' },
+          quirks,
+          memory_bytes: memoryBytes,
+        },
+        { minProperties: 1 },
+      ),
+    },
+  }),
+});
+
