@@ -67,14 +67,19 @@ function killShims(address: string): void {
   }
 }
 
-export async function startContainerd(dir: string, tsovSocket: string): Promise<PrivateContainerd> {
+export interface ContainerdOptions {
+  /** Extra environment for containerd, which its shims and runtimes inherit (e.g. TSOV_CONFIG for tsov-runtime). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startContainerd(dir: string, tsovSocket: string, options: ContainerdOptions = {}): Promise<PrivateContainerd> {
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'config.toml');
   const address = path.join(dir, 'containerd.sock');
   const logFile = path.join(dir, 'containerd.log');
   fs.writeFileSync(configFile, containerdConfig(dir, tsovSocket));
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn('containerd', ['--config', configFile, '--log-level', 'info'], { stdio: ['ignore', log, log] });
+  const child: ChildProcess = spawn('containerd', ['--config', configFile, '--log-level', 'info'], { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } });
   fs.closeSync(log);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -13,6 +13,7 @@ import { waitFor } from './wait';
 export const SNAPSHOTTER_MAIN = path.resolve(__dirname, '..', 'snapshotter', 'main.js');
 export const HELPER_MAIN = path.resolve(__dirname, '..', 'translator', 'helper', 'service', 'main.js');
 export const CLI_MAIN = path.resolve(__dirname, '..', 'cli', 'main.js');
+export const RUNTIME_MAIN = path.resolve(__dirname, '..', 'translator', 'runtime', 'main.js');
 
 export interface DaemonProcess {
   socket: string;

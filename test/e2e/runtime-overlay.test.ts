@@ -1,0 +1,105 @@
+/**
+ * gVisor issue #4768's scenario end to end with a real containerd and runc:
+ * an OCI spec mount `type: overlay` with two host lowers and an upper, run
+ * through `ctr run --runc-binary tsov-runtime --mount ...` (ctr splits the
+ * options on ':', the form tsov must accept). Also memory mode (writes gone
+ * after delete), fuse mode, and no mount left behind.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { buildImageArchive } from '../../harness/oci-image';
+import { mountsUnder } from '../../harness/mounts';
+import { RUNTIME_MAIN } from '../../harness/daemon-process';
+import { startTestContainerd } from '../support/containerd';
+import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
+import { makeTempDir } from '../support/temp-dir';
+
+const IMAGE = 'docker.io/tsov/runtime-test:1';
+
+async function setUp(t: ExecutionContext, extraPolicy = '') {
+  const base = makeTempDir(t, 'e2e-runtime');
+  const layout = helperLayout(base);
+  const root = layout.roots[0]!;
+  const stateDir = path.join(root, 'mounts');
+  const policyFile = path.join(base, 'policy.yaml');
+  fs.writeFileSync(
+    policyFile,
+    `helper:
+  socket: ${layout.socket}
+  state_dir: ${layout.stateDir}
+  allowed_roots: [${root}]
+runtime:
+  kind: runc
+  binary: /usr/sbin/runc
+translation:
+  state_dir: ${stateDir}
+${extraPolicy}`,
+  );
+  const helper = await startHelper(t, layout);
+  const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), { env: { TSOV_CONFIG: policyFile } });
+  await containerd.ctr(['images', 'import', buildImageArchive(path.join(base, 'image'), IMAGE, [])]);
+  const run = (id: string, mountOptions: string, script: string, destination = '/ov') =>
+    containerd.ctr(['run', '--rm', '--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`, IMAGE, id, '/bin/sh', '-c', script]);
+  return { base, root, stateDir, helper, containerd, run };
+}
+
+const isWhiteout = (file: string) => {
+  const stat = fs.lstatSync(file);
+  return stat.isCharacterDevice() && stat.rdev === 0;
+};
+
+test('#4768: /ov is the union of two host lowers and the upper; writes and deletions persist in upperdir', async (t) => {
+  const { root, stateDir, helper, run } = await setUp(t);
+  const [l1, l2, upper, work] = makeDirs(...['l1', 'l2', 'upper', 'work'].map((d) => path.join(root, 'ov', d)));
+  fs.writeFileSync(path.join(l1!, 'from-l1'), 'l1\n');
+  fs.writeFileSync(path.join(l2!, 'from-l2'), 'l2\n');
+  fs.writeFileSync(path.join(l2!, 'doomed'), 'delete me\n');
+  fs.writeFileSync(path.join(upper!, 'from-upper'), 'upper\n');
+
+  const output = await run('ov4768', `lowerdir=${l1}:${l2}:upperdir=${upper}:workdir=${work}`, 'ls /ov; cat /ov/from-l1 /ov/from-l2; echo written > /ov/new; rm /ov/doomed; ls /ov');
+  t.is(output.replace(/\r/g, ''), ['doomed', 'from-l1', 'from-l2', 'from-upper', 'l1', 'l2', 'from-l1', 'from-l2', 'from-upper', 'new', ''].join('\n'));
+
+  t.is(fs.readFileSync(path.join(upper!, 'new'), 'utf8'), 'written\n', 'the file written in the container is in upperdir');
+  t.true(isWhiteout(path.join(upper!, 'doomed')), 'the deleted lower file is a whiteout in upperdir');
+  t.true(fs.existsSync(path.join(l2!, 'doomed')), 'the lower is untouched');
+  t.deepEqual(mountsUnder(root), [], 'ctr run --rm (task delete) left no mount behind');
+  t.deepEqual(await helper.client.list(), []);
+  t.false(fs.existsSync(path.join(stateDir, 'ov4768')), 'the merged mount points are removed');
+});
+
+test('memory mode (a policy rule marks /scratch scratch): writes are visible inside and gone after delete', async (t) => {
+  const { root, helper, run } = await setUp(t, '  rules:\n    - destination: /scratch/**\n      mode: memory\n      scratch: true\n      memory_bytes: 16777216\n');
+  const [lower, upper, work] = makeDirs(...['lower', 'upper', 'work'].map((d) => path.join(root, 'mem', d)));
+  fs.writeFileSync(path.join(lower!, 'base'), 'base\n');
+  const output = await run('mem1', `lowerdir=${lower}:upperdir=${upper}:workdir=${work}`, 'echo temp > /scratch/tmp/new; cat /scratch/tmp/base /scratch/tmp/new; df -k /scratch/tmp | tail -1', '/scratch/tmp');
+  const lines = output.replace(/\r/g, '').split('\n');
+  t.deepEqual(lines.slice(0, 2), ['base', 'temp']);
+  t.regex(lines[2]!, /^tsov-m\d+\s+16384\s/, 'df sees the size of the 16 MiB tmpfs upper the helper made');
+  t.deepEqual(fs.readdirSync(upper!), [], 'nothing reached the entry\'s upperdir (scratch)');
+  t.deepEqual(fs.readdirSync(lower!), ['base']);
+  t.deepEqual(mountsUnder(root), []);
+  t.deepEqual(await helper.client.list(), [], 'the tmpfs and its overlay are released at delete');
+});
+
+test('an upperdir entry in memory mode without a scratch rule is refused with the persistence contract, and nothing is mounted', async (t) => {
+  const { root, helper, run, containerd } = await setUp(t);
+  const [lower, upper, work] = makeDirs(...['lower', 'upper', 'work'].map((d) => path.join(root, 'c', d)));
+  const error = await t.throwsAsync(run('refused1', `lowerdir=${lower}:upperdir=${upper}:workdir=${work}:x-tsov.mode=memory`, 'true'));
+  t.regex(error.message, /tsov-runtime: mount \d+ \(\/ov\): names upperdir .*, which promises that writes persist there/);
+  t.deepEqual(mountsUnder(root), []);
+  t.deepEqual(await helper.client.list(), []);
+  await containerd.ctr(['containers', 'rm', 'refused1']).catch(() => undefined);
+});
+
+test('fuse mode: the same entry through fuse-overlayfs; writes persist in upperdir', async (t) => {
+  const { root, helper, run } = await setUp(t);
+  const [l1, l2, upper, work] = makeDirs(...['l1', 'l2', 'upper', 'work'].map((d) => path.join(root, 'fuse', d)));
+  fs.writeFileSync(path.join(l1!, 'a'), 'a\n');
+  fs.writeFileSync(path.join(l2!, 'b'), 'b\n');
+  const output = await run('fuse1', `lowerdir=${l1}:${l2}:upperdir=${upper}:workdir=${work}:x-tsov.mode=fuse`, 'cat /ov/a /ov/b; echo f > /ov/c; grep " /ov " /proc/mounts | cut -d" " -f3');
+  t.is(output.replace(/\r/g, ''), 'a\nb\nfuse.fuse-overlayfs\n');
+  t.is(fs.readFileSync(path.join(upper!, 'c'), 'utf8'), 'f\n');
+  t.deepEqual(mountsUnder(root), []);
+  t.deepEqual(await helper.client.list(), []);
+});

@@ -1,0 +1,94 @@
+/**
+ * The I/O around the translator for one container: ask tsov-helper to probe
+ * the uppers, translate, have the helper mount what the translation needs,
+ * and release all of it again (after delete, or when anything fails).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../../common/errors';
+import type { RuntimeSettings, TranslationPolicy } from '../../policy/translation-policy';
+import type { ProbeReport } from '../helper/probe/probe-report';
+import type { HelperClient } from '../helper/service/helper-client';
+import type { OciSpec } from '../spec/oci-spec';
+import { directoriesToProbe, translate, type Translation } from '../translate';
+
+export interface ContainerMountContext {
+  containerId: string;
+  policy: TranslationPolicy;
+  runtime: RuntimeSettings;
+  /** The runtime's state directory of the container: the helper releases the mounts once it is gone. */
+  ownerAlivePath?: string;
+}
+
+/** Probes each upper through the helper; a directory the helper will not probe is left out (the mount request then says why). */
+export async function probeUppers(spec: OciSpec, client: HelperClient): Promise<Map<string, ProbeReport>> {
+  const probes = new Map<string, ProbeReport>();
+  for (const dir of directoriesToProbe(spec)) {
+    try {
+      probes.set(dir, await client.probe(dir));
+    } catch {
+      // outside the allowed roots or missing: translate() notes "not probed", the helper refuses the mount with the reason
+    }
+  }
+  return probes;
+}
+
+/** The directory holding a container's merged mount points. */
+export function containerStateDirectory(policy: TranslationPolicy, containerId: string): string {
+  return path.join(policy.stateDir, containerId);
+}
+
+/** Translates and mounts; on any failure, releases what was mounted and rethrows. */
+export async function mountForContainer(spec: OciSpec, context: ContainerMountContext, client: HelperClient): Promise<Translation> {
+  const probes = await probeUppers(spec, client);
+  const translation = translate(spec, { containerId: context.containerId, policy: context.policy, runtime: context.runtime, probes });
+  try {
+    for (const action of translation.actions) {
+      fs.mkdirSync(action.request.target, { recursive: true, mode: 0o755 });
+      await client.mount({ ...action.request, ownerAlivePath: context.ownerAlivePath });
+    }
+  } catch (error) {
+    await releaseForContainer(context.containerId, context.policy, client).catch(() => undefined);
+    throw error;
+  }
+  return translation;
+}
+
+/** Whether tsov mounted anything for the container (its state directory exists). */
+export function hasContainerMounts(policy: TranslationPolicy, containerId: string): boolean {
+  return fs.existsSync(containerStateDirectory(policy, containerId));
+}
+
+/** Unmounts everything of the container (detaching busy mounts) and removes its empty mount points. */
+export async function releaseForContainer(containerId: string, policy: TranslationPolicy, client: HelperClient): Promise<number[]> {
+  const released = await client.release(containerId, true);
+  removeEmptyTree(containerStateDirectory(policy, containerId));
+  return released;
+}
+
+/**
+ * rmdir of <id>/<n>/merged, <id>/<n> and <id>, nothing else: it never looks
+ * inside a merged directory (if one is still mounted, rmdir says EBUSY and it
+ * stays), so it cannot touch a container's files.
+ */
+function removeEmptyTree(dir: string): void {
+  let indexes: string[];
+  try {
+    indexes = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const index of indexes) {
+    quietRmdir(path.join(dir, index, 'merged'));
+    quietRmdir(path.join(dir, index));
+  }
+  quietRmdir(dir);
+}
+
+function quietRmdir(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch (error) {
+    if (!['ENOTEMPTY', 'EBUSY', 'ENOENT', 'ENOTDIR'].includes(errnoCode(error) ?? '')) throw error;
+  }
+}
