@@ -5,23 +5,32 @@
  *   tsov probe [DIR] [--refresh] [--json]      what overlayfs can do on DIR's filesystem
  *   tsov mounts [--owner ID] [--json]           the mounts tsov-helper made
  *   tsov unmount ID --owner ID [--detach]       unmount one of them
+ *   tsov release OWNER                          unmount all mounts of an owner
+ *   tsov translate --spec FILE [--runtime K] [--id ID] [--dry-run] [--json]
+ *   tsov policy check FILE                      validate a policy and print the effective one
  *
  * Common options: --helper-socket PATH, --config FILE.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { StartupError } from '../common/errors';
+import { StartupError, TsovError } from '../common/errors';
 import { runMain } from '../common/process-main';
 import { loadPolicy } from '../policy/load-policy';
 import { HelperCallError, HelperClient } from '../translator/helper/service/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
+import { translateCommand } from './commands/translate';
 
 const USAGE = `usage:
   tsov probe [DIR] [--refresh] [--json]      what overlayfs can do on the filesystem holding DIR
                                               (default: the snapshotter root)
   tsov mounts [--owner ID] [--json]           the mounts tsov-helper made and whether they are live
   tsov unmount ID --owner ID [--detach]       unmount one of them
+  tsov release OWNER                          unmount every mount of OWNER (e.g. after tsov translate)
+  tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]
+                                              rewrite a spec's type: overlay mounts and say where writes go;
+                                              without --dry-run, tsov-helper also mounts (owner ID)
+  tsov policy check FILE                      validate a policy file and print the effective policy
 options: --helper-socket PATH, --config FILE (default /etc/tsov/config.yaml when it exists)`;
 
 const DEFAULT_CONFIG_FILE = '/etc/tsov/config.yaml';
@@ -36,6 +45,10 @@ async function main(): Promise<number> {
       refresh: { type: 'boolean', default: false },
       owner: { type: 'string', default: '' },
       detach: { type: 'boolean', default: false },
+      spec: { type: 'string' },
+      runtime: { type: 'string' },
+      id: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,11 +71,24 @@ async function main(): Promise<number> {
         if (values.owner === '') throw new StartupError('tsov unmount needs --owner (the owner shown by `tsov mounts`)');
         return await unmountCommand(client, id, { owner: values.owner, detach: values.detach });
       }
+      case 'release': {
+        if (args[0] === undefined) throw new StartupError('tsov release needs an owner (see `tsov mounts`)');
+        const released = await client.release(args[0], true);
+        process.stdout.write(`released ${released.length} mount(s) of ${args[0]}\n`);
+        return 0;
+      }
+      case 'translate':
+        if (values.spec === undefined) throw new StartupError('tsov translate needs --spec FILE');
+        return await translateCommand(client, config, { specFile: values.spec, runtime: values.runtime, id: values.id ?? `tsov-translate-${process.pid}`, dryRun: values['dry-run'], json: values.json });
+      case 'policy':
+        if (args[0] !== 'check' || args[1] === undefined) throw new StartupError('usage: tsov policy check FILE');
+        process.stdout.write(`${JSON.stringify(loadPolicy(args[1]), null, 2)}\n`);
+        return 0;
       default:
         throw new StartupError(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
     }
   } catch (error) {
-    if (error instanceof HelperCallError) throw new StartupError(error.message);
+    if (error instanceof HelperCallError || error instanceof TsovError) throw new StartupError(error.message);
     throw error;
   } finally {
     client.close();

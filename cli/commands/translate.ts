@@ -1,0 +1,75 @@
+/**
+ * tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]
+ *
+ * Shows what tsov-runtime would do with a spec: the rewritten spec and, per
+ * overlay entry, the mode, the backend and where writes go. Uses tsov-helper's
+ * probe when the helper answers. Without --dry-run it also has the helper
+ * mount what the translation needs (owner ID; `tsov release ID` undoes it).
+ */
+import fs from 'node:fs';
+import { InvalidArgumentError } from '../../common/errors';
+import type { Policy } from '../../policy/load-policy';
+import type { RuntimeSettings } from '../../policy/translation-policy';
+import type { HelperClient } from '../../translator/helper/service/helper-client';
+import { mountForContainer, probeUppers } from '../../translator/runtime/container-mounts';
+import { RUNTIME_KINDS, type OciSpec, type RuntimeKind } from '../../translator/spec/oci-spec';
+import { translate, type Translation } from '../../translator/translate';
+
+export interface TranslateOptions {
+  specFile: string;
+  runtime?: string;
+  id: string;
+  dryRun: boolean;
+  json: boolean;
+}
+
+/** The report for people. Pure. */
+export function formatTranslation(translation: Translation): string {
+  if (translation.report.length === 0) return 'no type: overlay mounts; the spec is unchanged';
+  const blocks = translation.report.map((entry) =>
+    [
+      `mount ${entry.index} ${entry.destination}: mode ${entry.mode}, ${entry.backend}`,
+      `  layers: ${entry.lowers.join(':')}${entry.upper ? `  upper: ${entry.upper}` : ''}`,
+      `  bind source: ${entry.source}`,
+      `  writes go to: ${entry.writes}`,
+      ...entry.reasons.map((reason) => `  - ${reason}`),
+    ].join('\n'),
+  );
+  const notes = translation.notes.map((note) => `note: ${note}`);
+  return [...blocks, ...notes].join('\n');
+}
+
+function runtimeFor(policy: Policy, kind: string | undefined): RuntimeSettings {
+  if (kind === undefined) return policy.runtime;
+  if (!(RUNTIME_KINDS as readonly string[]).includes(kind)) throw new InvalidArgumentError(`--runtime must be one of ${RUNTIME_KINDS.join(', ')}`);
+  return { ...policy.runtime, kind: kind as RuntimeKind };
+}
+
+function readSpec(file: string): OciSpec {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as OciSpec;
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read the OCI spec ${file}: ${(error as Error).message}`);
+  }
+}
+
+export async function translateCommand(client: HelperClient, policy: Policy, options: TranslateOptions): Promise<number> {
+  const spec = readSpec(options.specFile);
+  const runtime = runtimeFor(policy, options.runtime);
+  const context = { containerId: options.id, policy: policy.translation, runtime };
+  let translation: Translation;
+  if (options.dryRun) {
+    const probes = await probeUppers(spec, client).catch(() => new Map());
+    translation = translate(spec, { ...context, probes });
+  } else {
+    translation = await mountForContainer(spec, context, client);
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ spec: translation.spec, actions: translation.actions, report: translation.report })}\n`);
+    for (const note of translation.notes) process.stderr.write(`note: ${note}\n`);
+  } else {
+    process.stdout.write(`${JSON.stringify(translation.spec, null, 2)}\n\n${formatTranslation(translation)}\n`);
+    if (!options.dryRun && translation.actions.length > 0) process.stdout.write(`mounted for owner ${options.id}; \`tsov release ${options.id}\` unmounts\n`);
+  }
+  return 0;
+}
