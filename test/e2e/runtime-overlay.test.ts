@@ -37,7 +37,7 @@ translation:
 ${extraPolicy}`,
   );
   const helper = await startHelper(t, layout);
-  const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), { env: { TSOV_CONFIG: policyFile } });
+  const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), { env: { TSOV_CONFIG: policyFile, TSOV_RUNTIME_CACHE: path.join(base, 'runtime-cache') } });
   await containerd.ctr(['images', 'import', buildImageArchive(path.join(base, 'image'), IMAGE, [])]);
   const run = (id: string, mountOptions: string, script: string, destination = '/ov') =>
     containerd.ctr(['run', '--rm', '--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`, IMAGE, id, '/bin/sh', '-c', script]);

@@ -108,7 +108,7 @@ test('tsov-runtime: when the real runtime fails to create, the mounts are releas
   fs.writeFileSync(policy, failing);
   const bundle = makeDirs(path.join(base, 'bundle'))[0]!;
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
-  const result = spawnSync(RUNTIME_MAIN, ['--root', path.join(base, 'runc-root'), 'create', '--bundle', bundle, 'fails1'], { encoding: 'utf8', env: { ...process.env, TSOV_CONFIG: policy } });
+  const result = spawnSync(RUNTIME_MAIN, ['--root', path.join(base, 'runc-root'), 'create', '--bundle', bundle, 'fails1'], { encoding: 'utf8', env: { ...process.env, TSOV_CONFIG: policy, TSOV_RUNTIME_CACHE: path.join(base, 'cache') } });
   t.is(result.status, 1, 'the real runtime\'s status');
   t.deepEqual(JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')), spec, 'config.json is the original again');
   t.deepEqual(mountsUnder(root), []);
@@ -117,7 +117,7 @@ test('tsov-runtime: when the real runtime fails to create, the mounts are releas
 
 test('tsov-runtime passes other commands straight through with their exit status; a helper it cannot reach is one clear line', async (t) => {
   const { base, policy, spec } = await setUp(t);
-  const env = { ...process.env, TSOV_CONFIG: policy };
+  const env = { ...process.env, TSOV_CONFIG: policy, TSOV_RUNTIME_CACHE: path.join(base, 'cache') };
   const version = spawnSync(RUNTIME_MAIN, ['--version'], { encoding: 'utf8', env });
   t.is(version.status, 0);
   t.regex(version.stdout, /^runc version/);

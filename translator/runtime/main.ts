@@ -10,109 +10,79 @@
  *
  * The policy comes from $TSOV_CONFIG, else /etc/tsov/config.yaml, else the
  * defaults. On failure it releases what it mounted and exits 1 with one line.
+ *
+ * Most calls are plain pass-through, so this file loads only what those need;
+ * the translation path (YAML, schema, gRPC) is loaded when a spec has overlay
+ * entries or a deleted container had mounts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../../common/errors';
-import { loadPolicy, type Policy } from '../../policy/load-policy';
-import { HelperClient } from '../helper/service/helper-client';
-import { isOverlayMount } from '../spec/oci-spec';
-import { hasContainerMounts, mountForContainer, releaseForContainer } from './container-mounts';
+import { cacheFile, readCachedFacts, writeCachedFacts, type RuntimeFacts } from './runtime-facts';
 import { DEFAULT_STATE_ROOTS, parseRuntimeArgs, type RuntimeArgs } from './runtime-args';
+import { reportFailure } from './report-failure';
 import { runRealRuntime } from './run-real-runtime';
-import { BundleSpec } from './spec-file';
 
 const DEFAULT_POLICY_FILE = '/etc/tsov/config.yaml';
+const FACTS_CACHE_DIR = process.env.TSOV_RUNTIME_CACHE ?? '/run/tsov/runtime';
 
 function policyFile(): string | undefined {
   if (process.env.TSOV_CONFIG) return process.env.TSOV_CONFIG;
   return fs.existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined;
 }
 
-/** One line on stderr, and in runc's log file (JSON when asked) where containerd looks for the reason. */
-function reportFailure(args: RuntimeArgs, message: string): void {
-  const line = `tsov-runtime: ${message.replace(/\n/g, '; ')}`;
-  process.stderr.write(`${line}\n`);
-  if (args.logFile === undefined) return;
-  const entry = args.logFormat === 'json' ? JSON.stringify({ level: 'error', msg: line, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=error msg="${line.replace(/"/g, '\\"')}"`;
+async function loadFacts(file: string | undefined): Promise<RuntimeFacts> {
+  const cache = cacheFile(FACTS_CACHE_DIR, file);
+  const cached = readCachedFacts(cache, file);
+  if (cached !== undefined) return cached;
+  const { loadPolicy } = await import('../../policy/load-policy');
+  const policy = loadPolicy(file);
+  const facts: RuntimeFacts = { binary: policy.runtime.binary, kind: policy.runtime.kind, root: policy.runtime.root, stateDir: policy.translation.stateDir };
+  writeCachedFacts(cache, file, facts);
+  return facts;
+}
+
+/** Whether a bundle's spec has type: overlay mounts (a cheap look before loading the translator). */
+function hasOverlayMounts(bundle: string): boolean {
   try {
-    fs.appendFileSync(args.logFile, `${entry}\n`);
+    const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { mounts?: Array<{ type?: string }> };
+    return (spec.mounts ?? []).some((mount) => mount.type === 'overlay');
   } catch {
-    // the log is a courtesy; stderr has the line
+    return false; // the real runtime reports an unreadable spec in its own words
   }
-}
-
-function stateRoot(args: RuntimeArgs, policy: Policy): string {
-  return args.root ?? policy.runtime.root ?? DEFAULT_STATE_ROOTS[policy.runtime.kind];
-}
-
-async function create(argv: string[], args: RuntimeArgs, policy: Policy): Promise<number> {
-  const id = args.containerId;
-  if (id === undefined) return runRealRuntime(policy.runtime.binary, argv, args.preserveFds);
-  const bundle = new BundleSpec(path.resolve(args.bundle ?? process.cwd()));
-  const original = bundle.readOriginal();
-  if (!(original.mounts ?? []).some(isOverlayMount)) return runRealRuntime(policy.runtime.binary, argv, args.preserveFds);
-
-  const client = new HelperClient(policy.helper.socket);
-  try {
-    const translation = await mountForContainer(
-      original,
-      { containerId: id, policy: policy.translation, runtime: policy.runtime, ownerAlivePath: path.join(stateRoot(args, policy), id) },
-      client,
-    );
-    bundle.writeTranslated(original, translation.spec);
-    const status = await runRealRuntime(policy.runtime.binary, argv, args.preserveFds);
-    if (status !== 0) {
-      await releaseForContainer(id, policy.translation, client).catch(() => undefined);
-      bundle.restore();
-    }
-    return status;
-  } finally {
-    client.close();
-  }
-}
-
-async function remove(argv: string[], args: RuntimeArgs, policy: Policy): Promise<number> {
-  const status = await runRealRuntime(policy.runtime.binary, argv, args.preserveFds);
-  const id = args.containerId;
-  if (id === undefined || !hasContainerMounts(policy.translation, id)) return status;
-  // Release when the container is gone: deleted now, or never created, or already deleted.
-  if (status !== 0 && fs.existsSync(path.join(stateRoot(args, policy), id))) return status;
-  const client = new HelperClient(policy.helper.socket);
-  try {
-    await releaseForContainer(id, policy.translation, client);
-  } catch (error) {
-    reportFailure(args, `the container is deleted but its overlay mounts were not released (${(error as Error).message}); tsov-helper releases them at its next start, or run \`tsov mounts --owner ${id}\``);
-    return status === 0 ? 1 : status;
-  } finally {
-    client.close();
-  }
-  return status;
 }
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  const args = parseRuntimeArgs(argv);
-  let policy: Policy;
+  const args: RuntimeArgs = parseRuntimeArgs(argv);
+  const file = policyFile();
+  let facts: RuntimeFacts;
   try {
-    policy = loadPolicy(policyFile());
+    facts = await loadFacts(file);
   } catch (error) {
     reportFailure(args, (error as Error).message);
     return 1;
   }
+  const stateRoot = args.root ?? facts.root ?? DEFAULT_STATE_ROOTS[facts.kind];
+  const id = args.containerId;
   try {
-    switch (args.command) {
-      case 'create':
-      case 'run':
-        return await create(argv, args, policy);
-      case 'delete':
-        return await remove(argv, args, policy);
-      default:
-        return await runRealRuntime(policy.runtime.binary, argv, args.preserveFds);
+    if ((args.command === 'create' || args.command === 'run') && id !== undefined) {
+      const bundle = path.resolve(args.bundle ?? process.cwd());
+      if (hasOverlayMounts(bundle)) {
+        const { createWithOverlays } = await import('./create-with-overlays');
+        return await createWithOverlays({ argv, args, file, bundle, containerId: id, ownerAlivePath: path.join(stateRoot, id) });
+      }
     }
+    const status = await runRealRuntime(facts.binary, argv, args.preserveFds);
+    if (args.command === 'delete' && id !== undefined && fs.existsSync(path.join(facts.stateDir, id))) {
+      // Release when the container is gone: deleted now, never created, or deleted before.
+      if (status !== 0 && fs.existsSync(path.join(stateRoot, id))) return status;
+      const { releaseAfterDelete } = await import('./create-with-overlays');
+      return await releaseAfterDelete({ args, file, containerId: id, status });
+    }
+    return status;
   } catch (error) {
-    const code = errnoCode(error);
-    reportFailure(args, code === undefined ? (error as Error).message : `${(error as Error).message} (${code})`);
+    const code = (error as { code?: unknown }).code;
+    reportFailure(args, typeof code === 'string' ? `${(error as Error).message} (${code})` : (error as Error).message);
     return 1;
   }
 }

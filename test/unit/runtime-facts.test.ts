@@ -1,0 +1,30 @@
+/** tsov-runtime's cache of the policy values every call needs: reused while the policy file is unchanged, reloaded when it changes. */
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { cacheFile, readCachedFacts, writeCachedFacts, type RuntimeFacts } from '../../translator/runtime/runtime-facts';
+import { makeTempDir } from '../support/temp-dir';
+
+const facts: RuntimeFacts = { binary: '/usr/sbin/runc', kind: 'runc', stateDir: '/run/tsov/mounts' };
+
+test('cached facts are read back while the policy is unchanged, and dropped when it changes or vanishes', (t) => {
+  const dir = makeTempDir(t, 'facts');
+  const policy = path.join(dir, 'config.yaml');
+  fs.writeFileSync(policy, 'runtime:\n  kind: runc\n');
+  const cache = cacheFile(path.join(dir, 'cache'), policy);
+  t.is(readCachedFacts(cache, policy), undefined, 'nothing cached yet');
+  writeCachedFacts(cache, policy, facts);
+  t.deepEqual(readCachedFacts(cache, policy), facts);
+  fs.writeFileSync(policy, 'runtime:\n  kind: crun\n  binary: /usr/bin/crun\n');
+  t.is(readCachedFacts(cache, policy), undefined, 'a changed policy is loaded again');
+  fs.rmSync(policy);
+  t.is(readCachedFacts(cache, policy), undefined);
+});
+
+test('each policy path has its own cache file; no policy file means the defaults', (t) => {
+  t.not(cacheFile('/c', '/etc/a.yaml'), cacheFile('/c', '/etc/b.yaml'));
+  const dir = makeTempDir(t, 'facts-defaults');
+  const cache = cacheFile(dir, undefined);
+  writeCachedFacts(cache, undefined, facts);
+  t.deepEqual(readCachedFacts(cache, undefined), facts);
+});
