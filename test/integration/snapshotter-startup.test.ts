@@ -109,5 +109,5 @@ test('--config supplies root and address; a bad policy is refused before anythin
   fs.writeFileSync(config, 'snapshotter:\n  rot: /x\n');
   const bad = runToExit(['--config', config]);
   t.is(bad.status, 1);
-  t.regex(bad.stderr, /config\.yaml is not a valid tsov policy:\n {2}snapshotter\.rot: unknown key/);
+  t.regex(bad.stderr, /config\.yaml is not a valid tsov policy:\n {2}\S*config\.yaml:2:3: snapshotter\.rot: unknown key/);
 });

@@ -1,0 +1,48 @@
+/** Summaries and ratio tables for benchmark samples. Pure. */
+
+export interface Summary {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export function summarize(samplesMs: readonly number[]): Summary {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const mean = sorted.reduce((sum, x) => sum + x, 0) / Math.max(1, sorted.length);
+  return { count: sorted.length, meanMs: round(mean), p50Ms: round(quantile(sorted, 0.5)), p99Ms: round(quantile(sorted, 0.99)) };
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export interface ResultRow {
+  workload: string;
+  metric: string;
+  tsov: number;
+  reference: number;
+  unit: string;
+  /** Whether a smaller value is better (latency) or larger (throughput). */
+  lowerIsBetter: boolean;
+  target?: string;
+}
+
+export function ratio(row: ResultRow): number {
+  return round(row.tsov / row.reference, 3);
+}
+
+export function markdownTable(rows: readonly ResultRow[]): string {
+  const lines = ['| workload | metric | tsov | reference | tsov/reference | target |', '|---|---|---|---|---|---|'];
+  for (const row of rows) {
+    lines.push(`| ${row.workload} | ${row.metric} | ${row.tsov} ${row.unit} | ${row.reference} ${row.unit} | ${ratio(row)} | ${row.target ?? ''} |`);
+  }
+  return lines.join('\n');
+}
