@@ -4,6 +4,7 @@
  * and a shutdown that lets in-flight calls finish.
  */
 import {
+  status,
   Server,
   ServerCredentials,
   type ServerUnaryCall,
@@ -26,18 +27,22 @@ export interface UnixGrpcServerOptions {
   maxReceiveBytes?: number;
   /** Field of the request named in log lines, e.g. "key". */
   logField?: string;
+  /** Told about every finished call (metrics). */
+  observer?: CallObserver;
 }
 
 export class UnixGrpcServer {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly logField: string | undefined;
+  private readonly observer: CallObserver | undefined;
   private nextRequestId = 1;
 
   constructor(options: UnixGrpcServerOptions) {
     this.server = new Server({ 'grpc.max_receive_message_length': options.maxReceiveBytes ?? 16 * 1024 * 1024 });
     this.logger = options.logger;
     this.logField = options.logField;
+    this.observer = options.observer;
   }
 
   addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void {
@@ -78,11 +83,14 @@ export class UnixGrpcServer {
         .then(
           (reply) => {
             log.debug('ok', { ms: elapsedMs(started), ...this.logged(call.request) });
+            this.observe(method, status.OK, started);
             callback(null, reply);
           },
           (error: unknown) => {
             this.logFailure(log, error, call.request);
-            callback(toServiceError(error), null);
+            const reply = toServiceError(error);
+            this.observe(method, reply.code ?? status.INTERNAL, started);
+            callback(reply, null);
           },
         );
     };
@@ -97,12 +105,19 @@ export class UnixGrpcServer {
         const messages = handler(call.request);
         for (const message of messages) call.write(message);
         log.debug('ok', { ms: elapsedMs(started), messages: messages.length });
+        this.observe(method, status.OK, started);
         call.end();
       } catch (error: unknown) {
         this.logFailure(log, error, call.request);
-        call.emit('error', toServiceError(error));
+        const reply = toServiceError(error);
+        this.observe(method, reply.code ?? status.INTERNAL, started);
+        call.emit('error', reply);
       }
     };
+  }
+
+  private observe(method: string, code: status, started: bigint): void {
+    this.observer?.(method, status[code] ?? String(code), elapsedMs(started) / 1000);
   }
 
   private logged(request: WireRequest): Record<string, unknown> {

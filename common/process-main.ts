@@ -16,6 +16,15 @@ export function stopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** The --config FILE argument, read before full argument parsing (the SIGHUP handler needs it first). */
+export function configFileArgument(argv: readonly string[] = process.argv.slice(2)): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config') return argv[i + 1];
+    if (argv[i]!.startsWith('--config=')) return argv[i]!.slice('--config='.length);
+  }
+  return undefined;
+}
+
 /** Writes everything the logger still holds before the process exits. */
 export function flushLogger(logger: Logger): Promise<void> {
   return new Promise<void>((resolve) => {

@@ -24,6 +24,8 @@ import {
 export interface SnapshotterSettings {
   root: string;
   address: string;
+  /** Prometheus endpoint (HOST:PORT or unix:/path); none when unset. */
+  metricsAddress?: string;
 }
 
 export interface HelperDaemonSettings {
@@ -33,6 +35,7 @@ export interface HelperDaemonSettings {
   allowedRoots: string[];
   /** tmpfs size for backend memory when a request gives none. */
   memoryBytes: number;
+  metricsAddress?: string;
 }
 
 export interface Policy {
@@ -184,8 +187,8 @@ interface RawRule {
 
 interface RawPolicy {
   log?: { level?: LogLevel };
-  snapshotter?: { root?: string; address?: string };
-  helper?: { socket?: string; state_dir?: string; allowed_roots?: string[]; memory_bytes?: number };
+  snapshotter?: { root?: string; address?: string; metrics_address?: string };
+  helper?: { socket?: string; state_dir?: string; allowed_roots?: string[]; memory_bytes?: number; metrics_address?: string };
   runtime?: { kind?: RuntimeKind; binary?: string; root?: string; runsc_version?: string; runsc_allow_flag_override?: boolean };
   translation?: {
     state_dir?: string;
@@ -219,15 +222,19 @@ function toPolicy(raw: RawPolicy): Policy {
   };
   if (raw.runtime?.runsc_version !== undefined) runtime.runscVersion = raw.runtime.runsc_version;
   if (raw.runtime?.root !== undefined) runtime.root = raw.runtime.root;
+  const snapshotter: SnapshotterSettings = { root: raw.snapshotter?.root ?? d.snapshotter.root, address: raw.snapshotter?.address ?? d.snapshotter.address };
+  if (raw.snapshotter?.metrics_address !== undefined) snapshotter.metricsAddress = raw.snapshotter.metrics_address;
+  const helper: HelperDaemonSettings = {
+    socket: raw.helper?.socket ?? d.helper.socket,
+    stateDir: raw.helper?.state_dir ?? d.helper.stateDir,
+    allowedRoots: raw.helper?.allowed_roots ?? d.helper.allowedRoots,
+    memoryBytes: raw.helper?.memory_bytes ?? d.helper.memoryBytes,
+  };
+  if (raw.helper?.metrics_address !== undefined) helper.metricsAddress = raw.helper.metrics_address;
   return {
     logLevel: raw.log?.level ?? d.logLevel,
-    snapshotter: { root: raw.snapshotter?.root ?? d.snapshotter.root, address: raw.snapshotter?.address ?? d.snapshotter.address },
-    helper: {
-      socket: raw.helper?.socket ?? d.helper.socket,
-      stateDir: raw.helper?.state_dir ?? d.helper.stateDir,
-      allowedRoots: raw.helper?.allowed_roots ?? d.helper.allowedRoots,
-      memoryBytes: raw.helper?.memory_bytes ?? d.helper.memoryBytes,
-    },
+    snapshotter,
+    helper,
     runtime,
     translation: {
       stateDir: t.state_dir ?? d.translation.stateDir,

@@ -6,6 +6,7 @@
 
 const absolutePath = { type: 'string', pattern: '^/', 'x-expected': 'an absolute path' } as const;
 const memoryBytes = { type: 'integer', minimum: 1048576, 'x-expected': 'a whole number of bytes, at least 1048576 (1 MiB)' } as const;
+const metricsAddress = { type: 'string', pattern: '^(unix:/.+|.*:[0-9]+)$', 'x-expected': 'HOST:PORT or unix:/absolute/path' } as const;
 const mode = { enum: ['host', 'fuse', 'memory', 'sandbox', 'auto'] } as const;
 const runtimeKind = { enum: ['runc', 'crun', 'runsc'] } as const;
 const quirkSetting = { enum: ['force', 'forbid'] } as const;
@@ -34,12 +35,13 @@ const mapping = (properties: Record<string, unknown>, extra: Record<string, unkn
 
 export const POLICY_SCHEMA = mapping({
   log: mapping({ level: { enum: ['error', 'warn', 'info', 'debug'] } }),
-  snapshotter: mapping({ root: absolutePath, address: absolutePath }),
+  snapshotter: mapping({ root: absolutePath, address: absolutePath, metrics_address: metricsAddress }),
   helper: mapping({
     socket: absolutePath,
     state_dir: absolutePath,
     allowed_roots: { type: 'array', minItems: 1, items: absolutePath, 'x-expected': 'a non-empty list of absolute paths' },
     memory_bytes: memoryBytes,
+    metrics_address: metricsAddress,
   }),
   runtime: mapping({
     kind: runtimeKind,

@@ -4,7 +4,7 @@
  * gives every call a request id, and maps errors to statuses in one place.
  */
 import { type GrpcObject, type ServiceClientConstructor, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { UnixGrpcServer, type WireRequest } from '../common/grpc-unix-server';
+import { UnixGrpcServer, type CallObserver, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { loadProtoPackage } from '../common/proto-loading';
 import { toTimestamp } from './clock';
@@ -69,8 +69,8 @@ function labelsOf(value: unknown): Labels {
 }
 
 /** A gRPC server on a unix socket serving the Snapshots API from the service. */
-export function createSnapshotsServer(service: SnapshotService, logger: Logger): UnixGrpcServer {
-  const server = new UnixGrpcServer({ logger, logField: 'key' });
+export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
+  const server = new UnixGrpcServer({ logger, logField: 'key', observer });
   server.addService(snapshotsServiceConstructor().service, snapshotsImplementation(service, server));
   return server;
 }

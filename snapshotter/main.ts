@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { StartupError } from '../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
-import { runMain, serveUntilStopped, stopSignal } from '../common/process-main';
+import { DaemonMetrics, serveMetrics } from '../common/metrics';
+import { handleSighup } from '../common/policy-reload';
+import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
 import { loadPolicy } from '../policy/load-policy';
 import { systemClock } from './clock';
@@ -24,16 +26,18 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const SOCKET_DIR_MODE = 0o711;
 const SOCKET_MODE = 0o660;
 
-const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level ${LOG_LEVELS.join('|')}]`;
+const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level ${LOG_LEVELS.join('|')}] [--metrics-address HOST:PORT|unix:PATH]`;
 
 async function main(): Promise<void> {
   const stopRequested = stopSignal();
+  const onReload = handleSighup(configFileArgument());
   const { values } = parseArgs({
     options: {
       root: { type: 'string' },
       address: { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      'metrics-address': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -61,15 +65,29 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger: componentLogger(logger, 'snapshots'),
   });
+  const metrics = new DaemonMetrics('tsov-snapshotter');
+  const metricsAddress = values['metrics-address'] ?? config.snapshotter.metricsAddress;
+  const metricsServer = metricsAddress === undefined ? undefined : await serveMetrics(metrics, metricsAddress);
+  onReload(logger, (policy) => {
+    if (values['log-level'] === undefined) logger.level = policy.logLevel;
+    const needsRestart: string[] = [];
+    if (policy.snapshotter.root !== config.snapshotter.root) needsRestart.push('snapshotter.root');
+    if (policy.snapshotter.address !== config.snapshotter.address) needsRestart.push('snapshotter.address');
+    if (policy.snapshotter.metricsAddress !== config.snapshotter.metricsAddress) needsRestart.push('snapshotter.metrics_address');
+    return needsRestart;
+  });
   await serveUntilStopped({
-    server: createSnapshotsServer(service, componentLogger(logger, 'grpc')),
+    server: createSnapshotsServer(service, componentLogger(logger, 'grpc'), metrics.observeCall),
     socket: address,
     socketMode: SOCKET_MODE,
     logger,
     stopRequested,
-    describe: { root: layout.root },
+    describe: { root: layout.root, metrics: metricsAddress },
     stoppingMessage: 'stopping',
-    close: () => store.close(),
+    close: () => {
+      metricsServer?.close();
+      store.close();
+    },
     graceMs: SHUTDOWN_GRACE_MS,
   });
 }

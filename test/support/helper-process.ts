@@ -30,9 +30,9 @@ export function helperLayout(base: string): HelperLayout {
   return { socket: path.join(base, 'run', 'helper.sock'), stateDir: path.join(base, 'state'), roots };
 }
 
-export async function startHelper(t: ExecutionContext, layout: HelperLayout, logLevel = 'warn'): Promise<RunningHelper> {
-  const running = await startHelperProcess({ socket: layout.socket, stateDir: layout.stateDir, allowedRoots: layout.roots, extraArgs: ['--log-level', logLevel] });
-  return { ...withClient(t, running, new HelperClient(layout.socket)), stateDir: layout.stateDir, root: layout.roots[0]! };
+export async function startHelper(t: ExecutionContext, layout: HelperLayout, logLevel = 'warn', extraArgs: string[] = []): Promise<RunningHelper> {
+  const running = await startHelperProcess({ socket: layout.socket, stateDir: layout.stateDir, allowedRoots: layout.roots, extraArgs: ['--log-level', logLevel, ...extraArgs] });
+  return { ...withClient(t, running, new HelperClient(layout.socket)), stateDir: layout.stateDir, root: layout.roots[0] ?? '' };
 }
 
 /** mkdir -p for each path, returning them. */

@@ -59,7 +59,7 @@ translation:
 /** [title, file text, expected line:column, expected message] */
 const invalid: Array<[string, string, string, RegExp]> = [
   ['an unknown top-level key', 'snapshoter:\n  root: /x\n', '1:1', /snapshoter: unknown key \(expected one of log, snapshotter, helper, runtime, translation\)/],
-  ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address\)/],
+  ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address, metrics_address\)/],
   ['a relative root', 'snapshotter:\n  root: var/lib\n', '2:9', /snapshotter\.root: expected an absolute path, got "var\/lib"/],
   ['a numeric address', 'snapshotter:\n  address: 5\n', '2:12', /snapshotter\.address: expected an absolute path, got 5/],
   ['a bad log level', 'log:\n  level: loud\n', '2:10', /log\.level: expected one of error, warn, info, debug, got "loud"/],

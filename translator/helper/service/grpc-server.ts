@@ -2,7 +2,7 @@
  * The gRPC edge of tsov-helper (tsov.helper.v1.Helper): wire messages to
  * HelperService calls and back.
  */
-import { UnixGrpcServer } from '../../../common/grpc-unix-server';
+import { UnixGrpcServer, type CallObserver } from '../../../common/grpc-unix-server';
 import type { Logger } from '../../../common/logger';
 import type { HelperService } from './helper-service';
 import { helperServiceConstructor, mountRecordToWire, mountRequestFromWire, probeReportToWire } from './wire';
@@ -10,8 +10,8 @@ import { helperServiceConstructor, mountRecordToWire, mountRequestFromWire, prob
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 /** A gRPC server on a unix socket serving tsov.helper.v1.Helper from the service. */
-export function createHelperServer(s: HelperService, logger: Logger): UnixGrpcServer {
-  const server = new UnixGrpcServer({ logger, logField: 'owner' });
+export function createHelperServer(s: HelperService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
+  const server = new UnixGrpcServer({ logger, logField: 'owner', observer });
   const unary = server.unary.bind(server);
   server.addService(helperServiceConstructor().service, {
     Probe: unary('Probe', async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),

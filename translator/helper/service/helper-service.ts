@@ -57,16 +57,38 @@ function formatProblems(summary: string, problems: readonly ShapeProblem[]): str
   return `${summary}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`;
 }
 
+/** What the service reports as it works (metrics); every hook is optional. */
+export interface HelperEvents {
+  mountAttempt?(backend: string, result: 'mounted' | 'refused' | 'failed'): void;
+  probed?(report: ProbeReport): void;
+}
+
 export class HelperService {
   private queue: Promise<unknown> = Promise.resolve();
+  private settings: HelperSettings;
   /** Probe reports by device and mount: a read-only bind mount of a filesystem answers differently from the filesystem. */
   private readonly probes = new Map<string, ProbeReport>();
 
   constructor(
-    private readonly settings: HelperSettings,
+    settings: HelperSettings,
     private readonly journal: MountJournal,
     private readonly logger: Logger,
-  ) {}
+    private readonly events: HelperEvents = {},
+  ) {
+    this.settings = settings;
+  }
+
+  /** A reloaded policy: allowed roots and the default memory size apply to the next request. */
+  updateSettings(change: Pick<HelperSettings, 'allowedRoots' | 'defaultMemoryBytes'>): void {
+    this.settings = { ...this.settings, ...change };
+  }
+
+  /** Journal entries by backend (for metrics). */
+  mountsByBackend(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const entry of this.journal.all()) counts[entry.backend] = (counts[entry.backend] ?? 0) + 1;
+    return counts;
+  }
 
   get memoryRoot(): string {
     return path.join(this.settings.stateDir, 'memory');
@@ -130,6 +152,7 @@ export class HelperService {
     if (cached !== undefined && !refresh) return { ...cached, cached: true };
     const report = await probeDirectory(resolved);
     this.probes.set(cacheKey, report);
+    this.events.probed?.(report);
     this.logger.info('probed', {
       directory: resolved,
       filesystem: report.filesystem,
@@ -142,7 +165,17 @@ export class HelperService {
   // ---- Mount ----------------------------------------------------------------
 
   mount(request: OverlayMountRequest): Promise<JournalEntry> {
-    return this.exclusive(() => this.mountUnlocked(request));
+    return this.exclusive(async () => {
+      try {
+        const entry = await this.mountUnlocked(request);
+        this.events.mountAttempt?.(entry.backend, 'mounted');
+        return entry;
+      } catch (error) {
+        const refused = error instanceof InvalidArgumentError || error instanceof PermissionDeniedError || (error instanceof FailedPreconditionError && error.message.startsWith('refused'));
+        this.events.mountAttempt?.(String(request.backend), refused ? 'refused' : 'failed');
+        throw error;
+      }
+    });
   }
 
   private async mountUnlocked(request: OverlayMountRequest): Promise<JournalEntry> {

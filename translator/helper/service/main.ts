@@ -12,11 +12,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { StartupError } from '../../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../../common/logger';
-import { runMain, serveUntilStopped, stopSignal } from '../../../common/process-main';
+import { DaemonMetrics, serveMetrics } from '../../../common/metrics';
+import { handleSighup } from '../../../common/policy-reload';
+import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../../../common/process-main';
 import { prepareSocketPath } from '../../../common/unix-socket';
 import { loadPolicy } from '../../../policy/load-policy';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';
+import { HelperMetrics } from './helper-metrics';
 import { HelperService } from './helper-service';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -36,8 +39,17 @@ function checkSocketDirectory(socketPath: string): void {
   }
 }
 
+/** Allowed roots as absolute, symlink-resolved paths (a root given through a symlink still matches what realpath returns). */
+function resolveRoots(roots: readonly string[]): string[] {
+  return roots.map((root) => {
+    if (!path.isAbsolute(root)) throw new StartupError(`allowed root ${JSON.stringify(root)} must be an absolute path`);
+    return fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root);
+  });
+}
+
 async function main(): Promise<void> {
   const stopRequested = stopSignal();
+  const onReload = handleSighup(configFileArgument());
   const { values } = parseArgs({
     options: {
       socket: { type: 'string' },
@@ -45,6 +57,7 @@ async function main(): Promise<void> {
       'state-dir': { type: 'string' },
       'allowed-root': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      'metrics-address': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -58,15 +71,15 @@ async function main(): Promise<void> {
   if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
-  const allowedRoots = (values['allowed-root'] ?? config.helper.allowedRoots).map((root) => {
-    if (!path.isAbsolute(root)) throw new StartupError(`allowed root ${JSON.stringify(root)} must be an absolute path`);
-    return fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root);
-  });
+  const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
 
   const logger = createLogger({ level: logLevel, process: 'tsov-helper' });
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const journal = new MountJournal(path.join(stateDir, 'journal.db'));
-  const service = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes }, journal, componentLogger(logger, 'helper'));
+  const metrics = new DaemonMetrics('tsov-helper');
+  // The gauge reads the service's journal at scrape time, after the service exists.
+  const helperMetrics: HelperMetrics = new HelperMetrics(metrics.registry, (): Record<string, number> => service.mountsByBackend());
+  const service: HelperService = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes }, journal, componentLogger(logger, 'helper'), helperMetrics);
   const actions = await service.reconcile();
   logger.info('reconciled the journal', {
     component: 'main',
@@ -77,15 +90,30 @@ async function main(): Promise<void> {
 
   await prepareSocketPath(socket, SOCKET_DIR_MODE);
   checkSocketDirectory(socket);
+  const metricsAddress = values['metrics-address'] ?? config.helper.metricsAddress;
+  const metricsServer = metricsAddress === undefined ? undefined : await serveMetrics(metrics, metricsAddress);
+  onReload(logger, (policy) => {
+    if (values['log-level'] === undefined) logger.level = policy.logLevel;
+    const needsRestart: string[] = [];
+    if (values['allowed-root'] === undefined) service.updateSettings({ allowedRoots: resolveRoots(policy.helper.allowedRoots), defaultMemoryBytes: policy.helper.memoryBytes });
+    else service.updateSettings({ allowedRoots, defaultMemoryBytes: policy.helper.memoryBytes });
+    if (policy.helper.socket !== config.helper.socket) needsRestart.push('helper.socket');
+    if (policy.helper.stateDir !== config.helper.stateDir) needsRestart.push('helper.state_dir');
+    if (policy.helper.metricsAddress !== config.helper.metricsAddress) needsRestart.push('helper.metrics_address');
+    return needsRestart;
+  });
   await serveUntilStopped({
-    server: createHelperServer(service, componentLogger(logger, 'grpc')),
+    server: createHelperServer(service, componentLogger(logger, 'grpc'), metrics.observeCall),
     socket,
     socketMode: SOCKET_MODE,
     logger,
     stopRequested,
-    describe: { state_dir: stateDir, allowed_roots: allowedRoots },
+    describe: { state_dir: stateDir, allowed_roots: allowedRoots, metrics: metricsAddress },
     stoppingMessage: 'stopping; mounts stay in place for the next start',
-    close: () => journal.close(),
+    close: () => {
+      metricsServer?.close();
+      journal.close();
+    },
     graceMs: SHUTDOWN_GRACE_MS,
   });
 }

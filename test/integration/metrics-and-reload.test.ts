@@ -1,0 +1,137 @@
+/**
+ * The daemons' Prometheus endpoints scraped after real traffic, and SIGHUP
+ * policy reloads while clients keep calling: a good file is applied, a bad
+ * one is refused and the old policy stays, and no call fails meanwhile.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import test from 'ava';
+import { waitFor } from '../../harness/wait';
+import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
+import { startSnapshotter } from '../support/snapshotter-process';
+import { makeTempDir } from '../support/temp-dir';
+
+function scrape(socketPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath, path: '/metrics' }, (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${response.statusCode}: ${body}`))));
+      })
+      .on('error', reject);
+  });
+}
+
+/** The value of one sample line, e.g. metric('tsov_rpc_requests_total{...}'). */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelText = line.slice(name.length + 1, line.indexOf('}'));
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, latency histograms, process memory', async (t) => {
+  const dir = makeTempDir(t, 'metrics-snap');
+  const metricsSocket = path.join(dir, 'metrics.sock');
+  const snapshotter = await startSnapshotter(t, path.join(dir, 'root'), path.join(dir, 'tsov.sock'), ['--metrics-address', `unix:${metricsSocket}`]);
+  for (let i = 0; i < 5; i++) {
+    await snapshotter.client.prepare(`a${i}`);
+    await snapshotter.client.commit(`c${i}`, `a${i}`);
+  }
+  await t.throwsAsync(snapshotter.client.stat('missing'));
+  const text = await scrape(metricsSocket);
+  t.is(sample(text, 'tsov_rpc_requests_total', { method: 'Prepare', code: 'OK' }), 5);
+  t.is(sample(text, 'tsov_rpc_requests_total', { method: 'Commit', code: 'OK' }), 5);
+  t.is(sample(text, 'tsov_rpc_requests_total', { method: 'Stat', code: 'NOT_FOUND' }), 1);
+  t.is(sample(text, 'tsov_rpc_duration_seconds_count', { method: 'Prepare' }), 5);
+  t.true((sample(text, 'tsov_rpc_duration_seconds_bucket', { method: 'Prepare', le: '+Inf' }) ?? 0) === 5);
+  t.regex(text, /^tsov_process_resident_memory_bytes\{daemon="tsov-snapshotter"\} [1-9]\d*$/m);
+});
+
+test('tsov-helper metrics: live mounts by backend, mount attempts by result, probe answers', async (t) => {
+  const base = makeTempDir(t, 'metrics-helper');
+  const layout = helperLayout(base);
+  const metricsSocket = path.join(base, 'metrics.sock');
+  const withMetrics = await startHelper(t, layout, 'warn', ['--metrics-address', `unix:${metricsSocket}`]);
+  const [a, b, target] = makeDirs(...['a', 'b', 'merged'].map((d) => path.join(withMetrics.root, d)));
+  await withMetrics.client.probe(withMetrics.root);
+  await withMetrics.client.mount({ owner: 'm', lowers: [a!, b!], target: target!, backend: 'kernel', choices: {} });
+  await t.throwsAsync(withMetrics.client.mount({ owner: 'm', lowers: ['/etc', b!], target: target!, backend: 'kernel', choices: {} }));
+  const text = await scrape(metricsSocket);
+  t.is(sample(text, 'tsov_helper_mounts', { backend: 'kernel' }), 1);
+  t.is(sample(text, 'tsov_helper_mount_attempts_total', { backend: 'kernel', result: 'mounted' }), 1);
+  t.is(sample(text, 'tsov_helper_mount_attempts_total', { backend: 'kernel', result: 'refused' }), 1);
+  t.is(sample(text, 'tsov_helper_probe_check', { check: 'mount:overlay', filesystem: 'ext4' }), 1);
+  t.is(sample(text, 'tsov_rpc_requests_total', { method: 'Mount', code: 'FAILED_PRECONDITION' }), 1);
+  await withMetrics.client.release('m');
+});
+
+test('SIGHUP under load: a good policy is applied, a bad one is refused and the old one kept; no call fails', async (t) => {
+  const dir = makeTempDir(t, 'reload');
+  const config = path.join(dir, 'config.yaml');
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'tsov.sock');
+  fs.writeFileSync(config, `log:\n  level: info\nsnapshotter:\n  root: ${root}\n  address: ${socket}\n`);
+  const snapshotter = await startSnapshotter(t, root, socket, ['--config', config, '--log-level', 'info']);
+  let calls = 0;
+  const failures: string[] = [];
+  let stop = false;
+  const worker = async (w: number) => {
+    for (let i = 0; !stop; i++) {
+      try {
+        await snapshotter.client.prepare(`w${w}-${i}`);
+        await snapshotter.client.commit(`w${w}-c${i}`, `w${w}-${i}`);
+        await snapshotter.client.remove(`w${w}-c${i}`);
+        calls += 3;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+  };
+  const workers = [0, 1, 2, 3].map(worker);
+  const texts = [
+    `log:\n  level: debug\nsnapshotter:\n  root: ${root}\n  address: ${socket}\n`,
+    'log:\n  level: loud\n',
+    `log:\n  level: info\nsnapshotter:\n  root: ${root}-moved\n  address: ${socket}\n`,
+    'snapshotter: [not, a, mapping\n',
+  ];
+  for (const text of texts) {
+    fs.writeFileSync(config, text);
+    snapshotter.process.kill('SIGHUP');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+  stop = true;
+  await Promise.all(workers);
+  t.deepEqual(failures, []);
+  t.true(calls > 100, `${calls} calls during the reloads`);
+  t.is(snapshotter.process.exitCode, null, 'still running');
+  const log = snapshotter.stderr();
+  t.is(log.match(/SIGHUP: policy reloaded/g)?.length, 2, log);
+  t.is(log.match(/SIGHUP: the policy file does not load; keeping the policy in force/g)?.length, 2);
+  t.regex(log, /log\.level: expected one of error, warn, info, debug, got \\"loud\\"/);
+  t.regex(log, /"needs_restart":\["snapshotter.root"\]/);
+});
+
+test('SIGHUP in tsov-helper applies new allowed roots to the next request', async (t) => {
+  const base = makeTempDir(t, 'reload-helper');
+  const layout = helperLayout(base);
+  const extra = makeDirs(path.join(base, 'extra'))[0]!;
+  const config = path.join(base, 'config.yaml');
+  const policy = (roots: string[]) => `helper:\n  allowed_roots: [${roots.join(', ')}]\n`;
+  fs.writeFileSync(config, policy(layout.roots));
+  const helper = await startHelper(t, { ...layout, roots: [] }, 'info', ['--config', config]);
+  const [a, b, target] = makeDirs(path.join(extra, 'a'), path.join(extra, 'b'), path.join(extra, 'merged'));
+  const request = { owner: 'r', lowers: [a!, b!], target: target!, backend: 'kernel' as const, choices: {} };
+  const refused = await t.throwsAsync(helper.client.mount(request));
+  t.regex(refused.message, /is outside the allowed roots/);
+  fs.writeFileSync(config, policy([...layout.roots, extra]));
+  helper.process.kill('SIGHUP');
+  await waitFor('the helper to reload', () => helper.stderr().includes('SIGHUP: policy reloaded'));
+  const mounted = await helper.client.mount(request);
+  t.is(mounted.state, 'mounted');
+  await helper.client.release('r');
+});
