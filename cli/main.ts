@@ -19,6 +19,7 @@ import { loadPolicy } from '../policy/load-policy';
 import { HelperCallError, HelperClient } from '../translator/helper/service/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
+import { install, uninstall } from './install/install';
 import { translateCommand } from './commands/translate';
 
 const USAGE = `usage:
@@ -31,6 +32,10 @@ const USAGE = `usage:
                                               rewrite a spec's type: overlay mounts and say where writes go;
                                               without --dry-run, tsov-helper also mounts (owner ID)
   tsov policy check FILE                      validate a policy file and print the effective policy
+  tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE]
+                                              link the executables, write the units and the default policy,
+                                              print (or merge, with a backup) the containerd config
+  tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]
 options: --helper-socket PATH, --config FILE (default /etc/tsov/config.yaml when it exists)`;
 
 const DEFAULT_CONFIG_FILE = '/etc/tsov/config.yaml';
@@ -49,6 +54,10 @@ async function main(): Promise<number> {
       runtime: { type: 'string' },
       id: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      prefix: { type: 'string', default: '/usr/local' },
+      destdir: { type: 'string', default: '' },
+      'containerd-config': { type: 'string' },
+      purge: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,6 +65,12 @@ async function main(): Promise<number> {
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !values.help ? 2 : 0;
+  }
+  if (command === 'install' || command === 'uninstall') {
+    const options = { prefix: values.prefix, destdir: values.destdir, containerdConfig: values['containerd-config'], purge: values.purge };
+    if (command === 'install') install(options);
+    else uninstall(options);
+    return 0;
   }
   const config = loadPolicy(values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined));
   const client = new HelperClient(values['helper-socket'] ?? config.helper.socket);

@@ -17,6 +17,14 @@ const UNITS = [
   { unit: 'tsov-helper.service', installedBinary: '/usr/local/bin/tsov-helper', built: HELPER_MAIN, maxExposure: 6.0 },
 ];
 
+test('tsov-snapshotter.service requires tsov-helper.service and starts after it, both before containerd', (t) => {
+  const unit = fs.readFileSync(path.join(REPO_ROOT, 'systemd', 'tsov-snapshotter.service'), 'utf8');
+  t.regex(unit, /^Requires=tsov-helper\.service$/m);
+  t.regex(unit, /^After=.*tsov-helper\.service/m);
+  t.regex(unit, /^Before=containerd\.service$/m);
+  t.regex(fs.readFileSync(path.join(REPO_ROOT, 'systemd', 'tsov-helper.service'), 'utf8'), /^Before=containerd\.service/m);
+});
+
 test('tsov-helper.service keeps the host mount namespace: no option that makes a private one', (t) => {
   const unit = fs.readFileSync(path.join(REPO_ROOT, 'systemd', 'tsov-helper.service'), 'utf8');
   const settings = unit.split('\n').filter((line) => /^[A-Za-z]+=/.test(line));
@@ -26,16 +34,18 @@ test('tsov-helper.service keeps the host mount namespace: no option that makes a
   t.true(settings.includes('KillMode=process'), 'stopping the helper leaves fuse-overlayfs daemons serving their mounts');
 });
 
-for (const { unit, installedBinary, built, maxExposure } of UNITS) {
+for (const { unit, maxExposure } of UNITS) {
   test(`${unit}: systemd-analyze verify is clean and exposure <= ${maxExposure}`, (t) => {
     const dir = makeTempDir(t, 'units');
+    // Every unit goes into the directory (they refer to each other), with ExecStart at the built files.
+    for (const other of UNITS) {
+      fs.writeFileSync(path.join(dir, other.unit), fs.readFileSync(path.join(REPO_ROOT, 'systemd', other.unit), 'utf8').replaceAll(other.installedBinary, other.built));
+    }
     const file = path.join(dir, unit);
-    fs.writeFileSync(file, fs.readFileSync(path.join(REPO_ROOT, 'systemd', unit), 'utf8').replaceAll(installedBinary, built));
-    fs.chmodSync(built, 0o755);
-    const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+    const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
     t.is(verify.status, 0, verify.stderr);
     t.is(verify.stderr.trim(), '', 'no warnings');
-    const security = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', file], { encoding: 'utf8' });
+    const security = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', file], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
     const match = /Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout);
     t.truthy(match, security.stdout + security.stderr);
     const exposure = Number(match![1]);

@@ -1,0 +1,147 @@
+/**
+ * tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE]
+ * tsov uninstall [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE] [--purge]
+ *
+ * Puts tsov on a node: links the executables into PREFIX/bin, the systemd
+ * units into /etc/systemd/system (ExecStart pointing at PREFIX/bin), the
+ * default policy at /etc/tsov/config.yaml (an existing one is never
+ * overwritten), and the containerd snippet (printed, or merged into
+ * --containerd-config with a backup). --destdir installs below another root
+ * (packaging, tests). systemctl is left to the operator (the next steps are printed).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { StartupError } from '../../common/errors';
+import { addProxyPlugin, containerdInstructions, removeProxyPlugin } from './containerd-config';
+
+/** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+const EXECUTABLES: Record<string, string> = {
+  tsov: 'dist/cli/main.js',
+  'tsov-snapshotter': 'dist/snapshotter/main.js',
+  'tsov-helper': 'dist/translator/helper/service/main.js',
+  'tsov-runtime': 'dist/translator/runtime/main.js',
+};
+const UNITS = ['tsov-helper.service', 'tsov-snapshotter.service'];
+const SHIPPED_PREFIX = '/usr/local';
+const DEFAULT_SNAPSHOTTER_SOCKET = '/run/tsov/tsov.sock';
+
+export interface InstallOptions {
+  prefix: string;
+  destdir: string;
+  containerdConfig?: string;
+  purge?: boolean;
+}
+
+/** A unit as shipped, with its executables under prefix instead of /usr/local. Pure. */
+export function unitForPrefix(unitText: string, prefix: string): string {
+  return unitText.replaceAll(`${SHIPPED_PREFIX}/bin/`, `${prefix.replace(/\/$/, '')}/bin/`);
+}
+
+function under(destdir: string, file: string): string {
+  return path.join(destdir || '/', file);
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function backup(file: string): string {
+  const copy = `${file}.tsov-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  fs.copyFileSync(file, copy);
+  return copy;
+}
+
+export function install(options: InstallOptions): void {
+  if (!path.isAbsolute(options.prefix)) throw new StartupError('--prefix must be an absolute path');
+  const binDir = under(options.destdir, path.join(options.prefix, 'bin'));
+  fs.mkdirSync(binDir, { recursive: true });
+  for (const [name, relative] of Object.entries(EXECUTABLES)) {
+    const link = path.join(binDir, name);
+    const target = path.join(PACKAGE_ROOT, relative);
+    if (!fs.existsSync(target)) throw new StartupError(`${target} is missing; run npm run build first`);
+    const existing = fs.lstatSync(link, { throwIfNoEntry: false });
+    if (existing !== undefined && !existing.isSymbolicLink()) throw new StartupError(`${link} exists and is not a link tsov made; remove it or use another --prefix`);
+    if (existing !== undefined) fs.unlinkSync(link);
+    fs.symlinkSync(target, link);
+    say(`linked   ${link} -> ${target}`);
+  }
+  const unitDir = under(options.destdir, '/etc/systemd/system');
+  fs.mkdirSync(unitDir, { recursive: true });
+  for (const unit of UNITS) {
+    const text = unitForPrefix(fs.readFileSync(path.join(PACKAGE_ROOT, 'systemd', unit), 'utf8'), options.prefix);
+    fs.writeFileSync(path.join(unitDir, unit), text, { mode: 0o644 });
+    say(`wrote    ${path.join(unitDir, unit)}`);
+  }
+  const policyDir = under(options.destdir, '/etc/tsov');
+  const policy = path.join(policyDir, 'config.yaml');
+  const shipped = fs.readFileSync(path.join(PACKAGE_ROOT, 'config.example.yaml'), 'utf8');
+  fs.mkdirSync(policyDir, { recursive: true, mode: 0o755 });
+  if (!fs.existsSync(policy)) {
+    fs.writeFileSync(policy, shipped, { mode: 0o644 });
+    say(`wrote    ${policy} (the default policy; edit it, then systemctl reload tsov-helper tsov-snapshotter)`);
+  } else if (fs.readFileSync(policy, 'utf8') === shipped) {
+    say(`kept     ${policy} (unchanged default)`);
+  } else {
+    fs.writeFileSync(`${policy}.example`, shipped, { mode: 0o644 });
+    say(`kept     ${policy} (edited; the shipped default is in ${policy}.example)`);
+  }
+  if (options.containerdConfig === undefined) {
+    say('');
+    say(containerdInstructions(DEFAULT_SNAPSHOTTER_SOCKET, path.join(options.prefix, 'bin', 'tsov-runtime')));
+  } else {
+    const file = options.containerdConfig;
+    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const merged = addProxyPlugin(current, DEFAULT_SNAPSHOTTER_SOCKET);
+    if (merged.changed) {
+      const saved = current === '' ? undefined : backup(file);
+      fs.writeFileSync(file, merged.text);
+      say(`merged   [proxy_plugins.tsov] into ${file}${saved ? ` (backup: ${saved})` : ''}; restart containerd`);
+    } else {
+      say(`kept     ${file}: ${merged.reason}`);
+    }
+  }
+  say('');
+  say('next: systemctl daemon-reload && systemctl enable --now tsov-helper tsov-snapshotter && systemctl restart containerd');
+}
+
+export function uninstall(options: InstallOptions): void {
+  const binDir = under(options.destdir, path.join(options.prefix, 'bin'));
+  for (const [name, relative] of Object.entries(EXECUTABLES)) {
+    const link = path.join(binDir, name);
+    const existing = fs.lstatSync(link, { throwIfNoEntry: false });
+    if (existing?.isSymbolicLink() && fs.readlinkSync(link) === path.join(PACKAGE_ROOT, relative)) {
+      fs.unlinkSync(link);
+      say(`removed  ${link}`);
+    } else if (existing !== undefined) {
+      say(`left     ${link} (not a link to this tsov)`);
+    }
+  }
+  for (const unit of UNITS) {
+    const file = under(options.destdir, path.join('/etc/systemd/system', unit));
+    if (fs.existsSync(file)) {
+      fs.unlinkSync(file);
+      say(`removed  ${file}`);
+    }
+  }
+  const policyDir = under(options.destdir, '/etc/tsov');
+  if (options.purge === true) {
+    fs.rmSync(policyDir, { recursive: true, force: true });
+    say(`removed  ${policyDir}`);
+  } else if (fs.existsSync(policyDir)) {
+    say(`kept     ${policyDir} (--purge removes it)`);
+  }
+  if (options.containerdConfig !== undefined && fs.existsSync(options.containerdConfig)) {
+    const file = options.containerdConfig;
+    const removed = removeProxyPlugin(fs.readFileSync(file, 'utf8'));
+    if (removed.changed) {
+      const saved = backup(file);
+      fs.writeFileSync(file, removed.text);
+      say(`removed  [proxy_plugins.tsov] from ${file} (backup: ${saved}); restart containerd`);
+    } else {
+      say(`kept     ${file}: ${removed.reason}`);
+    }
+  }
+  say('next: systemctl disable --now tsov-snapshotter tsov-helper; systemctl daemon-reload');
+}
