@@ -70,3 +70,10 @@ test('install without --containerd-config prints the snippet; a foreign file whe
   t.is(refused.status, 1);
   t.regex(refused.stderr, /tsov-helper exists and is not a link tsov made; remove it or use another --prefix/);
 });
+
+test("deploy/containerd-1.6-1.7.toml is accepted by this node's containerd (1.6)", (t) => {
+  const dump = spawnSync('containerd', ['--config', path.join(REPO_ROOT, 'deploy', 'containerd-1.6-1.7.toml'), 'config', 'dump'], { encoding: 'utf8' });
+  t.is(dump.status, 0, dump.stderr);
+  t.regex(dump.stdout, /snapshotter = "tsov"/);
+  t.regex(dump.stdout, /BinaryName = "\/usr\/local\/bin\/tsov-runtime"/);
+});

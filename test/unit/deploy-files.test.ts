@@ -1,0 +1,33 @@
+/** The Kubernetes and containerd files under deploy/ parse, and say what the docs say they do. */
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import YAML from 'yaml';
+import { REPO_ROOT } from '../support/paths';
+
+const deploy = (file: string) => fs.readFileSync(path.join(REPO_ROOT, 'deploy', file), 'utf8');
+
+test('runtimeclass.yaml defines the tsov and tsov-runsc handlers', (t) => {
+  const docs = YAML.parseAllDocuments(deploy('runtimeclass.yaml')).map((d) => d.toJS() as { kind: string; handler: string });
+  t.deepEqual(docs.map((d) => [d.kind, d.handler]), [['RuntimeClass', 'tsov'], ['RuntimeClass', 'tsov-runsc']]);
+});
+
+test('daemonset.yaml runs the helper with bidirectional mount propagation and the snapshotter without privileges', (t) => {
+  const ds = YAML.parse(deploy('daemonset.yaml')) as { kind: string; spec: { template: { spec: { containers: Array<{ name: string; securityContext: Record<string, unknown>; volumeMounts: Array<{ mountPath: string; mountPropagation?: string }> }> } } } };
+  t.is(ds.kind, 'DaemonSet');
+  const [helper, snapshotter] = ds.spec.template.spec.containers;
+  t.is(helper!.name, 'helper');
+  t.is(helper!.volumeMounts.find((m) => m.mountPath === '/run/tsov')!.mountPropagation, 'Bidirectional');
+  t.is(snapshotter!.securityContext.privileged, undefined);
+  t.deepEqual((snapshotter!.securityContext.capabilities as { drop: string[] }).drop, ['ALL']);
+});
+
+test('the containerd files name the proxy plugin, the snapshotter and tsov-runtime', (t) => {
+  for (const file of ['containerd-1.6-1.7.toml', 'containerd-2.x.toml']) {
+    const text = deploy(file);
+    t.regex(text, /\[proxy_plugins\.tsov\]\s+type = "snapshot"\s+address = "\/run\/tsov\/tsov\.sock"/, file);
+    t.regex(text, /snapshotter = "tsov"/, file);
+    t.regex(text, /BinaryName = "\/usr\/local\/bin\/tsov-runtime"/, file);
+    t.regex(text, /pod_annotations = \["dev\.gvisor\.\*"/, file);
+  }
+});
