@@ -21,9 +21,24 @@ export function grpcStatusFor(error: unknown): GrpcStatus {
   return error instanceof TsovError ? STATUS_BY_CODE[error.code] : GrpcStatus.INTERNAL;
 }
 
+/**
+ * The status message travels percent-encoded in an HTTP/2 trailer; a trailer
+ * larger than the peer's header-list limit loses the whole call (the client
+ * never sees a status). Messages are cut to this many characters.
+ */
+export const MAX_STATUS_MESSAGE = 2048;
+
+/** `text` cut to `max` characters, saying how much was left out; the full text goes to the log. */
+export function boundedStatusMessage(text: string, max = MAX_STATUS_MESSAGE): string {
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  const cut = chars.slice(0, max).join('');
+  return `${cut}… (${chars.length - max} more characters; the full message is in the tsov log)`;
+}
+
 /** The error object grpc-js sends to the client for a failed call. */
 export function toServiceError(error: unknown): Partial<ServiceError> {
   const code = grpcStatusFor(error);
-  const details = error instanceof TsovError ? error.message : 'internal error; see the tsov log for details';
+  const details = error instanceof TsovError ? boundedStatusMessage(error.message) : 'internal error; see the tsov log for details';
   return { code, details, message: details, metadata: new Metadata() };
 }

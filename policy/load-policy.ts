@@ -76,8 +76,16 @@ function fieldName(path: ReadonlyArray<string | number>): string {
   return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 }
 
+/** A value as the error message shows it: JSON, cut short; YAML aliases can make it circular. */
 function shown(value: unknown): string {
-  return value === undefined ? 'nothing' : JSON.stringify(value);
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return Array.isArray(value) ? 'a list that contains itself (YAML alias)' : 'a mapping that contains itself (YAML alias)';
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 function problemOf(error: ErrorObject): Problem {
@@ -114,6 +122,18 @@ function problemsOf(errors: readonly ErrorObject[]): Problem[] {
 }
 
 /** The source position of a field: of its key for an unknown key, else of its value. */
+function firstAliasPosition(document: Document, lines: LineCounter): string {
+  let offset = 0;
+  YAML.visit(document, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return YAML.visit.BREAK;
+    },
+  });
+  const { line, col } = lines.linePos(offset);
+  return `${line}:${col}`;
+}
+
 function position(document: Document, lines: LineCounter, problem: Problem): string {
   let node: unknown = document.contents;
   let offset = (node as Node | null)?.range?.[0] ?? 0;
@@ -154,7 +174,13 @@ export function policyFromText(text: string, file: string): Policy {
   if (document.errors.length > 0) {
     refuse(file, document.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: not valid YAML: ${e.message.split('\n')[0]}`));
   }
-  const value = document.toJS() ?? {};
+  let value: unknown;
+  try {
+    value = document.toJS() ?? {};
+  } catch (error) {
+    // Aliases are resolved only here: one naming no anchor, or too many of them (an alias bomb).
+    refuse(file, [`${file}:${firstAliasPosition(document, lines)}: not valid YAML: ${(error as Error).message}`]);
+  }
   if (!validate(value)) {
     refuse(file, problemsOf(validate.errors ?? []).map((p) => `${file}:${position(document, lines, p)}: ${fieldName(p.path)}: ${p.message}`));
   }

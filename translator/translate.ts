@@ -258,7 +258,9 @@ export function translate(spec: OciSpec, context: TranslationContext): Translati
   const needs: SandboxOverlayNeeds = { selfBacked: [], memoryBacked: [], rootfs: context.policy.sandbox.rootfsOverlay, memoryBytes: context.policy.memoryBytes };
   for (const [index, mount] of (spec.mounts ?? []).entries()) {
     if (!isOverlayMount(mount)) {
-      if ((mount.options ?? []).some((option) => typeof option === 'string' && option.startsWith('x-tsov.'))) {
+      // Other entries are the real runtime's to judge; tsov only looks for its own options.
+      const options: unknown = mount.options;
+      if (Array.isArray(options) && options.some((option) => typeof option === 'string' && option.startsWith('x-tsov.'))) {
         problems.push(`${describeEntry(index, mount.destination)}: x-tsov options apply only to type: overlay mounts`);
       }
       mounts.push(mount);

@@ -33,6 +33,8 @@ test('at least 60 hostile requests are each refused with their own reason; nothi
   fs.symlinkSync('/etc', p('link-out'));
   fs.symlinkSync(path.join(base, 'outside'), p('link-dir'));
   fs.symlinkSync(p('l1'), p('link-in'));
+  fs.symlinkSync(p('loop-b'), p('loop-a'));
+  fs.symlinkSync(p('loop-a'), p('loop-b'));
   const mount = (args: string[]) => t.is(spawnSync('mount', args).status, 0, `mount ${args.join(' ')}`);
   mount(['-t', 'tmpfs', 'tsov-test', p('tmpfs')]);
   makeDirs(p('tmpfs', 'work'));
@@ -105,6 +107,8 @@ test('at least 60 hostile requests are each refused with their own reason; nothi
     ['a symlink to /etc as a lower', { lowers: [p('link-out'), p('l2')] }, /lowers\[0\]: .*link-out" \(it resolves to "\/etc"\) is outside/],
     ['a symlink to /etc as the upper', { upper: p('link-out') }, /upper: .* \(it resolves to "\/etc"\) is outside/],
     ['a symlinked parent leaving the roots', { lowers: [p('link-dir', 'dir'), p('l2')] }, /lowers\[0\]: .* \(it resolves to .*outside\/dir"\) is outside/],
+    ['a symlink loop as a lower', { lowers: [p('loop-a'), p('l2')] }, /lowers\[0\]: .*loop-a" cannot be resolved \(ELOOP: too many symbolic links\)/],
+    ['a name longer than NAME_MAX', { target: p('merged', 'x'.repeat(300)) }, /target: .* cannot be resolved \(ENAMETOOLONG: a name or the whole path is too long\)/],
     ['the target outside the roots', { target: outside }, /target: .* is outside the allowed roots/],
     ['/ as the target', { target: '/' }, /target: "\/" is outside the allowed roots/],
     ['/proc as a lower', { lowers: ['/proc', p('l2')] }, /lowers\[0\]: "\/proc" is outside/],

@@ -99,15 +99,20 @@ test('SIGHUP under load: a good policy is applied, a bad one is refused and the 
     `log:\n  level: info\nsnapshotter:\n  root: ${root}-moved\n  address: ${socket}\n`,
     'snapshotter: [not, a, mapping\n',
   ];
-  for (const text of texts) {
+  const reloadsHandled = () => snapshotter.stderr().match(/SIGHUP: (policy reloaded|the policy file does not load)/g)?.length ?? 0;
+  const callsPerReload: number[] = [];
+  for (const [index, text] of texts.entries()) {
+    const before = calls;
     fs.writeFileSync(config, text);
     snapshotter.process.kill('SIGHUP');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Keep the load running until this reload is handled and calls went on around it.
+    await waitFor(`reload ${index + 1} to be handled under load`, () => reloadsHandled() > index && calls >= before + 30);
+    callsPerReload.push(calls - before);
   }
   stop = true;
   await Promise.all(workers);
   t.deepEqual(failures, []);
-  t.true(calls > 100, `${calls} calls during the reloads`);
+  t.true(callsPerReload.every((n) => n >= 30), `calls around each reload: ${callsPerReload.join(', ')}`);
   t.is(snapshotter.process.exitCode, null, 'still running');
   const log = snapshotter.stderr();
   t.is(log.match(/SIGHUP: policy reloaded/g)?.length, 2, log);

@@ -12,7 +12,7 @@ import {
   UnimplementedError,
   classifyFilesystemError,
 } from '../../common/errors';
-import { grpcStatusFor, toServiceError } from '../../common/grpc-status';
+import { MAX_STATUS_MESSAGE, boundedStatusMessage, grpcStatusFor, toServiceError } from '../../common/grpc-status';
 
 const mapping = [
   [new NotFoundError('x'), status.NOT_FOUND],
@@ -63,4 +63,16 @@ test('classifyFilesystemError: other errno is Internal, tsov errors pass through
   t.true(classifyFilesystemError(errnoError('EIO'), 'x') instanceof InternalError);
   const notFound = new NotFoundError('gone');
   t.is(classifyFilesystemError(notFound, 'x'), notFound);
+});
+
+test('status messages are cut to a size an HTTP/2 trailer carries, saying how much was left out', (t) => {
+  t.is(boundedStatusMessage('short'), 'short');
+  const exact = 'x'.repeat(MAX_STATUS_MESSAGE);
+  t.is(boundedStatusMessage(exact), exact);
+  const long = boundedStatusMessage('日'.repeat(MAX_STATUS_MESSAGE + 5));
+  t.true(long.startsWith('日'.repeat(MAX_STATUS_MESSAGE)));
+  t.regex(long, /… \(5 more characters; the full message is in the tsov log\)$/);
+  t.is(boundedStatusMessage('a😀b', 2), 'a😀… (1 more characters; the full message is in the tsov log)', 'never splits a surrogate pair');
+  const sent = toServiceError(new InvalidArgumentError('y'.repeat(100_000)));
+  t.true((sent.details ?? '').length < MAX_STATUS_MESSAGE + 100);
 });

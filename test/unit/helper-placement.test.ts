@@ -36,6 +36,7 @@ test('separate directories inside the allowed roots pass', (t) => {
 
 const refusals: Array<[string, PlacementFacts, string, RegExp]> = [
   ['a missing lower', facts(replace('lowers[1]', { ...dir('lowers[1]', '/srv/l/none'), resolved: undefined })), 'lowers[1]', /does not exist; create the directory first/],
+  ['a symlink loop', facts(replace('lowers[1]', { ...dir('lowers[1]', '/srv/l/loop'), resolved: undefined, unresolvable: 'ELOOP: too many symbolic links' })), 'lowers[1]', /"\/srv\/l\/loop" cannot be resolved \(ELOOP: too many symbolic links\); give a real directory/],
   ['a lower outside the roots', facts(replace('lowers[0]', dir('lowers[0]', '/etc'))), 'lowers[0]', /"\/etc" is outside the allowed roots \/srv, \/run\/tsov/],
   ['a symlink that leaves the roots', facts(replace('upper', { ...dir('upper', '/srv/link'), resolved: '/etc/secrets' })), 'upper', /"\/srv\/link" \(it resolves to "\/etc\/secrets"\) is outside the allowed roots/],
   ['a prefix that only looks inside a root', facts(replace('target', dir('target', '/srvx/merged'))), 'target', /outside the allowed roots/],

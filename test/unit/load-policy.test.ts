@@ -92,6 +92,8 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['a duplicated key', 'log:\n  level: info\n  level: debug\n', '3:3', /not valid YAML: Map keys must be unique/],
   ['broken YAML', 'log:\n  level: [info\n', '3:1', /not valid YAML/],
   ['a tab used for indentation', 'log:\n\tlevel: info\n', '2:1', /not valid YAML/],
+  ['an alias without its anchor', 'log:\n  level: *nowhere\n', '2:10', /not valid YAML: Unresolved alias/],
+  ['an alias bomb', `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${'*a, '.repeat(9)}*a]\nc: &c [${'*b, '.repeat(9)}*b]\nd: [${'*c, '.repeat(9)}*c]\n`, '2:8', /not valid YAML: Excessive alias count/],
 ];
 
 for (const [title, text, where, message] of invalid) {

@@ -82,8 +82,12 @@ export function parseQuirkList(text: string, where: string): QuirkSettings {
   return settings;
 }
 
+/** "mount 3 (/ov)": how messages name an entry (a destination with control characters is quoted, so a message stays one line). */
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
 export function describeEntry(index: number, destination: unknown): string {
-  return `mount ${index} (${typeof destination === 'string' ? destination : '?'})`;
+  if (typeof destination !== 'string') return `mount ${index} (no destination)`;
+  return `mount ${index} (${CONTROL_CHARACTER.test(destination) ? JSON.stringify(destination) : destination})`;
 }
 
 export function parseOverlayEntry(mount: OciMount, index: number): OverlayEntry {
@@ -156,6 +160,12 @@ export function parseOverlayEntry(mount: OciMount, index: number): OverlayEntry 
   }
   if (usedPlus && usedLowerdir) throw new InvalidArgumentError(`${where}: mixes lowerdir= and lowerdir+=; use one form`);
   if (entry.lowers.length === 0) throw new InvalidArgumentError(`${where}: no lowerdir; an overlay needs at least one lower directory`);
+  // Refused here, quoted, so that every later message can show the paths as they are.
+  for (const [field, value] of [...entry.lowers.map((lower) => ['lowerdir', lower] as const), ['upperdir', entry.upper] as const, ['workdir', entry.work] as const]) {
+    if (value !== undefined && CONTROL_CHARACTER.test(value)) {
+      throw new InvalidArgumentError(`${where}: ${field} ${JSON.stringify(value)} contains a control character; no overlay layer path may`);
+    }
+  }
   return entry;
 }
 

@@ -16,13 +16,24 @@ export interface RequestedPath {
   listEntries?: boolean;
 }
 
+/** realpath(3) failures that say something about the request, not about the helper. */
+const UNRESOLVABLE: Record<string, string> = {
+  ENAMETOOLONG: 'a name or the whole path is too long',
+  ELOOP: 'too many symbolic links',
+  EACCES: 'a directory on the way cannot be searched',
+};
+
 export async function gatherPathFacts(requested: RequestedPath, mounts: readonly MountInfoEntry[]): Promise<PathFacts> {
   const fact: PathFacts = { field: requested.field, requested: requested.path, isDirectory: false };
   try {
     fact.resolved = await fs.realpath(requested.path);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return fact;
-    throw error;
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return fact;
+    const why = code === undefined ? undefined : UNRESOLVABLE[code];
+    if (why === undefined) throw error;
+    fact.unresolvable = `${code}: ${why}`;
+    return fact;
   }
   const stat = await fs.stat(fact.resolved);
   fact.isDirectory = stat.isDirectory();

@@ -14,8 +14,10 @@ export interface PathFacts {
   field: string;
   /** As requested. */
   requested: string;
-  /** After resolving symlinks; undefined when the path does not exist. */
+  /** After resolving symlinks; undefined when the path does not exist or cannot be resolved. */
   resolved?: string;
+  /** Why resolving failed, when it failed for another reason than a missing path (ELOOP, ENAMETOOLONG, EACCES). */
+  unresolvable?: string;
   isDirectory: boolean;
   /** Mount id and mount point of the mount holding the resolved path. */
   mountId?: number;
@@ -40,7 +42,8 @@ export function checkPlacement(facts: PlacementFacts): ShapeProblem[] {
   for (const fact of facts.paths) {
     const shown = JSON.stringify(fact.requested);
     if (fact.resolved === undefined) {
-      problems.push({ field: fact.field, message: `${shown} does not exist; create the directory first` });
+      const message = fact.unresolvable === undefined ? `${shown} does not exist; create the directory first` : `${shown} cannot be resolved (${fact.unresolvable}); give a real directory under the allowed roots`;
+      problems.push({ field: fact.field, message });
       continue;
     }
     if (!facts.allowedRoots.some((root) => isPathWithin(fact.resolved!, root))) {

@@ -53,8 +53,13 @@ function readMountInfo(): MountInfoEntry[] {
   return parseMountInfo(fs.readFileSync(MOUNTINFO, 'utf8'));
 }
 
+/** Problems shown in one refusal; the rest are counted (a 501-lower request can have hundreds). */
+const PROBLEMS_SHOWN = 10;
+
 function formatProblems(summary: string, problems: readonly ShapeProblem[]): string {
-  return `${summary}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`;
+  const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => `${p.field}: ${p.message}`);
+  if (problems.length > PROBLEMS_SHOWN) shown.push(`and ${problems.length - PROBLEMS_SHOWN} more problems`);
+  return `${summary}: ${shown.join('; ')}`;
 }
 
 /** What the service reports as it works (metrics); every hook is optional. */
