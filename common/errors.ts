@@ -76,8 +76,9 @@ export function errnoCode(error: unknown): string | undefined {
   return undefined;
 }
 
-const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
-const READ_ONLY_ERRNOS = new Set(['EROFS']);
+/** errno names, and the codes better-sqlite3 gives SQLite's own failures of the same kind. */
+const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+const READ_ONLY_ERRNOS = new Set(['EROFS', 'SQLITE_READONLY']);
 
 /**
  * Turns a filesystem error met while changing the snapshot root into tsov's vocabulary,

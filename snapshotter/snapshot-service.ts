@@ -172,23 +172,27 @@ export class SnapshotService {
     requireName(key, 'key');
     validateLabels(labels);
     const temp = this.makeTempDirectory(kind);
+    let renamedTo: string | undefined;
     try {
       return this.store.write((tx) => {
         if (tx.get(key) !== undefined) throw new AlreadyExistsError(`snapshot ${JSON.stringify(key)}: already exists`);
         const parentRecord = parent === '' ? undefined : getCommittedParent(tx, parent);
         const id = tx.insert({ name: key, parentId: parentRecord?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
         if (parentRecord !== undefined) copyOwner(this.layout.fsDir(parentRecord.id), path.join(temp.dir, 'fs'));
-        try {
-          fs.renameSync(temp.dir, this.layout.snapshotDir(id));
-          fsyncDirectory(this.layout.snapshotsDir);
-        } catch (error) {
-          throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
-        }
+        const final = this.layout.snapshotDir(id);
+        // The id is new in this transaction, so no record names this directory: if it exists it was
+        // left by a crash (or a failed COMMIT) after an earlier rename whose transaction never landed.
+        fs.rmSync(final, { recursive: true, force: true });
+        fs.renameSync(temp.dir, final);
+        renamedTo = final;
+        fsyncDirectory(this.layout.snapshotsDir);
         return this.mountsOf(tx, getExisting(tx, key));
       });
     } catch (error) {
+      // The transaction rolled back (or never began): no record names what was made.
       fs.rmSync(temp.dir, { recursive: true, force: true });
-      throw error;
+      if (renamedTo !== undefined) fs.rmSync(renamedTo, { recursive: true, force: true });
+      throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
     } finally {
       this.creating.delete(temp.name);
     }

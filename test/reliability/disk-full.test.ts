@@ -1,0 +1,99 @@
+/**
+ * The snapshotter root fills up or turns read-only under a running
+ * tsov-snapshotter: Prepare fails with RESOURCE_EXHAUSTED / UNAVAILABLE and a
+ * message that says what to do, nothing half-created remains, the daemon keeps
+ * serving reads, and once space is back the same keys work again.
+ */
+import { status } from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { startSnapshotter } from '../support/snapshotter-process';
+import { makeTempDir } from '../support/temp-dir';
+
+function run(command: string, args: string[]): void {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr}`);
+}
+
+/** Writes until the filesystem is full; returns the filler's path. */
+function fill(dir: string): string {
+  const filler = path.join(dir, 'filler');
+  const fd = fs.openSync(filler, 'w');
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) fs.writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return filler;
+}
+
+/** Directories under snapshots/ that no record names (temp `new-*` ones included). */
+function strayDirectories(root: string): string[] {
+  const db = new Database(path.join(root, 'metadata.db'), { readonly: true });
+  const ids = new Set((db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((r) => String(r.id)));
+  db.close();
+  return fs.readdirSync(path.join(root, 'snapshots')).filter((name) => !ids.has(name));
+}
+
+test('a full root: Prepare is RESOURCE_EXHAUSTED, nothing half-made remains, the daemon keeps serving and recovers', async (t) => {
+  const dir = makeTempDir(t, 'disk-full');
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(root);
+  run('mount', ['-t', 'tmpfs', '-o', 'size=2m,nr_inodes=400', 'tsov-test-full', root]);
+  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'));
+  const c = snapshotter.client;
+  await c.prepare('base-active');
+  await c.commit('base', 'base-active');
+  const filler = fill(root);
+
+  const refusals: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const error = await c.prepare(`full-${i}`, i % 2 === 0 ? '' : 'base', { n: String(i) }).then(
+      () => undefined,
+      (e: { code: number; details: string }) => e,
+    );
+    if (error === undefined) continue; // a small write can still fit in the last free block
+    t.is(error.code, status.RESOURCE_EXHAUSTED, error.details);
+    refusals.push(error.details);
+  }
+  t.true(refusals.length > 0, 'the full filesystem refused at least one Prepare');
+  t.log(`${refusals.length} of 20 refused: ${[...new Set(refusals.map((r) => r.replace(/"full-\d+"/, 'KEY')))].join(' | ')}`);
+  t.regex(refusals[0]!, /no space left .*free space on the snapshotter root/);
+  t.deepEqual(strayDirectories(root), [], 'no temp or unnamed snapshot directory is left');
+  t.is((await c.stat('base')).kind, 'COMMITTED', 'reads keep working on a full disk');
+  t.is(snapshotter.process.exitCode, null, 'still running');
+
+  fs.rmSync(filler);
+  for (let i = 0; i < 20; i++) await c.prepare(`after-${i}`, 'base');
+  t.is((await c.list()).length, 1 + (20 - refusals.length) + 20, 'base, the Prepares that fit before, and the 20 after');
+  t.deepEqual(strayDirectories(root), []);
+});
+
+test('a read-only root: Prepare is UNAVAILABLE and says to remount; after remounting read-write it works', async (t) => {
+  const dir = makeTempDir(t, 'read-only');
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(root);
+  run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tsov-test-ro', root]);
+  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'));
+  const c = snapshotter.client;
+  await c.prepare('before');
+  // The whole root cannot be remounted read-only while SQLite holds its files open for writing
+  // (EBUSY); the kernel's own errors-remount-ro does that. A read-only bind over snapshots/
+  // gives the same EROFS to every directory operation of Prepare.
+  const snapshots = path.join(root, 'snapshots');
+  run('mount', ['--bind', snapshots, snapshots]);
+  run('mount', ['-o', 'remount,bind,ro', snapshots]);
+  const error = await t.throwsAsync(c.prepare('while-read-only'));
+  t.is((error as unknown as { code: number }).code, status.UNAVAILABLE);
+  t.regex(error.message, /read-only.*remount it read-write/);
+  t.is((await c.stat('before')).kind, 'ACTIVE');
+  run('umount', [snapshots]);
+  await c.prepare('while-read-only');
+  t.deepEqual(strayDirectories(root), []);
+});
