@@ -4,35 +4,13 @@
  * one is refused and the old policy stays, and no call fails meanwhile.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import test from 'ava';
 import { waitFor } from '../../harness/wait';
+import { sample, scrape } from '../support/metrics-scrape';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
-
-function scrape(socketPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ socketPath, path: '/metrics' }, (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${response.statusCode}: ${body}`))));
-      })
-      .on('error', reject);
-  });
-}
-
-/** The value of one sample line, e.g. metric('tsov_rpc_requests_total{...}'). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const labelText = line.slice(name.length + 1, line.indexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, latency histograms, process memory', async (t) => {
   const dir = makeTempDir(t, 'metrics-snap');

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { buildImageArchive } from '../../harness/oci-image';
+import { waitFor } from '../../harness/wait';
 import { TEMP_SNAPSHOT_PREFIX } from '../../snapshotter/layout';
 import type { MountSpec } from '../../common/overlay-mounts';
 import { startTestContainerd } from '../support/containerd';
@@ -189,6 +190,9 @@ test(`kill -9 at ${ROUNDS} random moments under a mixed workload of ${CLIENTS} c
   t.true(ledger.acknowledgedIds.size > ROUNDS * CLIENTS, `${ledger.acknowledgedIds.size} snapshots were acknowledged`);
   t.log(`seed ${SEED}: ${ROUNDS} crashes, ${ledger.acknowledgedIds.size} snapshots acknowledged, ${ledger.committed.size} committed alive, ${ledger.removed.size} removed, ${killedInFlight} operations caught in flight`);
 
+  // containerd's proxy client reconnects with a backoff after 20 lost connections; wait for it.
+  await waitFor('containerd to reconnect to the restarted tsov-snapshotter', () =>
+    containerd.ctr(['snapshots', '--snapshotter', 'tsov', 'ls']).then(() => true, () => false), 60_000, 500);
   const output = await containerd.ctr(['run', '--snapshotter', 'tsov', '--rm', image, 'after-crashes', '/bin/cat', '/before-crashes']);
   t.is(output.trim(), 'imported before the crashes');
 });
