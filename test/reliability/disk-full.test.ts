@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -41,12 +41,17 @@ function strayDirectories(root: string): string[] {
   return fs.readdirSync(path.join(root, 'snapshots')).filter((name) => !ids.has(name));
 }
 
-test('a full root: Prepare is RESOURCE_EXHAUSTED, nothing half-made remains, the daemon keeps serving and recovers', async (t) => {
-  const dir = makeTempDir(t, 'disk-full');
+/** A tsov-snapshotter whose root is a tmpfs of its own, mounted with `options`. */
+async function snapshotterOnTmpfs(t: ExecutionContext, name: string, options: string) {
+  const dir = makeTempDir(t, name);
   const root = path.join(dir, 'root');
   fs.mkdirSync(root);
-  run('mount', ['-t', 'tmpfs', '-o', 'size=2m,nr_inodes=400', 'tsov-test-full', root]);
-  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'));
+  run('mount', ['-t', 'tmpfs', '-o', options, `tsov-test-${name}`, root]);
+  return { root, snapshotter: await startSnapshotter(t, root, path.join(dir, 'tsov.sock')) };
+}
+
+test('a full root: Prepare is RESOURCE_EXHAUSTED, nothing half-made remains, the daemon keeps serving and recovers', async (t) => {
+  const { root, snapshotter } = await snapshotterOnTmpfs(t, 'disk-full', 'size=2m,nr_inodes=400');
   const c = snapshotter.client;
   await c.prepare('base-active');
   await c.commit('base', 'base-active');
@@ -76,11 +81,7 @@ test('a full root: Prepare is RESOURCE_EXHAUSTED, nothing half-made remains, the
 });
 
 test('a read-only root: Prepare is UNAVAILABLE and says to remount; after remounting read-write it works', async (t) => {
-  const dir = makeTempDir(t, 'read-only');
-  const root = path.join(dir, 'root');
-  fs.mkdirSync(root);
-  run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tsov-test-ro', root]);
-  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'));
+  const { root, snapshotter } = await snapshotterOnTmpfs(t, 'read-only', 'size=8m');
   const c = snapshotter.client;
   await c.prepare('before');
   // The whole root cannot be remounted read-only while SQLite holds its files open for writing
