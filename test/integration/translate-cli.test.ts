@@ -7,39 +7,14 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import test, { type ExecutionContext } from 'ava';
-import { CLI_MAIN, RUNTIME_MAIN } from '../../harness/daemon-process';
+import test from 'ava';
+import { RUNTIME_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
 import type { OciSpec } from '../../translator/spec/oci-spec';
 import { gvisorViolations } from '../support/gvisor-grammar';
-import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
-import { makeTempDir } from '../support/temp-dir';
+import { makeDirs } from '../support/helper-process';
+import { overlaySpecFixture as setUp } from '../support/overlay-spec-fixture';
 
-async function setUp(t: ExecutionContext, extraPolicy = '') {
-  const base = makeTempDir(t, 'translate');
-  const layout = helperLayout(base);
-  const root = layout.roots[0]!;
-  const helper = await startHelper(t, layout);
-  const [l1, l2, upper, work] = makeDirs(...['l1', 'l2', 'upper', 'work'].map((d) => path.join(root, d)));
-  const policy = path.join(base, 'policy.yaml');
-  fs.writeFileSync(
-    policy,
-    `helper:\n  socket: ${layout.socket}\n  allowed_roots: [${root}]\ntranslation:\n  state_dir: ${path.join(root, 'mounts')}\n${extraPolicy}`,
-  );
-  const spec: OciSpec = {
-    ociVersion: '1.0.2',
-    process: { args: ['true'] },
-    root: { path: 'rootfs' },
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/ov', type: 'overlay', source: 'overlay', options: [`lowerdir=${l1}:${l2}`, `upperdir=${upper}`, `workdir=${work}`] },
-    ],
-  };
-  const specFile = path.join(base, 'config.json');
-  fs.writeFileSync(specFile, JSON.stringify(spec));
-  const tsov = (...args: string[]) => spawnSync(process.execPath, [CLI_MAIN, '--config', policy, ...args], { encoding: 'utf8' });
-  return { base, root, helper, policy, spec, specFile, tsov, upper: upper! };
-}
 
 test('tsov translate --dry-run --json prints exactly one JSON object with spec, actions and report, and mounts nothing', async (t) => {
   const { root, specFile, tsov, helper } = await setUp(t);
