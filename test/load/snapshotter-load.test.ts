@@ -3,7 +3,8 @@
  * change it) with a mix of every RPC containerd makes. Zero errors; the
  * daemon's event loop never stalls over 100 ms (prom-client's
  * monitorEventLoopDelay, read from its metrics endpoint every 2 s, which
- * resets the maximum each time); resident memory is flat after warm-up.
+ * resets the maximum each time); resident memory is flat after warm-up (the
+ * first half of the run).
  */
 import path from 'node:path';
 import test from 'ava';
@@ -72,7 +73,9 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   const started = Date.now();
   const running = clients.map((c, id) => client(c, new Random(random.int(2 ** 31)), id, () => stopped, errors));
 
-  const warmUpMs = Math.min(10_000, (SECONDS * 1000) / 4);
+  // V8 grows its heap for the first ~30 s of this load, then a major GC settles RSS (measured:
+  // 116 → 153 MiB up to 32 s, then 140–142 MiB until 120 s, heap used 15–33 MiB throughout).
+  const warmUpMs = (SECONDS * 1000) / 2;
   const lags: number[] = [];
   const rss: Array<{ at: number; bytes: number }> = [];
   const heap: number[] = [];
@@ -102,8 +105,15 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   t.deepEqual(errors.slice(0, 10), [], `${errors.length} errors`);
   t.true(lags.length >= 3 && lags.every(Number.isFinite), `lag samples: ${lags.join(', ')}`);
   t.true(worstLag < MAX_LAG_SECONDS, `event loop stalled ${(worstLag * 1000).toFixed(1)} ms`);
-  // Flat: the end is within 20% (or 16 MiB) of the first sample after warm-up.
-  t.true(lastRss <= Math.max(firstRss * 1.2, firstRss + 16 * 2 ** 20), `RSS grew from ${mib(firstRss)} to ${mib(lastRss)} MiB`);
+  // Flat: RSS saws up and down with V8's collections (±10%); what a leak raises is the floor
+  // after each collection, so the lowest RSS of the last third must stay within 10% of the
+  // lowest of the first third.
+  const third = Math.max(1, Math.floor(rss.length / 3));
+  const floor = (samples: typeof rss) => Math.min(...samples.map((r) => r.bytes));
+  const earlyFloor = floor(rss.slice(0, third));
+  const lateFloor = floor(rss.slice(-third));
+  t.log(`RSS floor: first third ${mib(earlyFloor)} MiB, last third ${mib(lateFloor)} MiB`);
+  t.true(lateFloor <= earlyFloor * 1.1, `RSS floor grew from ${mib(earlyFloor)} to ${mib(lateFloor)} MiB`);
   t.true(calls > CLIENTS * 10, 'the load really ran');
   t.is(snapshotter.process.exitCode, null, 'still running');
 });
