@@ -121,7 +121,7 @@ function problemsOf(errors: readonly ErrorObject[]): Problem[] {
   return problems;
 }
 
-/** The source position of a field: of its key for an unknown key, else of its value. */
+/** line:column of the document's first alias (where toJS fails on an unresolved or excessive one). */
 function firstAliasPosition(document: Document, lines: LineCounter): string {
   let offset = 0;
   YAML.visit(document, {
@@ -134,6 +134,7 @@ function firstAliasPosition(document: Document, lines: LineCounter): string {
   return `${line}:${col}`;
 }
 
+/** The source position of a field: of its key for an unknown key, else of its value. */
 function position(document: Document, lines: LineCounter, problem: Problem): string {
   let node: unknown = document.contents;
   let offset = (node as Node | null)?.range?.[0] ?? 0;

@@ -15,7 +15,6 @@ import { gvisorViolations } from '../support/gvisor-grammar';
 import { makeDirs } from '../support/helper-process';
 import { overlaySpecFixture as setUp } from '../support/overlay-spec-fixture';
 
-
 test('tsov translate --dry-run --json prints exactly one JSON object with spec, actions and report, and mounts nothing', async (t) => {
   const { root, specFile, tsov, helper } = await setUp(t);
   const result = tsov('translate', '--spec', specFile, '--dry-run', '--json', '--id', 'c9');

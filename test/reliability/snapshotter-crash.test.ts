@@ -42,15 +42,12 @@ class Ledger {
   }
 }
 
-/** The snapshot id in the mounts Prepare/View return: the upperdir, or the bind source. */
+/** The new snapshot's id in the mounts Prepare returns: the upperdir, or the bind source without a parent. */
 function snapshotId(mounts: MountSpec[]): number {
   const upper = mounts[0]?.options.find((o) => o.startsWith('upperdir='));
   const where = upper ?? mounts[0]?.source ?? '';
   const match = /\/snapshots\/(\d+)\/fs/.exec(where);
-  if (match === null) {
-    // A view of a single committed layer binds the parent's directory: not a new id.
-    return -1;
-  }
+  if (match === null) throw new Error(`no snapshot directory in the mounts Prepare returned: ${JSON.stringify(mounts)}`);
   return Number(match[1]);
 }
 
@@ -78,7 +75,6 @@ async function workload(client: SnapshotsClient, ledger: Ledger, random: Random,
         const parent = ledger.parentFor(random);
         if (parent === '') continue;
         await client.view(key, parent);
-        inFlight = [key];
         await client.remove(key);
       } else if (choice < 8) {
         const name = ledger.parentFor(random);
@@ -110,7 +106,6 @@ async function workload(client: SnapshotsClient, ledger: Ledger, random: Random,
 
 function recordId(ledger: Ledger, mounts: MountSpec[], key: string, unexpected: string[], kind: string): void {
   const id = snapshotId(mounts);
-  if (id < 0) return;
   if (ledger.acknowledgedIds.has(id)) unexpected.push(`${key}: id ${id} was handed out before`);
   if (id <= ledger.maxIdBeforeCrash) unexpected.push(`${key}: id ${id} is not above ${ledger.maxIdBeforeCrash}, the highest id acknowledged before the last crash (${kind})`);
   ledger.acknowledgedIds.add(id);

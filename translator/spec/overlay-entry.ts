@@ -82,9 +82,9 @@ export function parseQuirkList(text: string, where: string): QuirkSettings {
   return settings;
 }
 
-/** "mount 3 (/ov)": how messages name an entry (a destination with control characters is quoted, so a message stays one line). */
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 
+/** "mount 3 (/ov)": how messages name an entry (a destination with control characters is quoted, so a message stays one line). */
 export function describeEntry(index: number, destination: unknown): string {
   if (typeof destination !== 'string') return `mount ${index} (no destination)`;
   return `mount ${index} (${CONTROL_CHARACTER.test(destination) ? JSON.stringify(destination) : destination})`;
