@@ -39,7 +39,8 @@ export class UnixGrpcServer {
   private nextRequestId = 1;
 
   constructor(options: UnixGrpcServerOptions) {
-    this.server = new Server({ 'grpc.max_receive_message_length': options.maxReceiveBytes ?? 16 * 1024 * 1024 });
+    // channelz off: it costs every call some bookkeeping, and nothing here serves the channelz API.
+    this.server = new Server({ 'grpc.max_receive_message_length': options.maxReceiveBytes ?? 16 * 1024 * 1024, 'grpc.enable_channelz': 0 });
     this.logger = options.logger;
     this.logField = options.logField;
     this.observer = options.observer;
@@ -76,18 +77,18 @@ export class UnixGrpcServer {
   /** A unary handler: the reply (or a thrown TsovError) goes back to the caller. */
   unary(method: string, handler: (request: WireRequest) => unknown) {
     return (call: ServerUnaryCall<WireRequest, unknown>, callback: sendUnaryData<unknown>) => {
-      const log = this.requestLogger(method);
+      const requestId = this.nextRequestId++;
       const started = process.hrtime.bigint();
       Promise.resolve()
         .then(() => handler(call.request))
         .then(
           (reply) => {
-            log.debug('ok', { ms: elapsedMs(started), ...this.logged(call.request) });
+            this.logSuccess(method, requestId, { ms: elapsedMs(started), ...this.logged(call.request) });
             this.observe(method, status.OK, started);
             callback(null, reply);
           },
           (error: unknown) => {
-            this.logFailure(log, error, call.request);
+            this.logFailure(method, requestId, error, call.request);
             const reply = toServiceError(error);
             this.observe(method, reply.code ?? status.INTERNAL, started);
             callback(reply, null);
@@ -99,16 +100,16 @@ export class UnixGrpcServer {
   /** A server-streaming handler that sends the messages it returns. */
   stream(method: string, handler: (request: WireRequest) => unknown[]) {
     return (call: ServerWritableStream<WireRequest, unknown>) => {
-      const log = this.requestLogger(method);
+      const requestId = this.nextRequestId++;
       const started = process.hrtime.bigint();
       try {
         const messages = handler(call.request);
         for (const message of messages) call.write(message);
-        log.debug('ok', { ms: elapsedMs(started), messages: messages.length });
+        this.logSuccess(method, requestId, { ms: elapsedMs(started), messages: messages.length });
         this.observe(method, status.OK, started);
         call.end();
       } catch (error: unknown) {
-        this.logFailure(log, error, call.request);
+        this.logFailure(method, requestId, error, call.request);
         const reply = toServiceError(error);
         this.observe(method, reply.code ?? status.INTERNAL, started);
         call.emit('error', reply);
@@ -124,15 +125,21 @@ export class UnixGrpcServer {
     return this.logField === undefined ? {} : { [this.logField]: request[this.logField] };
   }
 
-  private requestLogger(method: string): Logger {
-    return this.logger.child({ rpc: method, request_id: this.nextRequestId++ });
+  /**
+   * Per-call lines are debug level. winston formats a line before its
+   * transports drop it by level, so the level is checked here first: at the
+   * default level a successful call costs no logging at all.
+   */
+  private logSuccess(method: string, requestId: number, fields: Record<string, unknown>): void {
+    if (this.logger.isDebugEnabled()) this.logger.debug('ok', { rpc: method, request_id: requestId, ...fields });
   }
 
-  private logFailure(log: Logger, error: unknown, request: WireRequest): void {
+  private logFailure(method: string, requestId: number, error: unknown, request: WireRequest): void {
+    const call = { rpc: method, request_id: requestId, ...this.logged(request) };
     if (error instanceof TsovError && error.code !== 'Internal') {
-      log.debug('refused', { code: error.code, reason: error.message, ...this.logged(request) });
+      if (this.logger.isDebugEnabled()) this.logger.debug('refused', { ...call, code: error.code, reason: error.message });
     } else {
-      log.error('failed', { error: error instanceof Error ? error.stack : String(error), ...this.logged(request) });
+      this.logger.error('failed', { ...call, error: error instanceof Error ? error.stack : String(error) });
     }
   }
 }
