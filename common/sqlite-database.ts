@@ -1,8 +1,9 @@
 /**
- * Opening a tsov SQLite file: WAL with synchronous=FULL (a committed
- * transaction is on disk before the call returns) and schema migrations
- * tracked in user_version. Shared by the snapshotter's metadata and the
- * helper's mount journal.
+ * Opening a tsov SQLite file: WAL mode and schema migrations tracked in
+ * user_version. Shared by the snapshotter's metadata and the helper's mount
+ * journal. With synchronous=FULL a committed transaction is on disk before the
+ * call returns; with NORMAL the caller makes it durable itself (the
+ * snapshotter fsyncs the WAL off the event loop, once per group of commits).
  */
 import Database from 'better-sqlite3';
 import { FailedPreconditionError } from './errors';
@@ -10,12 +11,18 @@ import { FailedPreconditionError } from './errors';
 /**
  * @param migrations entry i migrates the schema from version i to i + 1
  * @param owner the program that writes this file, named in the "too new" error
+ * @param synchronous FULL: durable on return; NORMAL: durable after an fsync of the -wal file
  */
-export function openDatabase(file: string, migrations: readonly string[], owner: string): Database.Database {
+export function openDatabase(
+  file: string,
+  migrations: readonly string[],
+  owner: string,
+  synchronous: 'FULL' | 'NORMAL' = 'FULL',
+): Database.Database {
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db, file, migrations, owner);

@@ -3,7 +3,7 @@
  * on a unix socket. Converts wire messages to the service's types and back,
  * gives every call a request id, and maps errors to statuses in one place.
  */
-import { type GrpcObject, type ServiceClientConstructor, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { UnixGrpcServer, type CallObserver, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { loadProtoPackage } from '../common/proto-loading';
@@ -71,15 +71,51 @@ function labelsOf(value: unknown): Labels {
 /** A gRPC server on a unix socket serving the Snapshots API from the service. */
 export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key', observer });
-  server.addService(snapshotsServiceConstructor().service, snapshotsImplementation(service, server));
+  const definition = snapshotsServiceConstructor().service;
+  const encoder = new InfoEncoder(definition);
+  server.addService(encoder.definition, snapshotsImplementation(service, server, encoder));
   return server;
 }
 
-function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer): UntypedServiceImplementation {
+/**
+ * List's fast path. A ListSnapshotsResponse is `repeated Info info = 1` and a
+ * StatSnapshotResponse is `Info info = 1`: on the wire a List message is the
+ * concatenation of the Stat encodings of its infos. Each SnapshotInfo object's
+ * encoding is kept (the service hands out the same object until the snapshot
+ * changes), so listing thousands of unchanged snapshots costs no protobuf work.
+ */
+class InfoEncoder {
+  readonly definition: ServiceDefinition;
+  private readonly encodeStat: (value: unknown) => Buffer;
+  private readonly cache = new WeakMap<SnapshotInfo, Buffer>();
+
+  constructor(service: ServiceDefinition) {
+    const list = service['List']!;
+    this.encodeStat = service['Stat']!.responseSerialize;
+    // List responses arrive already encoded; anything else goes through the generated serializer.
+    const responseSerialize = (value: unknown): Buffer => (Buffer.isBuffer(value) ? value : list.responseSerialize(value));
+    this.definition = { ...service, List: { ...list, responseSerialize } };
+  }
+
+  listResponse(infos: readonly SnapshotInfo[]): Buffer {
+    return Buffer.concat(infos.map((info) => this.encoded(info)));
+  }
+
+  private encoded(info: SnapshotInfo): Buffer {
+    let bytes = this.cache.get(info);
+    if (bytes === undefined) {
+      bytes = this.encodeStat({ info: toWireInfo(info) });
+      this.cache.set(info, bytes);
+    }
+    return bytes;
+  }
+}
+
+function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, encoder: InfoEncoder): UntypedServiceImplementation {
   const unary = server.unary.bind(server);
   return {
-    Prepare: unary('Prepare', (r) => ({ mounts: s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-    View: unary('View', (r) => ({ mounts: s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+    Prepare: unary('Prepare', async (r) => ({ mounts: await s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+    View: unary('View', async (r) => ({ mounts: await s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
     Mounts: unary('Mounts', (r) => ({ mounts: s.mounts(str(r.key)) })),
     Commit: unary('Commit', async (r) => {
       await s.commit(str(r.name), str(r.key), labelsOf(r.labels), str(r.parent));
@@ -90,10 +126,10 @@ function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer): Un
       return {};
     }),
     Stat: unary('Stat', (r) => ({ info: toWireInfo(s.stat(str(r.key))) })),
-    Update: unary('Update', (r) => {
+    Update: unary('Update', async (r) => {
       const info = (r.info ?? {}) as Request;
       const mask = (r.update_mask ?? {}) as { paths?: string[] };
-      const updated = s.update(
+      const updated = await s.update(
         {
           name: str(info.name),
           parent: str(info.parent),
@@ -106,7 +142,7 @@ function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer): Un
       );
       return { info: toWireInfo(updated) };
     }),
-    List: server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => ({ info: batch.map(toWireInfo) }))),
+    List: server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => encoder.listResponse(batch))),
     Usage: unary('Usage', async (r) => s.usage(str(r.key))),
     Cleanup: unary('Cleanup', async () => {
       await s.cleanup();

@@ -3,11 +3,12 @@
  *   <root>/metadata.db
  *   <root>/snapshots/<id>/fs     the snapshot's contents (upperdir when active)
  *   <root>/snapshots/<id>/work   overlay workdir (active snapshots only)
- *   <root>/snapshots/new-*       a snapshot being created, renamed to <id> in its transaction
+ *
+ * A snapshot's directory is made (under an id reserved in memory) before the
+ * transaction that records it; one that no record names is a creation in
+ * flight or a crash's leftover, which Cleanup removes.
  */
 import path from 'node:path';
-
-export const TEMP_SNAPSHOT_PREFIX = 'new-';
 
 export class SnapshotLayout {
   readonly root: string;

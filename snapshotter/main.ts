@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger: componentLogger(logger, 'snapshots'),
   });
+  await service.start();
   const metrics = new DaemonMetrics('tsov-snapshotter');
   const metricsAddress = values['metrics-address'] ?? config.snapshotter.metricsAddress;
   const metricsServer = metricsAddress === undefined ? undefined : await serveMetrics(metrics, metricsAddress);

@@ -1,13 +1,14 @@
 /**
  * The snapshotter's semantics, as containerd's overlayfs snapshotter and its
- * storage package define them. Directories are created under a temporary name
- * and renamed to snapshots/<id> inside the metadata transaction, so a crash
- * never leaves metadata without its directory; removal records first and
- * deletes directories after, and Cleanup collects whatever a crash left.
+ * storage package define them. A new snapshot's directory snapshots/<id> is
+ * made and fsynced under a reserved id before the metadata transaction that
+ * names it, so a crash never leaves metadata without its directory; removal
+ * records first and deletes directories after, and Cleanup collects whatever
+ * a crash left. No filesystem call blocks the event loop: directories are made
+ * and synced on libuv's thread pool, and metadata commits share fsyncs.
  */
-import fs from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -19,16 +20,18 @@ import type { Logger } from '../common/logger';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
 import { measureDiskUsage } from './disk-usage';
-import { fsyncDirectory, makeDirectory } from './durable-fs';
+import { fsyncPath, makeDirectory } from './durable-fs';
 import { matchFilters, parseFilters, type FieldAdaptor } from './filters';
+import { GroupSync } from './group-sync';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
-import { TEMP_SNAPSHOT_PREFIX, type SnapshotLayout } from './layout';
-import type { MetadataStore, ReadTransaction } from './metadata-store';
+import type { SnapshotLayout } from './layout';
+import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
 import { infoOf, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
 
 /** Snapshots per List response message. */
 export const LIST_BATCH_SIZE = 100;
 
+const SNAPSHOT_DIR_MODE = 0o700;
 const FS_DIR_MODE = 0o755;
 const WORK_DIR_MODE = 0o711;
 
@@ -46,8 +49,21 @@ export class SnapshotService {
   private readonly features: HostOverlayFeatures;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  /** Temporary directories of creations in flight: Cleanup must leave them alone. */
+  /** Directories (by name) of creations in flight, not yet named by metadata: Cleanup must leave them alone. */
   private readonly creating = new Set<string>();
+  /** Directories (by name) of removed snapshots still being deleted. */
+  private readonly removing = new Map<string, Promise<void>>();
+  /** One fsync of snapshots/ makes the entries of every directory made before it durable. */
+  private readonly snapshotsDirSync: GroupSync;
+  /**
+   * The parent chain of committed snapshots, nearest first, starting with the
+   * snapshot itself. A committed snapshot's chain never changes, and it can
+   * only be removed after all its descendants, so an entry is dropped on its
+   * own removal only.
+   */
+  private readonly chains = new Map<number, readonly number[]>();
+  /** Info of each catalog record (the store replaces a record's object when it changes). */
+  private readonly infos = new WeakMap<SnapshotRecord, SnapshotInfo>();
 
   constructor(options: SnapshotServiceOptions) {
     this.store = options.store;
@@ -55,13 +71,23 @@ export class SnapshotService {
     this.features = options.features;
     this.clock = options.clock;
     this.logger = options.logger;
+    this.snapshotsDirSync = new GroupSync(() => fsyncPath(this.layout.snapshotsDir));
   }
 
-  prepare(key: string, parent: string, labels: Labels): MountSpec[] {
+  /**
+   * Makes sure ids are reserved above every directory under snapshots/, so a
+   * directory a crash left behind (before its record landed) is never reused.
+   */
+  async start(): Promise<void> {
+    const ids = (await fs.readdir(this.layout.snapshotsDir)).map(Number).filter(Number.isSafeInteger);
+    this.store.reserveIdsAbove(Math.max(0, ...ids));
+  }
+
+  prepare(key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
     return this.createSnapshot('active', key, parent, labels);
   }
 
-  view(key: string, parent: string, labels: Labels): MountSpec[] {
+  view(key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
     return this.createSnapshot('view', key, parent, labels);
   }
 
@@ -84,7 +110,7 @@ export class SnapshotService {
     }
     // Measured before the transaction: containerd stops writing to the upper before Commit.
     const usage = await this.measure(active.id);
-    this.store.write((tx) => {
+    await this.store.write((tx) => {
       const current = getExisting(tx, key);
       if (current.id !== active.id || current.kind !== 'active') {
         throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} changed while it was being committed; retry`);
@@ -102,27 +128,40 @@ export class SnapshotService {
   }
 
   async remove(key: string): Promise<void> {
-    const id = this.store.write((tx) => {
+    const id = await this.store.write((tx) => {
       const record = getExisting(tx, key);
       if (tx.hasChildren(record.id)) {
         throw new FailedPreconditionError(`cannot remove snapshot with child: ${JSON.stringify(key)} is a parent; remove its children first`);
       }
       tx.remove(record.id);
+      this.chains.delete(record.id);
       return record.id;
     });
-    // The record is gone durably; a failure here leaves a directory for Cleanup.
-    try {
-      await fs.promises.rm(this.layout.snapshotDir(id), { recursive: true, force: true });
-    } catch (error) {
-      this.logger.warn('snapshot directory left for Cleanup', { id, error: String(error) });
-    }
+    // The record is gone durably: the reply need not wait for the directory,
+    // as containerd's own overlayfs snapshotter defers it (asynchronous removal).
+    this.removeDirectory(String(id));
+  }
+
+  /** Deletes a directory no record names; a failure leaves it for Cleanup. */
+  private removeDirectory(name: string): void {
+    const removal = removeSnapshotDirectory(path.join(this.layout.snapshotsDir, name))
+      .catch((error: unknown) => {
+        this.logger.warn('snapshot directory left for Cleanup', { directory: name, error: String(error) });
+      })
+      .finally(() => this.removing.delete(name));
+    this.removing.set(name, removal);
+  }
+
+  /** Resolves when the directories of removed snapshots are gone (or left for Cleanup). */
+  async settled(): Promise<void> {
+    await Promise.all(this.removing.values());
   }
 
   stat(key: string): SnapshotInfo {
     return this.store.read((tx) => infoOf(getExisting(tx, key)));
   }
 
-  update(info: SnapshotInfo, fieldpaths: readonly string[]): SnapshotInfo {
+  update(info: SnapshotInfo, fieldpaths: readonly string[]): Promise<SnapshotInfo> {
     validateLabels(info.labels);
     return this.store.write((tx) => {
       const record = getExisting(tx, info.name);
@@ -139,7 +178,7 @@ export class SnapshotService {
     const parsed = parseFilters(filters);
     const matching = this.store
       .read((tx) => tx.all())
-      .map(infoOf)
+      .map((record) => this.infoOfRecord(record))
       .filter((info) => matchFilters(parsed, fieldAdaptor(info)));
     const batches: SnapshotInfo[][] = [];
     for (let i = 0; i < matching.length; i += LIST_BATCH_SIZE) {
@@ -154,75 +193,91 @@ export class SnapshotService {
     return this.measure(record.id);
   }
 
+  private infoOfRecord(record: SnapshotRecord): SnapshotInfo {
+    let info = this.infos.get(record);
+    if (info === undefined) {
+      info = infoOf(record);
+      this.infos.set(record, info);
+    }
+    return info;
+  }
+
   /** Removes directories under snapshots/ that no metadata names. */
   async cleanup(): Promise<string[]> {
+    await this.settled();
     // List first, then read the ids: a snapshot created while readdir runs is either
     // not listed or already named by the metadata read after it, never removed.
-    const names = await fs.promises.readdir(this.layout.snapshotsDir);
+    const names = await fs.readdir(this.layout.snapshotsDir);
     const ids = this.store.read((tx) => tx.allIds());
-    const orphans = names.filter((name) => !this.creating.has(name) && !ids.has(Number(name)));
+    const orphans = names.filter((name) => !this.creating.has(name) && !this.removing.has(name) && !ids.has(Number(name)));
     for (const name of orphans) {
-      await fs.promises.rm(path.join(this.layout.snapshotsDir, name), { recursive: true, force: true });
+      await fs.rm(path.join(this.layout.snapshotsDir, name), { recursive: true, force: true });
     }
     if (orphans.length > 0) this.logger.info('cleanup removed orphaned snapshot directories', { directories: orphans });
     return orphans;
   }
 
-  private createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): MountSpec[] {
+  private async createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
     requireName(key, 'key');
     validateLabels(labels);
-    const temp = this.makeTempDirectory(kind);
-    let renamedTo: string | undefined;
+    const check = (tx: ReadTransaction) => {
+      if (tx.get(key) !== undefined) throw new AlreadyExistsError(`snapshot ${JSON.stringify(key)}: already exists`);
+      return parent === '' ? undefined : getCommittedParent(tx, parent);
+    };
+    // Refuse before touching the disk; checked again in the transaction, which is what counts.
+    const parentRecord = this.store.read(check);
+    const id = this.store.reserveId();
+    const dir = this.layout.snapshotDir(id);
+    this.creating.add(String(id));
+    let recorded = false;
     try {
-      return this.store.write((tx) => {
-        if (tx.get(key) !== undefined) throw new AlreadyExistsError(`snapshot ${JSON.stringify(key)}: already exists`);
-        const parentRecord = parent === '' ? undefined : getCommittedParent(tx, parent);
-        const id = tx.insert({ name: key, parentId: parentRecord?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
-        if (parentRecord !== undefined) copyOwner(this.layout.fsDir(parentRecord.id), path.join(temp.dir, 'fs'));
-        const final = this.layout.snapshotDir(id);
-        // The id is new in this transaction, so no record names this directory: if it exists it was
-        // left by a crash (or a failed COMMIT) after an earlier rename whose transaction never landed.
-        fs.rmSync(final, { recursive: true, force: true });
-        fs.renameSync(temp.dir, final);
-        renamedTo = final;
-        fsyncDirectory(this.layout.snapshotsDir);
+      await this.makeSnapshotDirectory(dir, kind, parentRecord === undefined ? undefined : this.layout.fsDir(parentRecord.id));
+      return await this.store.write((tx) => {
+        const parentNow = check(tx);
+        tx.insert({ id, name: key, parentId: parentNow?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
+        recorded = true;
         return this.mountsOf(tx, getExisting(tx, key));
       });
     } catch (error) {
-      // The transaction rolled back (or never began): no record names what was made.
-      fs.rmSync(temp.dir, { recursive: true, force: true });
-      if (renamedTo !== undefined) fs.rmSync(renamedTo, { recursive: true, force: true });
+      // Unless the record was committed (its fsync failing is NotDurableError), nothing names
+      // the directory: remove it now rather than leave it to Cleanup.
+      if (!(recorded && error instanceof NotDurableError)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
     } finally {
-      this.creating.delete(temp.name);
+      this.creating.delete(String(id));
     }
   }
 
-  private makeTempDirectory(kind: 'active' | 'view'): { dir: string; name: string } {
-    const name = `${TEMP_SNAPSHOT_PREFIX}${crypto.randomBytes(8).toString('hex')}`;
-    const dir = path.join(this.layout.snapshotsDir, name);
-    this.creating.add(name);
-    try {
-      makeDirectory(dir, 0o700);
-      makeDirectory(path.join(dir, 'fs'), FS_DIR_MODE);
-      if (kind === 'active') makeDirectory(path.join(dir, 'work'), WORK_DIR_MODE);
-      fsyncDirectory(dir);
-    } catch (error) {
-      this.creating.delete(name);
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw classifyFilesystemError(error, 'creating a snapshot directory');
-    }
-    return { dir, name };
+  /** snapshots/<id> with fs/ (and work/ for an active snapshot), durable before it is named. */
+  private async makeSnapshotDirectory(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<void> {
+    await makeDirectory(dir, SNAPSHOT_DIR_MODE);
+    const fsDir = path.join(dir, 'fs');
+    await makeDirectory(fsDir, FS_DIR_MODE);
+    if (parentFsDir !== undefined) await copyOwner(parentFsDir, fsDir);
+    if (kind === 'active') await makeDirectory(path.join(dir, 'work'), WORK_DIR_MODE);
+    // Its entries (fs, work) and its own entry in snapshots/: independent, so synced at once.
+    await Promise.all([fsyncPath(dir), this.snapshotsDirSync.wait()]);
   }
 
   private mountsOf(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
+    const parents = record.parentId === null ? [] : this.chainOf(tx, record.parentId);
     return buildSnapshotMounts({
       kind: record.kind === 'view' ? 'view' : 'active',
       fsDir: this.layout.fsDir(record.id),
       workDir: this.layout.workDir(record.id),
-      parentFsDirs: tx.parentIds(record.id).map((id) => this.layout.fsDir(id)),
+      parentFsDirs: parents.map((id) => this.layout.fsDir(id)),
       features: this.features,
     });
+  }
+
+  /** The committed snapshot id and its ancestors, nearest first. */
+  private chainOf(tx: ReadTransaction, committedId: number): readonly number[] {
+    let chain = this.chains.get(committedId);
+    if (chain === undefined) {
+      chain = [committedId, ...tx.parentIds(committedId)];
+      this.chains.set(committedId, chain);
+    }
+    return chain;
   }
 
   /** containerd >= 2.2 may name a parent at Commit; only a parentless snapshot may take one. */
@@ -264,10 +319,28 @@ function getCommittedParent(tx: ReadTransaction, parent: string): SnapshotRecord
   return record;
 }
 
+/**
+ * Removes snapshots/<id>. Most are an empty fs/ and work/ (or hold a few
+ * files): three rmdirs settle the common case, a recursive rm the rest.
+ */
+async function removeSnapshotDirectory(dir: string): Promise<void> {
+  try {
+    await Promise.all([fs.rmdir(path.join(dir, 'fs')), fs.rmdir(path.join(dir, 'work')).catch(ignoreMissing)]);
+    await fs.rmdir(dir);
+  } catch {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+function ignoreMissing(error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+}
+
 /** A child's fs starts owned like its parent's, as containerd's overlayfs snapshotter does. */
-function copyOwner(from: string, to: string): void {
-  const stat = fs.statSync(from);
-  fs.lchownSync(to, stat.uid, stat.gid);
+async function copyOwner(from: string, to: string): Promise<void> {
+  const stat = await fs.stat(from);
+  // mkdir made `to` owned by this process: chown only when the parent's differs.
+  if (stat.uid !== process.geteuid?.() || stat.gid !== process.getegid?.()) await fs.lchown(to, stat.uid, stat.gid);
 }
 
 /** containerd's snapshot field adaptor: kind, name, parent, labels.<key>. */

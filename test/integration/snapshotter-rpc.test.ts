@@ -97,6 +97,16 @@ test('List streams every snapshot in batches and applies containerd filters', as
   t.deepEqual((await client.list(['name==layer-7', 'labels.n==9'])).map((i) => i.name).sort(), ['layer-7', 'layer-9']);
   t.deepEqual((await client.list(['parent!=""'])).map((i) => i.name), ['view']);
   t.is((await client.list(['name~=/^layer-1[0-9]$/'])).length, 10);
+  // List answers from a cache of encoded records: every change must reach it.
+  await client.update({ name: 'layer-3', labels: { n: 'relabelled' } }, ['labels.n']);
+  await client.remove('view');
+  await client.prepare('late', 'layer-0');
+  const after = await client.list();
+  t.is(after.length, count + 1);
+  t.deepEqual(after.find((i) => i.name === 'layer-3')?.labels, { 'containerd.io/gc.root': 'odd', n: 'relabelled' });
+  t.false(after.some((i) => i.name === 'view'));
+  t.is(after.at(-1)?.name, 'late', 'List is in creation order');
+  t.deepEqual((await client.list(['labels.n==relabelled'])).map((i) => i.name), ['layer-3']);
 });
 
 test('Usage measures an active snapshot now and reports a committed one as recorded', async (t) => {
@@ -127,11 +137,13 @@ test('Cleanup removes directories that no metadata names, and only those', async
   t.is((await client.stat('kept')).name, 'kept');
 });
 
-test('Remove deletes the directory after the record', async (t) => {
+test('Remove drops the record before replying and the directory behind it; Cleanup waits for it', async (t) => {
   const { client, root } = await started(t);
   await client.prepare('gone');
   t.true(fs.existsSync(path.join(root, 'snapshots', '1')));
   await client.remove('gone');
-  t.false(fs.existsSync(path.join(root, 'snapshots', '1')));
   t.is((await code(t, client.stat('gone'))).code, status.NOT_FOUND);
+  t.deepEqual((await client.list()).map((i) => i.name), []);
+  await client.cleanup();
+  t.false(fs.existsSync(path.join(root, 'snapshots', '1')));
 });

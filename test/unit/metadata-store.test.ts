@@ -1,7 +1,7 @@
 import test from 'ava';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { MetadataStore, SCHEMA_VERSION } from '../../snapshotter/metadata-store';
+import { MetadataStore, SCHEMA_VERSION, type NewSnapshot } from '../../snapshotter/metadata-store';
 import { makeTempDir } from '../support/temp-dir';
 
 function openStore(t: Parameters<typeof makeTempDir>[0]): { store: MetadataStore; file: string } {
@@ -13,88 +13,151 @@ function openStore(t: Parameters<typeof makeTempDir>[0]): { store: MetadataStore
 
 const base = { parentId: null, now: 1_700_000_000_123_456, labels: {} };
 
-test('insert and get round-trip every field', (t) => {
+/** A NewSnapshot under a freshly reserved id. */
+function fresh(store: MetadataStore, fields: Partial<NewSnapshot> & Pick<NewSnapshot, 'name' | 'kind'>): NewSnapshot {
+  return { ...base, id: store.reserveId(), ...fields };
+}
+
+test('insert and get round-trip every field', async (t) => {
   const { store } = openStore(t);
-  const id = store.write((tx) => tx.insert({ ...base, name: 'a', kind: 'active', labels: { l: 'v' } }));
-  t.deepEqual(store.read((tx) => tx.get('a')), {
-    id,
-    name: 'a',
-    parentId: null,
-    parentName: '',
-    kind: 'active',
-    createdAt: base.now,
-    updatedAt: base.now,
-    labels: { l: 'v' },
-    size: 0,
-    inodes: 0,
-  });
+  const snapshot = fresh(store, { name: 'a', kind: 'active', labels: { l: 'v' } });
+  await store.write((tx) => tx.insert(snapshot));
+  t.deepEqual(
+    store.read((tx) => tx.get('a')),
+    {
+      id: snapshot.id,
+      name: 'a',
+      parentId: null,
+      parentName: '',
+      kind: 'active',
+      createdAt: base.now,
+      updatedAt: base.now,
+      labels: { l: 'v' },
+      size: 0,
+      inodes: 0,
+    },
+  );
 });
 
-test('a throwing write keeps nothing', (t) => {
+test('a throwing write keeps nothing', async (t) => {
   const { store } = openStore(t);
-  t.throws(() =>
+  await t.throwsAsync(
     store.write((tx) => {
-      tx.insert({ ...base, name: 'a', kind: 'active' });
-      throw new Error('rename failed');
+      tx.insert(fresh(store, { name: 'a', kind: 'active' }));
+      throw new Error('directory failed');
     }),
+    { message: 'directory failed' },
   );
   t.is(store.read((tx) => tx.get('a')), undefined);
 });
 
-test('ids are never reused, even after the highest is removed and the store reopened', (t) => {
+test('reserved ids are never reused, even after the highest is removed and the store reopened', async (t) => {
   const { store, file } = openStore(t);
-  const first = store.write((tx) => tx.insert({ ...base, name: 'a', kind: 'active' }));
-  const second = store.write((tx) => tx.insert({ ...base, name: 'b', kind: 'active' }));
-  store.write((tx) => tx.remove(second));
+  const first = fresh(store, { name: 'a', kind: 'active' });
+  const second = fresh(store, { name: 'b', kind: 'active' });
+  await store.write((tx) => {
+    tx.insert(first);
+    tx.insert(second);
+  });
+  await store.write((tx) => tx.remove(second.id));
   store.close();
   const reopened = new MetadataStore(file);
   t.teardown(() => reopened.close());
-  const third = reopened.write((tx) => tx.insert({ ...base, name: 'c', kind: 'active' }));
-  t.true(second > first);
-  t.true(third > second);
+  const third = reopened.reserveId();
+  t.true(second.id > first.id);
+  t.true(third > second.id);
 });
 
-test('commit renames, keeps the id, resets times and records usage', (t) => {
+test('reserveIdsAbove skips ids of directories a crash left without records', (t) => {
   const { store } = openStore(t);
-  const id = store.write((tx) => tx.insert({ ...base, name: 'k', kind: 'active', labels: { old: '1' } }));
-  store.write((tx) => tx.commit({ id, name: 'n', parentId: null, now: base.now + 5, labels: { new: '2' }, usage: { size: 4096, inodes: 3 } }));
+  const before = store.reserveId();
+  store.reserveIdsAbove(before + 40);
+  t.is(store.reserveId(), before + 41);
+  store.reserveIdsAbove(3);
+  t.is(store.reserveId(), before + 42);
+});
+
+test('commit renames, keeps the id, resets times and records usage', async (t) => {
+  const { store } = openStore(t);
+  const { id } = fresh(store, { name: 'k', kind: 'active' });
+  await store.write((tx) => tx.insert({ ...base, id, name: 'k', kind: 'active', labels: { old: '1' } }));
+  await store.write((tx) => tx.commit({ id, name: 'n', parentId: null, now: base.now + 5, labels: { new: '2' }, usage: { size: 4096, inodes: 3 } }));
   const record = store.read((tx) => tx.get('n'))!;
   t.is(store.read((tx) => tx.get('k')), undefined);
   t.like(record, { id, kind: 'committed', createdAt: base.now + 5, updatedAt: base.now + 5, labels: { new: '2' }, size: 4096, inodes: 3 });
 });
 
-test('parentIds lists the chain nearest first; hasChildren sees children', (t) => {
+test('parentIds lists the chain nearest first; hasChildren sees children', async (t) => {
   const { store } = openStore(t);
-  const ids = store.write((tx) => {
-    const a = tx.insert({ ...base, name: 'a', kind: 'active' });
+  const [a, b, c] = [store.reserveId(), store.reserveId(), store.reserveId()];
+  await store.write((tx) => {
+    tx.insert({ ...base, id: a, name: 'a', kind: 'active' });
     tx.commit({ id: a, name: 'A', parentId: null, now: 1, labels: {}, usage: { size: 0, inodes: 0 } });
-    const b = tx.insert({ ...base, name: 'b', kind: 'active', parentId: a });
+    tx.insert({ ...base, id: b, name: 'b', kind: 'active', parentId: a });
     tx.commit({ id: b, name: 'B', parentId: a, now: 2, labels: {}, usage: { size: 0, inodes: 0 } });
-    const c = tx.insert({ ...base, name: 'c', kind: 'view', parentId: b });
-    return { a, b, c };
+    tx.insert({ ...base, id: c, name: 'c', kind: 'view', parentId: b });
   });
-  t.deepEqual(store.read((tx) => tx.parentIds(ids.c)), [ids.b, ids.a]);
-  t.deepEqual(store.read((tx) => tx.parentIds(ids.a)), []);
-  t.true(store.read((tx) => tx.hasChildren(ids.a)));
-  t.false(store.read((tx) => tx.hasChildren(ids.c)));
+  t.deepEqual(store.read((tx) => tx.parentIds(c)), [b, a]);
+  t.deepEqual(store.read((tx) => tx.parentIds(a)), []);
+  t.true(store.read((tx) => tx.hasChildren(a)));
+  t.false(store.read((tx) => tx.hasChildren(c)));
   t.is(store.read((tx) => tx.get('c'))!.parentName, 'B');
 });
 
-test('names are unique', (t) => {
+test('all() follows every change (insert, commit, label update, remove), in id order, and forgets rolled-back writes', async (t) => {
   const { store } = openStore(t);
-  store.write((tx) => tx.insert({ ...base, name: 'a', kind: 'active' }));
-  t.throws(() => store.write((tx) => tx.insert({ ...base, name: 'a', kind: 'view' })), { any: true, message: /UNIQUE/ });
+  const names = () => store.read((tx) => tx.all()).map((r) => `${r.id}:${r.name}:${r.kind}:${JSON.stringify(r.labels)}`);
+  const [a, b, c] = [store.reserveId(), store.reserveId(), store.reserveId()];
+  // c lands before b: List must still come out in id order.
+  await store.write((tx) => tx.insert({ ...base, id: a, name: 'a', kind: 'active' }));
+  t.deepEqual(names(), [`${a}:a:active:{}`]);
+  await store.write((tx) => tx.insert({ ...base, id: c, name: 'c', kind: 'active' }));
+  await store.write((tx) => tx.insert({ ...base, id: b, name: 'b', kind: 'view' }));
+  t.deepEqual(names(), [`${a}:a:active:{}`, `${b}:b:view:{}`, `${c}:c:active:{}`]);
+  const before = store.read((tx) => tx.all());
+  await store.write((tx) => tx.commit({ id: a, name: 'A', parentId: null, now: 2, labels: { x: '1' }, usage: { size: 0, inodes: 0 } }));
+  await store.write((tx) => tx.updateLabels(b, { y: '2' }, 3));
+  await store.write((tx) => tx.remove(c));
+  t.deepEqual(names(), [`${a}:A:committed:{"x":"1"}`, `${b}:b:view:{"y":"2"}`]);
+  t.is(before[0]!.name, 'a', 'records already handed out are not mutated');
+  await t.throwsAsync(
+    store.write((tx) => {
+      tx.remove(a);
+      tx.all();
+      throw new Error('abandoned');
+    }),
+    { message: 'abandoned' },
+  );
+  t.deepEqual(names(), [`${a}:A:committed:{"x":"1"}`, `${b}:b:view:{"y":"2"}`]);
 });
 
-test('the database is in WAL mode with synchronous=FULL and the current schema version', (t) => {
+test('names are unique', async (t) => {
+  const { store } = openStore(t);
+  await store.write((tx) => tx.insert(fresh(store, { name: 'a', kind: 'active' })));
+  await t.throwsAsync(store.write((tx) => tx.insert(fresh(store, { name: 'a', kind: 'view' }))), { any: true, message: /UNIQUE/ });
+});
+
+test('concurrent writes share fsyncs of the WAL (group commit), and each is durable when it resolves', async (t) => {
   const { store, file } = openStore(t);
-  store.write((tx) => tx.insert({ ...base, name: 'a', kind: 'active' }));
+  const before = store.walSyncs;
+  await Promise.all(Array.from({ length: 50 }, (_, i) => store.write((tx) => tx.insert(fresh(store, { name: `s${i}`, kind: 'active' })))));
+  const syncs = store.walSyncs - before;
+  t.true(syncs >= 1 && syncs <= 2, `50 concurrent writes took ${syncs} fsyncs`);
+  // What a crash right now would find: another connection reads the WAL.
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.is(db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM snapshots').get()?.n, 50);
+});
+
+test('the database is in WAL mode with synchronous=NORMAL (the store fsyncs the WAL) and the current schema version', async (t) => {
+  const { store, file } = openStore(t);
+  await store.write((tx) => tx.insert(fresh(store, { name: 'a', kind: 'active' })));
   const db = new Database(file, { readonly: true });
   t.teardown(() => db.close());
   t.is(db.pragma('journal_mode', { simple: true }), 'wal');
   t.is(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   // synchronous is per connection: read it through the store's own connection.
-  t.is((store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 2);
+  t.is((store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 1);
 });
 
 test('a database from a newer tsov is refused with the fix', (t) => {
