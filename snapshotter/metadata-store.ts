@@ -5,6 +5,9 @@
  * -wal file on libuv's thread pool, shared by every transaction committed in
  * the meantime (group commit). write() resolves only after that sync, so a
  * reply sent after it never acknowledges anything a crash could lose.
+ * Reads come from every record held in memory (record-catalog.ts), read once
+ * at open and updated from each row a write changes (and put back from the
+ * database for a write that rolls back).
  * Everything else talks to the store through read(tx => ...) / write(tx => ...).
  */
 import fs from 'node:fs';
@@ -14,6 +17,7 @@ import type Database from 'better-sqlite3';
 import { InternalError } from '../common/errors';
 import { openDatabase } from '../common/sqlite-database';
 import { GroupSync } from './group-sync';
+import { RecordCatalog } from './record-catalog';
 import type { Microseconds } from './clock';
 import type { DiskUsage, Labels, SnapshotKind, SnapshotRecord } from './snapshot-model';
 
@@ -93,7 +97,7 @@ export interface ReadTransaction {
   /** Ids of the parent chain of a snapshot, nearest first. */
   parentIds(id: number): number[];
   hasChildren(id: number): boolean;
-  all(): SnapshotRecord[];
+  all(): readonly SnapshotRecord[];
   allIds(): Set<number>;
 }
 
@@ -117,19 +121,18 @@ export class MetadataStore {
   private readonly walFd: number;
   private readonly walSync: GroupSync;
   private nextId: number;
-  /**
-   * Every record, by id, for List: read once, then refreshed only for the ids
-   * written since (a List of thousands of snapshots costs no SQL and no JSON
-   * parsing while nothing changes). Records in it are never mutated: a change
-   * replaces the object, so callers may cache by identity.
-   */
-  private catalog: Map<number, SnapshotRecord> | undefined;
-  private readonly changed = new Set<number>();
+  /** Every record in memory, read once at open: reads cost no SQL. */
+  private readonly catalog: RecordCatalog;
+  /** Ids written by the transaction running now: refreshed from the database if it rolls back. */
+  private readonly touched = new Set<number>();
+  private readonly byId: Database.Statement<[number], Row>;
   private closed = false;
 
   constructor(file: string) {
     this.db = openDatabase(file, MIGRATIONS, 'tsov-snapshotter', 'NORMAL');
     try {
+      this.byId = this.db.prepare<[number], Row>(`${SELECT_SNAPSHOT} WHERE s.id = ?`);
+      this.catalog = new RecordCatalog(this.db.prepare<[], Row>(SELECT_SNAPSHOT).all().map(recordOf));
       this.tx = this.prepareStatements();
       this.transaction = this.db.transaction((fn: (tx: WriteTransaction) => unknown) => fn(this.tx));
       this.walFd = fs.openSync(`${file}-wal`, 'r');
@@ -157,11 +160,12 @@ export class MetadataStore {
    */
   async write<T>(fn: (tx: WriteTransaction) => T): Promise<T> {
     let result: T;
+    this.touched.clear();
     try {
       result = this.transaction.immediate(fn) as T;
     } catch (error) {
-      // Rolled back: the catalog may have been refreshed from rows that are gone now.
-      this.catalog = undefined;
+      // Rolled back: put back what the database holds for the ids fn changed.
+      for (const id of this.touched) this.refresh(id);
       throw error;
     }
     try {
@@ -205,12 +209,22 @@ export class MetadataStore {
     return row?.id ?? 0;
   }
 
+  /** Puts the database's record of id (or its absence) in the catalog. */
+  private refresh(id: number): void {
+    const row = this.byId.get(id);
+    if (row === undefined) this.catalog.delete(id);
+    else this.catalog.put(recordOf(row));
+  }
+
+  /** Runs a change of id's row and brings the catalog up to date with it. */
+  private change(id: number, run: () => void): void {
+    this.touched.add(id);
+    run();
+    this.refresh(id);
+  }
+
   private prepareStatements(): WriteTransaction {
     const db = this.db;
-    const byName = db.prepare<[string], Row>(`${SELECT_SNAPSHOT} WHERE s.name = ?`);
-    const byId = db.prepare<[number], Row>(`${SELECT_SNAPSHOT} WHERE s.id = ?`);
-    const all = db.prepare<[], Row>(`${SELECT_SNAPSHOT} ORDER BY s.id`);
-    const ids = db.prepare<[], { id: number }>('SELECT id FROM snapshots');
     const parentChain = db.prepare<[number], { id: number }>(`
       WITH RECURSIVE chain(id, depth) AS (
         SELECT parent_id, 1 FROM snapshots WHERE id = ? AND parent_id IS NOT NULL
@@ -230,56 +244,27 @@ export class MetadataStore {
     const remove = db.prepare('DELETE FROM snapshots WHERE id = ?');
 
     return {
-      get: (name) => {
-        const row = byName.get(name);
-        return row === undefined ? undefined : recordOf(row);
-      },
+      get: (name) => this.catalog.get(name),
       parentIds: (id) => parentChain.all(id).map((row) => row.id),
       hasChildren: (id) => child.get(id) !== undefined,
-      all: () => {
-        if (this.catalog === undefined) {
-          this.catalog = new Map(all.all().map((row) => [row.id, recordOf(row)]));
-          this.changed.clear();
-        }
-        let appended = false;
-        for (const id of this.changed) {
-          const row = byId.get(id);
-          if (row === undefined) this.catalog.delete(id);
-          else {
-            appended ||= !this.catalog.has(id);
-            this.catalog.set(id, recordOf(row));
-          }
-        }
-        this.changed.clear();
-        // Ids are reserved in order but may land out of order: keep List in id order.
-        if (appended && !ascending(this.catalog.keys())) this.catalog = new Map([...this.catalog].sort(([a], [b]) => a - b));
-        return [...this.catalog.values()];
-      },
-      allIds: () => new Set(ids.all().map((row) => row.id)),
-      insert: (s) => {
-        this.changed.add(s.id);
-        insert.run({ id: s.id, name: s.name, parentId: s.parentId, kind: s.kind, now: s.now, labels: JSON.stringify(s.labels) });
-      },
-      commit: (c) => {
-        this.changed.add(c.id);
-        commit.run({
-          id: c.id,
-          name: c.name,
-          parentId: c.parentId,
-          now: c.now,
-          labels: JSON.stringify(c.labels),
-          size: c.usage.size,
-          inodes: c.usage.inodes,
-        });
-      },
-      updateLabels: (id, labels, now) => {
-        this.changed.add(id);
-        updateLabels.run({ id, labels: JSON.stringify(labels), now });
-      },
-      remove: (id) => {
-        this.changed.add(id);
-        remove.run(id);
-      },
+      all: () => this.catalog.all(),
+      allIds: () => this.catalog.ids(),
+      insert: (s) =>
+        this.change(s.id, () => insert.run({ id: s.id, name: s.name, parentId: s.parentId, kind: s.kind, now: s.now, labels: JSON.stringify(s.labels) })),
+      commit: (c) =>
+        this.change(c.id, () =>
+          commit.run({
+            id: c.id,
+            name: c.name,
+            parentId: c.parentId,
+            now: c.now,
+            labels: JSON.stringify(c.labels),
+            size: c.usage.size,
+            inodes: c.usage.inodes,
+          }),
+        ),
+      updateLabels: (id, labels, now) => this.change(id, () => updateLabels.run({ id, labels: JSON.stringify(labels), now })),
+      remove: (id) => this.change(id, () => remove.run(id)),
     };
   }
 }
@@ -291,13 +276,4 @@ function fsyncDirectorySync(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function ascending(ids: Iterable<number>): boolean {
-  let previous = -Infinity;
-  for (const id of ids) {
-    if (id < previous) return false;
-    previous = id;
-  }
-  return true;
 }

@@ -1,0 +1,49 @@
+/**
+ * Every snapshot record in memory, by id and by name: the store answers
+ * reads (Stat, Mounts, the checks of Prepare and Commit, List) from here
+ * instead of SQL, and puts each record it writes back here. Records are never
+ * mutated: a change replaces the object, so callers may cache by identity.
+ * No I/O.
+ */
+import type { SnapshotRecord } from './snapshot-model';
+
+export class RecordCatalog {
+  private readonly byId = new Map<number, SnapshotRecord>();
+  private readonly byName = new Map<string, SnapshotRecord>();
+  /** all(), kept until the next change. */
+  private ordered: SnapshotRecord[] | undefined;
+
+  constructor(records: Iterable<SnapshotRecord> = []) {
+    for (const record of records) this.put(record);
+  }
+
+  get(name: string): SnapshotRecord | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Adds a record or replaces the one with its id (whose name may have changed). */
+  put(record: SnapshotRecord): void {
+    this.delete(record.id);
+    this.byId.set(record.id, record);
+    this.byName.set(record.name, record);
+    this.ordered = undefined;
+  }
+
+  delete(id: number): void {
+    const old = this.byId.get(id);
+    if (old === undefined) return;
+    this.byId.delete(id);
+    if (this.byName.get(old.name) === old) this.byName.delete(old.name);
+    this.ordered = undefined;
+  }
+
+  /** Every record, in id order (ids are reserved in order but may be recorded out of order). */
+  all(): readonly SnapshotRecord[] {
+    this.ordered ??= [...this.byId.values()].sort((a, b) => a.id - b.id);
+    return this.ordered;
+  }
+
+  ids(): Set<number> {
+    return new Set(this.byId.keys());
+  }
+}
