@@ -60,7 +60,7 @@ export interface ServeOptions {
   /** Logged when the stop signal arrives. */
   stoppingMessage: string;
   /** Closes what the daemon opened (after in-flight calls finish). */
-  close: () => void;
+  close: () => void | Promise<void>;
   graceMs: number;
 }
 
@@ -76,7 +76,7 @@ export async function serveUntilStopped(options: ServeOptions): Promise<void> {
   const signal = await options.stopRequested;
   logger.info(options.stoppingMessage, { component: 'main', signal });
   await server.shutdown(options.graceMs);
-  options.close();
+  await options.close();
   fs.rmSync(socket, { force: true });
   logger.info('stopped', { component: 'main' });
   await flushLogger(logger);

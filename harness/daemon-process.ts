@@ -24,8 +24,18 @@ export interface DaemonProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export async function startDaemonProcess(name: string, main: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Starts a tsov daemon (a built, executable entry point) and waits until it
+ * serves its socket. It is run as systemd runs it, through its #! line, which
+ * carries the daemon's node flags.
+ */
+export function startDaemonProcess(name: string, main: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
+  return startDaemonCommand(name, main, socket, args);
+}
+
+/** Starts any daemon (e.g. the benchmark's Go reference proxy) and waits until it serves its socket. */
+export async function startDaemonCommand(name: string, command: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));

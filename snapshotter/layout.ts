@@ -3,6 +3,7 @@
  *   <root>/metadata.db
  *   <root>/snapshots/<id>/fs     the snapshot's contents (upperdir when active)
  *   <root>/snapshots/<id>/work   overlay workdir (active snapshots only)
+ *   <root>/spare/<n>/{fs,work}   empty directories made ahead, renamed to snapshots/<id> by Prepare
  *
  * A snapshot's directory is made (under an id reserved in memory) before the
  * transaction that records it; one that no record names is a creation in
@@ -14,11 +15,13 @@ export class SnapshotLayout {
   readonly root: string;
   readonly snapshotsDir: string;
   readonly metadataFile: string;
+  readonly spareDir: string;
 
   constructor(root: string) {
     this.root = path.resolve(root);
     this.snapshotsDir = path.join(this.root, 'snapshots');
     this.metadataFile = path.join(this.root, 'metadata.db');
+    this.spareDir = path.join(this.root, 'spare');
   }
 
   snapshotDir(id: number | string): string {

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 /**
  * tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level LEVEL]
  *
@@ -7,10 +7,11 @@
  * calls and close the store.
  */
 import fs from 'node:fs';
+import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { StartupError } from '../common/errors';
+import type { CallObserver } from '../common/grpc-unix-server';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
-import { DaemonMetrics, serveMetrics } from '../common/metrics';
 import { handleSighup } from '../common/policy-reload';
 import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
@@ -66,9 +67,17 @@ async function main(): Promise<void> {
     logger: componentLogger(logger, 'snapshots'),
   });
   await service.start();
-  const metrics = new DaemonMetrics('tsov-snapshotter');
   const metricsAddress = values['metrics-address'] ?? config.snapshotter.metricsAddress;
-  const metricsServer = metricsAddress === undefined ? undefined : await serveMetrics(metrics, metricsAddress);
+  // Without an address nothing could read the metrics: prom-client is not even loaded
+  // (it costs memory, and its default collectors run timers).
+  let metricsServer: Server | undefined;
+  let observeCall: CallObserver | undefined;
+  if (metricsAddress !== undefined) {
+    const { DaemonMetrics, serveMetrics } = await import('../common/metrics');
+    const metrics = new DaemonMetrics('tsov-snapshotter');
+    metricsServer = await serveMetrics(metrics, metricsAddress);
+    observeCall = metrics.observeCall;
+  }
   onReload(logger, (policy) => {
     if (values['log-level'] === undefined) logger.level = policy.logLevel;
     const needsRestart: string[] = [];
@@ -78,15 +87,16 @@ async function main(): Promise<void> {
     return needsRestart;
   });
   await serveUntilStopped({
-    server: createSnapshotsServer(service, componentLogger(logger, 'grpc'), metrics.observeCall),
+    server: createSnapshotsServer(service, componentLogger(logger, 'grpc'), observeCall),
     socket: address,
     socketMode: SOCKET_MODE,
     logger,
     stopRequested,
     describe: { root: layout.root, metrics: metricsAddress },
     stoppingMessage: 'stopping',
-    close: () => {
+    close: async () => {
       metricsServer?.close();
+      await service.close();
       store.close();
     },
     graceMs: SHUTDOWN_GRACE_MS,

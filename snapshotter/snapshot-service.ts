@@ -1,12 +1,18 @@
 /**
  * The snapshotter's semantics, as containerd's overlayfs snapshotter and its
  * storage package define them. A new snapshot's directory snapshots/<id> is
- * made and fsynced under a reserved id before the metadata transaction that
- * names it, so a crash never leaves metadata without its directory; removal
- * records first and deletes directories after, and Cleanup collects whatever
- * a crash left. No filesystem call blocks the event loop: directories are made
- * and synced on libuv's thread pool, and metadata commits share fsyncs.
+ * made (or, for Prepare, renamed from a spare made ahead) under a reserved id
+ * before the metadata transaction that names it; the directory's fsyncs and
+ * the transaction's run concurrently and the reply waits for both, so an
+ * acknowledged snapshot is durable with its directory.
+ * A crash between the two can leave either a directory no record names
+ * (Cleanup removes it) or, after a power loss, the record of an unacknowledged
+ * creation without its directory (start() rolls it back). Removal records
+ * first and deletes directories after. No filesystem call blocks the event
+ * loop: directories are made and synced on libuv's thread pool, and metadata
+ * commits share fsyncs.
  */
+import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -19,10 +25,11 @@ import {
 import type { Logger } from '../common/logger';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
-import { measureDiskUsage } from './disk-usage';
-import { fsyncPath, makeDirectory } from './durable-fs';
+import { makeDirectory } from './durable-fs';
+import { FsWorker } from './fs-worker';
 import { matchFilters, parseFilters, type FieldAdaptor } from './filters';
 import { GroupSync } from './group-sync';
+import { SpareDirectories } from './spare-directories';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
 import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
@@ -34,6 +41,8 @@ export const LIST_BATCH_SIZE = 100;
 const SNAPSHOT_DIR_MODE = 0o700;
 const FS_DIR_MODE = 0o755;
 const WORK_DIR_MODE = 0o711;
+/** Spare directories kept ready for Prepare (each is two empty directories). */
+const SPARE_DIRECTORIES = 8;
 
 export interface SnapshotServiceOptions {
   store: MetadataStore;
@@ -55,6 +64,8 @@ export class SnapshotService {
   private readonly removing = new Map<string, Promise<void>>();
   /** One fsync of snapshots/ makes the entries of every directory made before it durable. */
   private readonly snapshotsDirSync: GroupSync;
+  /** snapshots/, open from start() to close(): its fsyncs need no open and close each. */
+  private snapshotsDirHandle: fs.FileHandle | undefined;
   /**
    * The parent chain of committed snapshots, nearest first, starting with the
    * snapshot itself. A committed snapshot's chain never changes, and it can
@@ -64,6 +75,9 @@ export class SnapshotService {
   private readonly chains = new Map<number, readonly number[]>();
   /** Info of each catalog record (the store replaces a record's object when it changes). */
   private readonly infos = new WeakMap<SnapshotRecord, SnapshotInfo>();
+  private readonly spares: SpareDirectories;
+  /** Tree walks (disk usage, recursive removal) off the event loop. */
+  private readonly fsWorker = new FsWorker();
 
   constructor(options: SnapshotServiceOptions) {
     this.store = options.store;
@@ -71,16 +85,63 @@ export class SnapshotService {
     this.features = options.features;
     this.clock = options.clock;
     this.logger = options.logger;
-    this.snapshotsDirSync = new GroupSync(() => fsyncPath(this.layout.snapshotsDir));
+    this.snapshotsDirSync = new GroupSync(async () => {
+      if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
+      await this.snapshotsDirHandle.sync();
+    });
+    this.spares = new SpareDirectories({
+      dir: this.layout.spareDir,
+      target: SPARE_DIRECTORIES,
+      make: async (dir) => {
+        const handle = await makeSnapshotDirectory(dir, 'active', undefined);
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      },
+      logger: this.logger,
+    });
   }
 
   /**
-   * Makes sure ids are reserved above every directory under snapshots/, so a
-   * directory a crash left behind (before its record landed) is never reused.
+   * Before serving: reserves ids above every directory under snapshots/, so a
+   * directory a crash left behind (before its record landed) is never reused;
+   * and rolls back the records of active snapshots and views whose directory
+   * is missing. Creation replies only once directory and record are both
+   * durable, so such a record is a creation a power loss interrupted before
+   * it was acknowledged. A committed snapshot without its directory has lost
+   * data that cannot be made up: it is reported, not touched.
    */
-  async start(): Promise<void> {
-    const ids = (await fs.readdir(this.layout.snapshotsDir)).map(Number).filter(Number.isSafeInteger);
+  async start(): Promise<string[]> {
+    this.snapshotsDirHandle = await fs.open(this.layout.snapshotsDir, 'r');
+    const names = new Set(await fs.readdir(this.layout.snapshotsDir));
+    const ids = [...names].map(Number).filter(Number.isSafeInteger);
     this.store.reserveIdsAbove(Math.max(0, ...ids));
+    const missing = this.store.read((tx) => tx.all()).filter((record) => !names.has(String(record.id)));
+    const unacknowledged = missing.filter((record) => record.kind !== 'committed');
+    for (const record of missing.filter((r) => r.kind === 'committed')) {
+      this.logger.error('committed snapshot has no directory; its data is lost: remove it (ctr snapshots rm) and pull the image again', {
+        snapshot: record.name,
+        directory: this.layout.snapshotDir(record.id),
+      });
+    }
+    if (unacknowledged.length > 0) {
+      await this.store.write((tx) => unacknowledged.forEach((record) => tx.remove(record.id)));
+      this.logger.warn('rolled back snapshots whose creation was interrupted before it was acknowledged (their directories did not survive)', {
+        snapshots: unacknowledged.map((record) => record.name),
+      });
+    }
+    await this.spares.start();
+    return unacknowledged.map((record) => record.name);
+  }
+
+  /** After the server has stopped: lets directory removals finish and releases what start() opened. */
+  async close(): Promise<void> {
+    await Promise.all([this.settled(), this.spares.settled()]);
+    await this.fsWorker.close();
+    await this.snapshotsDirHandle?.close();
+    this.snapshotsDirHandle = undefined;
   }
 
   prepare(key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
@@ -144,7 +205,8 @@ export class SnapshotService {
 
   /** Deletes a directory no record names; a failure leaves it for Cleanup. */
   private removeDirectory(name: string): void {
-    const removal = removeSnapshotDirectory(path.join(this.layout.snapshotsDir, name))
+    const removal = this.fsWorker
+      .remove(path.join(this.layout.snapshotsDir, name))
       .catch((error: unknown) => {
         this.logger.warn('snapshot directory left for Cleanup', { directory: name, error: String(error) });
       })
@@ -210,9 +272,7 @@ export class SnapshotService {
     const names = await fs.readdir(this.layout.snapshotsDir);
     const ids = this.store.read((tx) => tx.allIds());
     const orphans = names.filter((name) => !this.creating.has(name) && !this.removing.has(name) && !ids.has(Number(name)));
-    for (const name of orphans) {
-      await fs.rm(path.join(this.layout.snapshotsDir, name), { recursive: true, force: true });
-    }
+    for (const name of orphans) await this.fsWorker.remove(path.join(this.layout.snapshotsDir, name));
     if (orphans.length > 0) this.logger.info('cleanup removed orphaned snapshot directories', { directories: orphans });
     return orphans;
   }
@@ -231,16 +291,21 @@ export class SnapshotService {
     this.creating.add(String(id));
     let recorded = false;
     try {
-      await this.makeSnapshotDirectory(dir, kind, parentRecord === undefined ? undefined : this.layout.fsDir(parentRecord.id));
-      return await this.store.write((tx) => {
+      const parentFsDir = parentRecord === undefined ? undefined : this.layout.fsDir(parentRecord.id);
+      const spare = kind === 'active' ? this.spares.take() : undefined;
+      const syncDirectory = (spare !== undefined && (await this.adoptSpare(spare, dir, parentFsDir))) || (await this.makeNew(dir, kind, parentFsDir));
+      // The directory exists (in the page cache): record it, and make both durable at once.
+      const record = this.store.write((tx) => {
         const parentNow = check(tx);
         tx.insert({ id, name: key, parentId: parentNow?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
         recorded = true;
         return this.mountsOf(tx, getExisting(tx, key));
       });
+      const [mounts] = await Promise.all([record, this.durably(dir, syncDirectory)]);
+      return mounts;
     } catch (error) {
-      // Unless the record was committed (its fsync failing is NotDurableError), nothing names
-      // the directory: remove it now rather than leave it to Cleanup.
+      // Unless the record was committed (a failed fsync after it is NotDurableError), nothing
+      // names the directory: remove it now rather than leave it to Cleanup.
       if (!(recorded && error instanceof NotDurableError)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
     } finally {
@@ -248,15 +313,52 @@ export class SnapshotService {
     }
   }
 
-  /** snapshots/<id> with fs/ (and work/ for an active snapshot), durable before it is named. */
-  private async makeSnapshotDirectory(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<void> {
-    await makeDirectory(dir, SNAPSHOT_DIR_MODE);
-    const fsDir = path.join(dir, 'fs');
-    await makeDirectory(fsDir, FS_DIR_MODE);
-    if (parentFsDir !== undefined) await copyOwner(parentFsDir, fsDir);
-    if (kind === 'active') await makeDirectory(path.join(dir, 'work'), WORK_DIR_MODE);
-    // Its entries (fs, work) and its own entry in snapshots/: independent, so synced at once.
-    await Promise.all([fsyncPath(dir), this.snapshotsDirSync.wait()]);
+  /**
+   * Makes snapshots/<id> here, and returns what makes it durable: fsyncs of it
+   * (its entries fs, work) and of snapshots/ (its own entry), then closing its
+   * handle (not waited for: the reply does not depend on it).
+   */
+  private async makeNew(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<() => Promise<void>> {
+    const handle = await makeSnapshotDirectory(dir, kind, parentFsDir);
+    return () =>
+      Promise.all([handle.sync(), this.snapshotsDirSync.wait()]).then(
+        () => this.closeQuietly(dir, handle),
+        (error: unknown) => {
+          this.closeQuietly(dir, handle);
+          throw error;
+        },
+      );
+  }
+
+  /**
+   * Renames a spare (durable already) to snapshots/<id>; what remains is to
+   * make its new entry durable. If the rename fails (snapshots/ read-only, or
+   * on another mount than spare/), the spare is dropped and undefined tells
+   * the caller to make the directory in place, which reports the real problem.
+   */
+  private async adoptSpare(spare: string, dir: string, parentFsDir: string | undefined): Promise<(() => Promise<void>) | undefined> {
+    try {
+      await fs.rename(spare, dir);
+    } catch (error) {
+      this.logger.debug('spare snapshot directory not usable; making one in place', { spare, error: String(error) });
+      void this.fsWorker.remove(spare).catch(() => undefined);
+      return undefined;
+    }
+    if (parentFsDir !== undefined) await ownLike(await fs.stat(parentFsDir), path.join(dir, 'fs'));
+    return () => this.snapshotsDirSync.wait();
+  }
+
+  private closeQuietly(dir: string, handle: fs.FileHandle): void {
+    handle.close().catch((error: unknown) => this.logger.warn('closing a snapshot directory failed', { directory: dir, error: String(error) }));
+  }
+
+  /** Runs sync; a failure means the directory was made but may not survive a crash. */
+  private async durably(dir: string, sync: () => Promise<void>): Promise<void> {
+    try {
+      await sync();
+    } catch (error) {
+      throw new NotDurableError(`the snapshot directory ${dir} was made but its fsync failed (${String(error)}); check the disk`, { cause: error });
+    }
   }
 
   private mountsOf(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
@@ -293,7 +395,7 @@ export class SnapshotService {
 
   private async measure(id: number): Promise<DiskUsage> {
     try {
-      return await measureDiskUsage(this.layout.fsDir(id));
+      return await this.fsWorker.usage(this.layout.fsDir(id));
     } catch (error) {
       throw classifyFilesystemError(error, `measuring the disk usage of snapshot ${id}`);
     }
@@ -320,27 +422,31 @@ function getCommittedParent(tx: ReadTransaction, parent: string): SnapshotRecord
 }
 
 /**
- * Removes snapshots/<id>. Most are an empty fs/ and work/ (or hold a few
- * files): three rmdirs settle the common case, a recursive rm the rest.
+ * snapshots/<id> with fs/ (and work/ for an active snapshot), and an open
+ * handle of it to fsync. A child's fs starts owned like its parent's, as
+ * containerd's overlayfs snapshotter does. Independent steps run concurrently:
+ * each is a round trip to the thread pool.
  */
-async function removeSnapshotDirectory(dir: string): Promise<void> {
+async function makeSnapshotDirectory(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<fs.FileHandle> {
+  const [parent] = await Promise.all([parentFsDir === undefined ? undefined : fs.stat(parentFsDir), makeDirectory(dir, SNAPSHOT_DIR_MODE)]);
+  const fsDir = path.join(dir, 'fs');
+  const opened = fs.open(dir, 'r');
   try {
-    await Promise.all([fs.rmdir(path.join(dir, 'fs')), fs.rmdir(path.join(dir, 'work')).catch(ignoreMissing)]);
-    await fs.rmdir(dir);
-  } catch {
-    await fs.rm(dir, { recursive: true, force: true });
+    await Promise.all([
+      opened,
+      makeDirectory(fsDir, FS_DIR_MODE).then(() => ownLike(parent, fsDir)),
+      kind === 'active' ? makeDirectory(path.join(dir, 'work'), WORK_DIR_MODE) : undefined,
+    ]);
+  } catch (error) {
+    await opened.then((handle) => handle.close()).catch(() => undefined);
+    throw error;
   }
+  return opened;
 }
 
-function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-}
-
-/** A child's fs starts owned like its parent's, as containerd's overlayfs snapshotter does. */
-async function copyOwner(from: string, to: string): Promise<void> {
-  const stat = await fs.stat(from);
-  // mkdir made `to` owned by this process: chown only when the parent's differs.
-  if (stat.uid !== process.geteuid?.() || stat.gid !== process.getegid?.()) await fs.lchown(to, stat.uid, stat.gid);
+/** A child's fs starts owned like its parent's; mkdir made it owned by this process, so chown only when they differ. */
+async function ownLike(parent: Stats | undefined, fsDir: string): Promise<void> {
+  if (parent !== undefined && (parent.uid !== process.geteuid?.() || parent.gid !== process.getegid?.())) await fs.lchown(fsDir, parent.uid, parent.gid);
 }
 
 /** containerd's snapshot field adaptor: kind, name, parent, labels.<key>. */

@@ -147,3 +147,53 @@ test('Remove drops the record before replying and the directory behind it; Clean
   await client.cleanup();
   t.false(fs.existsSync(path.join(root, 'snapshots', '1')));
 });
+
+test('Prepare takes a directory made ahead in spare/; spare/ refills, is left alone by Cleanup, and is emptied at restart', async (t) => {
+  const dir = makeTempDir(t, 'rpc');
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'tsov.sock');
+  const spare = path.join(root, 'spare');
+  const first = await startSnapshotter(t, root, socket);
+  const waitForSpares = async () => {
+    for (let i = 0; i < 100 && fs.readdirSync(spare).length < 8; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    return fs.readdirSync(spare);
+  };
+  const ready = await waitForSpares();
+  t.is(ready.length, 8, 'eight empty snapshot directories wait in spare/');
+  const taken = fs.statSync(path.join(spare, ready.sort((a, b) => Number(a) - Number(b))[0]!)).ino;
+  await first.client.prepare('a');
+  t.is(fs.statSync(path.join(root, 'snapshots', '1')).ino, taken, 'snapshots/1 is the oldest spare, renamed');
+  t.deepEqual(fs.readdirSync(path.join(root, 'snapshots', '1')).sort(), ['fs', 'work']);
+  t.is((await waitForSpares()).length, 8, 'spare/ is refilled');
+  await first.client.cleanup();
+  t.is(fs.readdirSync(spare).length, 8, 'Cleanup does not touch spare/');
+  await first.stop();
+  fs.mkdirSync(path.join(spare, 'left-by-a-crash', 'fs'), { recursive: true });
+  const second = await startSnapshotter(t, root, socket);
+  const after = await waitForSpares();
+  t.false(after.includes('left-by-a-crash'), 'spare/ is emptied at start');
+  t.is((await second.client.stat('a')).kind, 'ACTIVE');
+});
+
+test('at start, a record whose directory did not survive is rolled back if its creation was never acknowledged; a committed one is reported', async (t) => {
+  const dir = makeTempDir(t, 'rpc');
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'tsov.sock');
+  const first = await startSnapshotter(t, root, socket);
+  await first.client.prepare('layer-tmp');
+  await first.client.commit('layer', 'layer-tmp');
+  await first.client.prepare('active', 'layer');
+  await first.client.view('view', 'layer');
+  await first.stop();
+  // What a power loss between the metadata commit and the directory's fsync leaves
+  // (the reply waits for both, so these creations were never acknowledged):
+  for (const id of ['2', '3']) fs.rmSync(path.join(root, 'snapshots', id), { recursive: true });
+  const second = await startSnapshotter(t, root, socket, ['--log-level', 'info']);
+  t.deepEqual((await second.client.list()).map((i) => i.name), ['layer']);
+  t.regex(second.stderr(), /rolled back snapshots whose creation was interrupted.*"active","view"/);
+  await second.stop();
+  fs.rmSync(path.join(root, 'snapshots', '1'), { recursive: true });
+  const third = await startSnapshotter(t, root, socket);
+  t.is((await third.client.stat('layer')).kind, 'COMMITTED', 'a committed snapshot is never dropped silently');
+  t.regex(third.stderr(), /committed snapshot has no directory; its data is lost/);
+});

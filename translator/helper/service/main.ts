@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 /**
  * tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level LEVEL]
  *

@@ -1,0 +1,95 @@
+/**
+ * Filesystem work that walks whole trees — measuring a snapshot's disk usage
+ * at Commit and Usage, deleting a removed snapshot's directory — done on one
+ * worker thread with synchronous system calls. On the event loop each file
+ * of such a walk would be a thread-pool round trip with its own callback:
+ * for a layer of thousands of files, thousands of them, delaying every other
+ * request. The worker starts on first use and stops after a while idle.
+ */
+import { Worker } from 'node:worker_threads';
+import path from 'node:path';
+import type { DiskUsage } from './snapshot-model';
+
+export type FsJob = { id: number; op: 'usage' | 'remove'; path: string };
+export type FsJobReply = {
+  id: number;
+  usage?: DiskUsage;
+  error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
+};
+
+interface Pending {
+  resolve: (reply: FsJobReply) => void;
+  reject: (error: Error) => void;
+  settled: Promise<unknown>;
+}
+
+const THREAD_MAIN = path.join(__dirname, 'fs-worker-thread.js');
+
+export class FsWorker {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly idleMs = 30_000) {}
+
+  /** Disk usage of the tree at dir (see disk-usage.ts). */
+  async usage(dir: string): Promise<DiskUsage> {
+    const reply = await this.run('usage', dir);
+    return reply.usage!;
+  }
+
+  /** rm -r dir (nothing if it does not exist). */
+  async remove(dir: string): Promise<void> {
+    await this.run('remove', dir);
+  }
+
+  /** Stops the thread once the jobs in flight are done. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()].map((p) => p.settled));
+    await this.stop();
+  }
+
+  private run(op: FsJob['op'], file: string): Promise<FsJobReply> {
+    clearTimeout(this.idleTimer);
+    const worker = (this.worker ??= this.start());
+    const id = this.nextId++;
+    let pending!: Omit<Pending, 'settled'>;
+    const settled = new Promise<FsJobReply>((resolve, reject) => {
+      pending = { resolve, reject };
+    });
+    this.pending.set(id, { ...pending, settled: settled.catch(() => undefined) });
+    worker.postMessage({ id, op, path: file } satisfies FsJob);
+    return settled.then((reply) => {
+      if (reply.error !== undefined) throw Object.assign(new Error(reply.error.message), reply.error);
+      return reply;
+    });
+  }
+
+  private start(): Worker {
+    const worker = new Worker(THREAD_MAIN);
+    worker.unref();
+    worker.on('message', (reply: FsJobReply) => {
+      const pending = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      pending?.resolve(reply);
+      if (this.pending.size === 0) this.idleTimer = setTimeout(() => void this.stop(), this.idleMs).unref();
+    });
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const pending of this.pending.values()) pending.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the filesystem worker thread exited (code ${code})`)));
+    return worker;
+  }
+
+  private async stop(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    const worker = this.worker;
+    if (worker === undefined || this.pending.size > 0) return;
+    this.worker = undefined;
+    await worker.terminate();
+  }
+}
