@@ -8,11 +8,12 @@ import path from 'node:path';
 import { startContainerd } from '../harness/containerd';
 import { RUNTIME_MAIN } from '../harness/daemon-process';
 import { buildImageArchive } from '../harness/oci-image';
+import type { BenchContext } from './context';
 import { round, summarize, type ResultRow } from './stats';
 
 const IMAGE = 'docker.io/tsov/bench:runtime';
 
-export async function runtimeOverhead(workDir: string, runs: number, log: (line: string) => void): Promise<ResultRow[]> {
+export async function runtimeOverhead({ workDir, runs, log }: BenchContext): Promise<ResultRow[]> {
   const containerd = await startContainerd(path.join(workDir, 'containerd'), path.join(workDir, 'unused.sock'), {
     env: { TSOV_RUNTIME_CACHE: path.join(workDir, 'runtime-cache') },
   });

@@ -33,6 +33,9 @@ export interface ResultRow {
   /** Whether a smaller value is better (latency) or larger (throughput). */
   lowerIsBetter: boolean;
   target?: string;
+  /** The workload (bench/main.ts name) that measured it, and when. */
+  source?: string;
+  measuredAt?: string;
 }
 
 export function ratio(row: ResultRow): number {

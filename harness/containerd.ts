@@ -23,7 +23,8 @@ export interface PrivateContainerd {
   stop(): Promise<void>;
 }
 
-export function containerdConfig(dir: string, tsovSocket: string): string {
+export function containerdConfig(dir: string, tsovSocket: string, otherSnapshotters: Readonly<Record<string, string>> = {}): string {
+  const others = Object.entries(otherSnapshotters).map(([name, address]) => `  [proxy_plugins.${name}]\n    type = "snapshot"\n    address = "${address}"\n`);
   return `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -45,7 +46,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
   [proxy_plugins.tsov]
     type = "snapshot"
     address = "${tsovSocket}"
-`;
+${others.join('')}`;
 }
 
 /** Kills the shims this containerd started (they outlive it by design). */
@@ -70,6 +71,8 @@ function killShims(address: string): void {
 export interface ContainerdOptions {
   /** Extra environment for containerd, which its shims and runtimes inherit (e.g. TSOV_CONFIG for tsov-runtime). */
   env?: NodeJS.ProcessEnv;
+  /** More proxy snapshotters, name → socket (the benchmark's reference proxy). */
+  otherSnapshotters?: Readonly<Record<string, string>>;
 }
 
 export async function startContainerd(dir: string, tsovSocket: string, options: ContainerdOptions = {}): Promise<PrivateContainerd> {
@@ -77,7 +80,7 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   const configFile = path.join(dir, 'config.toml');
   const address = path.join(dir, 'containerd.sock');
   const logFile = path.join(dir, 'containerd.log');
-  fs.writeFileSync(configFile, containerdConfig(dir, tsovSocket));
+  fs.writeFileSync(configFile, containerdConfig(dir, tsovSocket, options.otherSnapshotters));
   const log = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn('containerd', ['--config', configFile, '--log-level', 'info'], { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } });
   fs.closeSync(log);

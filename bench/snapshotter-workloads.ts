@@ -1,0 +1,173 @@
+/**
+ * Snapshots API workloads (cycle, chain, list) and daemon memory, run by one
+ * Go load driver (containerd's own proxy client) against tsov-snapshotter and
+ * against the reference: containerd's overlayfs snapshotter served by
+ * bench/go/reference-proxy. Each measurement gets a fresh server on a fresh
+ * root, so only the server differs.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { DaemonProcess } from '../harness/daemon-process';
+import { goPrograms, startServer, type Server } from './servers';
+import { round, type ResultRow } from './stats';
+import type { BenchContext } from './context';
+
+const SERVERS: readonly Server[] = ['reference', 'tsov'];
+
+/** What the Go load driver prints. */
+interface DriverResult {
+  workload: string;
+  operations: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  measurements?: Record<string, { count: number; p50Ms: number; p99Ms: number }>;
+}
+
+/** Runs fn against a fresh server of each kind, reference first (or tsov first when tsovFirst). */
+async function perServer<T>(context: BenchContext, name: string, fn: (daemon: DaemonProcess, server: Server) => Promise<T>, tsovFirst = false): Promise<Record<Server, T>> {
+  const results: Partial<Record<Server, T>> = {};
+  for (const server of tsovFirst ? [...SERVERS].reverse() : SERVERS) {
+    const daemon = await startServer(server, path.join(context.workDir, name, server));
+    try {
+      results[server] = await fn(daemon, server);
+    } finally {
+      await daemon.stop();
+    }
+  }
+  return results as Record<Server, T>;
+}
+
+/**
+ * Timed loads are split into rounds, alternating which server goes first, and
+ * reported as the median round: this machine's disk speed drifts by tens of
+ * percent over a minute, and one long run each would measure the drift.
+ */
+const CYCLE_ROUNDS = 3;
+
+async function inRounds(context: BenchContext, name: string, fn: (daemon: DaemonProcess) => Promise<DriverResult>): Promise<Record<Server, DriverResult>> {
+  const rounds: Array<Record<Server, DriverResult>> = [];
+  for (let round = 0; round < CYCLE_ROUNDS; round++) rounds.push(await perServer(context, `${name}-${round}`, fn, round % 2 === 1));
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const combine = (server: Server): DriverResult => {
+    const results = rounds.map((r) => r[server]);
+    const calls = Object.keys(results[0]?.measurements ?? {});
+    return {
+      workload: results[0]!.workload,
+      operations: results.reduce((sum, r) => sum + r.operations, 0),
+      perSecond: median(results.map((r) => r.perSecond)),
+      p50Ms: median(results.map((r) => r.p50Ms)),
+      p99Ms: median(results.map((r) => r.p99Ms)),
+      measurements: Object.fromEntries(
+        calls.map((call) => {
+          const each = results.map((r) => r.measurements![call]!);
+          return [call, { count: each.reduce((sum, m) => sum + m.count, 0), p50Ms: median(each.map((m) => m.p50Ms)), p99Ms: median(each.map((m) => m.p99Ms)) }];
+        }),
+      ),
+    };
+  };
+  return { reference: combine('reference'), tsov: combine('tsov') };
+}
+
+async function drive(socket: string, args: readonly string[]): Promise<DriverResult> {
+  const { stdout } = await promisify(execFile)(goPrograms().driver, ['-address', socket, ...args], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as DriverResult;
+}
+
+/** VmRSS or VmHWM (peak RSS) of a process, in MiB. */
+function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  return kibFieldMiB(`/proc/${pid}/status`, field);
+}
+
+/** A "Field: N kB" line of a /proc file, in MiB. */
+function kibFieldMiB(file: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync(file, 'utf8'));
+  if (match === null) throw new Error(`no ${field} in ${file}`);
+  return round(Number(match[1]) / 1024, 1);
+}
+
+/**
+ * RSS counts every page a process has mapped, including the clean, shared
+ * pages of its executable (for node, measured here: ~34 MiB of its 94 MiB binary, shared by
+ * every node process). PSS divides shared pages among their users; private
+ * memory is what this process alone holds.
+ */
+function memoryBreakdown(pid: number): { rss: number; pss: number; private: number } {
+  const rollup = `/proc/${pid}/smaps_rollup`;
+  return {
+    rss: kibFieldMiB(rollup, 'Rss'),
+    pss: kibFieldMiB(rollup, 'Pss'),
+    private: round(kibFieldMiB(rollup, 'Private_Clean') + kibFieldMiB(rollup, 'Private_Dirty'), 1),
+  };
+}
+
+export async function cycle(context: BenchContext): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  for (const files of [0, 20]) {
+    for (const workers of [1, 8, 32]) {
+      const label = `cycle, ${workers} worker${workers === 1 ? '' : 's'}, ${files} files`;
+      const results = await inRounds(context, `cycle-${workers}-${files}`, (daemon) =>
+        drive(daemon.socket, ['-workload', 'cycle', '-workers', String(workers), '-files', String(files), '-duration', `${context.seconds / CYCLE_ROUNDS}s`]),
+      );
+      context.log(`  ${label}: tsov ${round(results.tsov.perSecond)}/s, reference ${round(results.reference.perSecond)}/s`);
+      const headline = workers === 8;
+      rows.push(
+        { workload: label, metric: 'cycles per second', tsov: round(results.tsov.perSecond), reference: round(results.reference.perSecond), unit: '/s', lowerIsBetter: false, target: headline ? '≥ 1.5×' : undefined },
+        { workload: label, metric: 'p50 per cycle', tsov: results.tsov.p50Ms, reference: results.reference.p50Ms, unit: 'ms', lowerIsBetter: true },
+        { workload: label, metric: 'p99 per cycle', tsov: results.tsov.p99Ms, reference: results.reference.p99Ms, unit: 'ms', lowerIsBetter: true, target: headline ? '≤ 1.0×' : undefined },
+      );
+      if (headline) {
+        for (const call of ['Prepare', 'Mounts', 'Commit', 'Stat', 'Remove']) {
+          const t = results.tsov.measurements?.[call];
+          const r = results.reference.measurements?.[call];
+          if (t !== undefined && r !== undefined) rows.push({ workload: label, metric: `${call} p50`, tsov: t.p50Ms, reference: r.p50Ms, unit: 'ms', lowerIsBetter: true });
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+export async function chain(context: BenchContext): Promise<ResultRow[]> {
+  const calls = String(context.runs * 100);
+  const results = await perServer(context, 'chain', (daemon) => drive(daemon.socket, ['-workload', 'chain', '-layers', '128', '-calls', calls]));
+  const label = `Mounts of a view on 128 layers ×${calls}`;
+  return [
+    { workload: label, metric: 'p50', tsov: results.tsov.p50Ms, reference: results.reference.p50Ms, unit: 'ms', lowerIsBetter: true, target: '≤ 1.0×' },
+    { workload: label, metric: 'p99', tsov: results.tsov.p99Ms, reference: results.reference.p99Ms, unit: 'ms', lowerIsBetter: true },
+  ];
+}
+
+export async function list(context: BenchContext): Promise<ResultRow[]> {
+  const calls = String(context.runs * 2);
+  const results = await perServer(context, 'list', (daemon) => drive(daemon.socket, ['-workload', 'list', '-snapshots', '2000', '-calls', calls]));
+  const rows: ResultRow[] = [];
+  for (const kind of ['full', 'filtered'] as const) {
+    const t = results.tsov.measurements?.[kind];
+    const r = results.reference.measurements?.[kind];
+    if (t === undefined || r === undefined) throw new Error(`the load driver reported no ${kind} List measurement`);
+    const label = `List of 2,000 labelled snapshots, ${kind === 'full' ? 'all' : '1 in 20 by label'} ×${calls}`;
+    rows.push({ workload: label, metric: 'p50', tsov: t.p50Ms, reference: r.p50Ms, unit: 'ms', lowerIsBetter: true, target: '≤ 1.0×' });
+  }
+  return rows;
+}
+
+/** Idle memory two seconds after start, and the peak RSS over 8-worker cycles. */
+export async function memory(context: BenchContext): Promise<ResultRow[]> {
+  const results = await perServer(context, 'memory', async (daemon) => {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const pid = daemon.process.pid!;
+    const idle = memoryBreakdown(pid);
+    await drive(daemon.socket, ['-workload', 'cycle', '-workers', '8', '-files', '20', '-duration', `${context.seconds}s`]);
+    return { idle, peak: memoryMiB(pid, 'VmHWM') };
+  });
+  const row = (metric: string, tsov: number, reference: number, target?: string): ResultRow => ({ workload: 'snapshotter daemon memory', metric, tsov, reference, unit: 'MiB', lowerIsBetter: true, target });
+  return [
+    row('idle RSS', results.tsov.idle.rss, results.reference.idle.rss, '≤ 60 MB'),
+    row('idle PSS (shared pages divided among their users)', results.tsov.idle.pss, results.reference.idle.pss),
+    row('idle private memory', results.tsov.idle.private, results.reference.idle.private),
+    row(`peak RSS (8-worker cycle, 20 files, ${context.seconds} s)`, results.tsov.peak, results.reference.peak),
+  ];
+}
