@@ -39,8 +39,8 @@ export async function runtimeOverhead({ workDir, runs, log }: BenchContext): Pro
     const w = summarize(wrapped);
     log(`  runtime-overhead: runc p50 ${p.p50Ms} ms, tsov-runtime p50 ${w.p50Ms} ms, +${round(w.p50Ms - p.p50Ms)} ms per container`);
     return [
-      { workload: `ctr run --rm true ×${runs} (no overlay entries)`, metric: 'p50 per container', tsov: w.p50Ms, reference: p.p50Ms, unit: 'ms', lowerIsBetter: true, target: '≤ +25 ms' },
-      { workload: `ctr run --rm true ×${runs} (no overlay entries)`, metric: 'added per container (p50)', tsov: round(w.p50Ms - p.p50Ms), reference: 0, unit: 'ms', lowerIsBetter: true, target: '≤ 25 ms' },
+      { workload: `ctr run --rm true ×${runs} (no overlay entries)`, metric: 'p50 per container', tsov: w.p50Ms, reference: p.p50Ms, unit: 'ms', lowerIsBetter: true, target: 'runc + 25 ms' },
+      { workload: `ctr run --rm true ×${runs} (no overlay entries)`, metric: 'added per container (p50), against the 25 ms budget', tsov: round(w.p50Ms - p.p50Ms), reference: 25, unit: 'ms', lowerIsBetter: true, target: '≤ 1.0×' },
     ];
   } finally {
     await containerd.stop();

@@ -17,12 +17,8 @@ import { addProxyPlugin, containerdInstructions, removeProxyPlugin } from './con
 /** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
-const EXECUTABLES: Record<string, string> = {
-  tsov: 'dist/cli/main.js',
-  'tsov-snapshotter': 'dist/snapshotter/main.js',
-  'tsov-helper': 'dist/translator/helper/service/main.js',
-  'tsov-runtime': 'dist/translator/runtime/main.js',
-};
+/** The executables and their files, as package.json's bin lists them. */
+const EXECUTABLES = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
 const UNITS = ['tsov-helper.service', 'tsov-snapshotter.service'];
 const SHIPPED_PREFIX = '/usr/local';
 const DEFAULT_SNAPSHOTTER_SOCKET = '/run/tsov/tsov.sock';

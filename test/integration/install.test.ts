@@ -21,11 +21,18 @@ test('install links the executables, writes units and policy, merges containerd 
 
   const first = tsov('install', '--destdir', destdir, '--prefix', '/opt/tsov', '--containerd-config', containerdConfig);
   t.is(first.status, 0, first.stderr);
-  for (const name of ['tsov', 'tsov-snapshotter', 'tsov-helper', 'tsov-runtime']) {
+  const bin = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+  t.deepEqual(Object.keys(bin).sort(), ['tsov', 'tsov-helper', 'tsov-runtime', 'tsov-snapshotter']);
+  for (const [name, file] of Object.entries(bin)) {
     const link = path.join(destdir, 'opt/tsov/bin', name);
     t.true(fs.lstatSync(link).isSymbolicLink(), name);
-    t.true(fs.readlinkSync(link).startsWith(path.join(REPO_ROOT, 'dist')), name);
+    t.is(fs.readlinkSync(link), path.join(REPO_ROOT, file), name);
   }
+  const runtimeThroughLink = spawnSync(path.join(destdir, 'opt/tsov/bin/tsov-runtime'), ['--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, TSOV_RUNTIME_CACHE: path.join(destdir, 'runtime-cache') },
+  });
+  t.regex(runtimeThroughLink.stdout, /^runc version/, 'tsov-runtime runs through its link (its Node part is found from the real path)');
   const versionThroughLink = spawnSync(path.join(destdir, 'opt/tsov/bin/tsov'), ['help'], { encoding: 'utf8' });
   t.is(versionThroughLink.status, 0, 'the linked executable runs');
   const unit = fs.readFileSync(path.join(destdir, 'etc/systemd/system/tsov-helper.service'), 'utf8');

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { cacheFile, readCachedFacts, writeCachedFacts, type RuntimeFacts } from '../../translator/runtime/runtime-facts';
+import { cacheFile, passthroughContent, readCachedFacts, writeCachedFacts, type RuntimeFacts } from '../../translator/runtime/runtime-facts';
 import { makeTempDir } from '../support/temp-dir';
 
 const facts: RuntimeFacts = { binary: '/usr/sbin/runc', kind: 'runc', stateDir: '/run/tsov/mounts' };
@@ -27,4 +27,12 @@ test('each policy path has its own cache file; no policy file means the defaults
   const cache = cacheFile(dir, undefined);
   writeCachedFacts(cache, undefined, facts);
   t.deepEqual(readCachedFacts(cache, undefined), facts);
+});
+
+test('the pass-through cache is three lines (policy, runtime, state dir), or nothing when a value cannot be one line', (t) => {
+  t.is(passthroughContent('/etc/tsov/config.yaml', facts), '/etc/tsov/config.yaml\n/usr/sbin/runc\n/run/tsov/mounts\n');
+  t.is(passthroughContent(undefined, facts), '(defaults)\n/usr/sbin/runc\n/run/tsov/mounts\n');
+  t.is(passthroughContent('/etc/a\nb.yaml', facts), undefined);
+  t.is(passthroughContent(undefined, { ...facts, binary: '/opt/run\rc' }), undefined);
+  t.is(passthroughContent(undefined, { ...facts, stateDir: '' }), undefined);
 });

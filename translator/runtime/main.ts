@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * tsov-runtime: an OCI runtime with runc's command line, installed in place
- * of runc (`ctr run --runc-binary`, containerd's BinaryName).
+ * of runc (`ctr run --runc-binary`, containerd's BinaryName). The installed
+ * entry point is tsov-runtime.js, whose shell part passes most calls to the
+ * real runtime without starting Node; this is the rest.
  *
  *   create / run  translate <bundle>/config.json (type: overlay entries become
  *                 binds of mounts made by tsov-helper), then run the real runtime
@@ -17,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { cacheFile, readCachedFacts, writeCachedFacts, type RuntimeFacts } from './runtime-facts';
+import { cacheFile, readCachedFacts, refreshPassthrough, writeCachedFacts, type RuntimeFacts } from './runtime-facts';
 import { DEFAULT_STATE_ROOTS, parseRuntimeArgs, type RuntimeArgs } from './runtime-args';
 import { reportFailure } from './report-failure';
 import { runRealRuntime } from './run-real-runtime';
@@ -32,12 +34,15 @@ function policyFile(): string | undefined {
 
 async function loadFacts(file: string | undefined): Promise<RuntimeFacts> {
   const cache = cacheFile(FACTS_CACHE_DIR, file);
-  const cached = readCachedFacts(cache, file);
-  if (cached !== undefined) return cached;
-  const { loadPolicy } = await import('../../policy/load-policy');
-  const policy = loadPolicy(file);
-  const facts: RuntimeFacts = { binary: policy.runtime.binary, kind: policy.runtime.kind, root: policy.runtime.root, stateDir: policy.translation.stateDir };
-  writeCachedFacts(cache, file, facts);
+  let facts = readCachedFacts(cache, file);
+  if (facts === undefined) {
+    const { loadPolicy } = await import('../../policy/load-policy');
+    const policy = loadPolicy(file);
+    facts = { binary: policy.runtime.binary, kind: policy.runtime.kind, root: policy.runtime.root, stateDir: policy.translation.stateDir };
+    writeCachedFacts(cache, file, facts);
+  }
+  // The next calls of this policy can take tsov-runtime.js's shell fast path.
+  refreshPassthrough(FACTS_CACHE_DIR, file, facts);
   return facts;
 }
 
