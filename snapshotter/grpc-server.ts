@@ -8,6 +8,7 @@ import { UnixGrpcServer, type CallObserver, type WireRequest } from '../common/g
 import type { Logger } from '../common/logger';
 import { loadProtoPackage } from '../common/proto-loading';
 import { toTimestamp } from './clock';
+import type { MountSpec } from '../common/overlay-mounts';
 import type { SnapshotService } from './snapshot-service';
 import type { Labels, SnapshotInfo, SnapshotKind } from './snapshot-model';
 
@@ -72,51 +73,68 @@ function labelsOf(value: unknown): Labels {
 export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key', observer });
   const definition = snapshotsServiceConstructor().service;
-  const encoder = new InfoEncoder(definition);
+  const encoder = new EncodedReplies(definition);
   server.addService(encoder.definition, snapshotsImplementation(service, server, encoder));
   return server;
 }
 
 /**
- * List's fast path. A ListSnapshotsResponse is `repeated Info info = 1` and a
- * StatSnapshotResponse is `Info info = 1`: on the wire a List message is the
- * concatenation of the Stat encodings of its infos. Each SnapshotInfo object's
- * encoding is kept (the service hands out the same object until the snapshot
- * changes), so listing thousands of unchanged snapshots costs no protobuf work.
+ * Replies kept encoded. A StatSnapshotResponse is `Info info = 1` and a
+ * ListSnapshotsResponse is `repeated Info info = 1`: on the wire a List
+ * message is the concatenation of the Stat encodings of its infos. The
+ * service hands out the same SnapshotInfo object until a snapshot changes,
+ * and the same mounts array for an active snapshot or view, so each is
+ * encoded once: Stat, List of thousands of snapshots and Mounts of a deep
+ * chain cost no protobuf work while nothing changes.
  */
-class InfoEncoder {
+class EncodedReplies {
   readonly definition: ServiceDefinition;
   private readonly encodeStat: (value: unknown) => Buffer;
-  private readonly cache = new WeakMap<SnapshotInfo, Buffer>();
+  private readonly encodeMounts: (value: unknown) => Buffer;
+  private readonly infos = new WeakMap<SnapshotInfo, Buffer>();
+  private readonly mountLists = new WeakMap<readonly MountSpec[], Buffer>();
 
   constructor(service: ServiceDefinition) {
-    const list = service['List']!;
     this.encodeStat = service['Stat']!.responseSerialize;
-    // List responses arrive already encoded; anything else goes through the generated serializer.
-    const responseSerialize = (value: unknown): Buffer => (Buffer.isBuffer(value) ? value : list.responseSerialize(value));
-    this.definition = { ...service, List: { ...list, responseSerialize } };
+    this.encodeMounts = service['Mounts']!.responseSerialize;
+    // These methods' replies arrive already encoded; errors and anything else go through the generated serializer.
+    const passEncoded = (method: string) => {
+      const original = service[method]!;
+      const responseSerialize = (value: unknown): Buffer => (Buffer.isBuffer(value) ? value : original.responseSerialize(value));
+      return { ...original, responseSerialize };
+    };
+    this.definition = { ...service, Stat: passEncoded('Stat'), List: passEncoded('List'), Mounts: passEncoded('Mounts') };
   }
 
-  listResponse(infos: readonly SnapshotInfo[]): Buffer {
-    return Buffer.concat(infos.map((info) => this.encoded(info)));
-  }
-
-  private encoded(info: SnapshotInfo): Buffer {
-    let bytes = this.cache.get(info);
+  stat(info: SnapshotInfo): Buffer {
+    let bytes = this.infos.get(info);
     if (bytes === undefined) {
       bytes = this.encodeStat({ info: toWireInfo(info) });
-      this.cache.set(info, bytes);
+      this.infos.set(info, bytes);
+    }
+    return bytes;
+  }
+
+  list(infos: readonly SnapshotInfo[]): Buffer {
+    return Buffer.concat(infos.map((info) => this.stat(info)));
+  }
+
+  mounts(mounts: readonly MountSpec[]): Buffer {
+    let bytes = this.mountLists.get(mounts);
+    if (bytes === undefined) {
+      bytes = this.encodeMounts({ mounts });
+      this.mountLists.set(mounts, bytes);
     }
     return bytes;
   }
 }
 
-function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, encoder: InfoEncoder): UntypedServiceImplementation {
+function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, encoder: EncodedReplies): UntypedServiceImplementation {
   const unary = server.unary.bind(server);
   return {
     Prepare: unary('Prepare', async (r) => ({ mounts: await s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
     View: unary('View', async (r) => ({ mounts: await s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-    Mounts: unary('Mounts', (r) => ({ mounts: s.mounts(str(r.key)) })),
+    Mounts: unary('Mounts', (r) => encoder.mounts(s.mounts(str(r.key)))),
     Commit: unary('Commit', async (r) => {
       await s.commit(str(r.name), str(r.key), labelsOf(r.labels), str(r.parent));
       return {};
@@ -125,7 +143,7 @@ function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, enc
       await s.remove(str(r.key));
       return {};
     }),
-    Stat: unary('Stat', (r) => ({ info: toWireInfo(s.stat(str(r.key))) })),
+    Stat: unary('Stat', (r) => encoder.stat(s.stat(str(r.key)))),
     Update: unary('Update', async (r) => {
       const info = (r.info ?? {}) as Request;
       const mask = (r.update_mask ?? {}) as { paths?: string[] };
@@ -142,7 +160,7 @@ function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, enc
       );
       return { info: toWireInfo(updated) };
     }),
-    List: server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => encoder.listResponse(batch))),
+    List: server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => encoder.list(batch))),
     Usage: unary('Usage', async (r) => s.usage(str(r.key))),
     Cleanup: unary('Cleanup', async () => {
       await s.cleanup();

@@ -75,6 +75,13 @@ export class SnapshotService {
   private readonly chains = new Map<number, readonly number[]>();
   /** Info of each catalog record (the store replaces a record's object when it changes). */
   private readonly infos = new WeakMap<SnapshotRecord, SnapshotInfo>();
+  /**
+   * The mounts of each active snapshot and view, by id: they depend only on
+   * its id, kind and parent chain, which never change while it is active or a
+   * view. Callers get the same array each time (the gRPC edge caches its
+   * encoding by identity). Dropped at Commit and Remove.
+   */
+  private readonly mountCache = new Map<number, MountSpec[]>();
   private readonly spares: SpareDirectories;
   /** Tree walks (disk usage, recursive removal) off the event loop. */
   private readonly fsWorker = new FsWorker();
@@ -185,6 +192,7 @@ export class SnapshotService {
         labels: storedLabels(labels),
         usage,
       });
+      this.mountCache.delete(current.id);
     });
   }
 
@@ -196,6 +204,7 @@ export class SnapshotService {
       }
       tx.remove(record.id);
       this.chains.delete(record.id);
+      this.mountCache.delete(record.id);
       return record.id;
     });
     // The record is gone durably: the reply need not wait for the directory,
@@ -219,8 +228,9 @@ export class SnapshotService {
     await Promise.all(this.removing.values());
   }
 
+  /** The same object for an unchanged snapshot (see infoOfRecord). */
   stat(key: string): SnapshotInfo {
-    return this.store.read((tx) => infoOf(getExisting(tx, key)));
+    return this.infoOfRecord(this.store.read((tx) => getExisting(tx, key)));
   }
 
   update(info: SnapshotInfo, fieldpaths: readonly string[]): Promise<SnapshotInfo> {
@@ -362,6 +372,15 @@ export class SnapshotService {
   }
 
   private mountsOf(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
+    let mounts = this.mountCache.get(record.id);
+    if (mounts === undefined) {
+      mounts = this.buildMounts(tx, record);
+      this.mountCache.set(record.id, mounts);
+    }
+    return mounts;
+  }
+
+  private buildMounts(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
     const parents = record.parentId === null ? [] : this.chainOf(tx, record.parentId);
     return buildSnapshotMounts({
       kind: record.kind === 'view' ? 'view' : 'active',
