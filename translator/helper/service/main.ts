@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level LEVEL]
  *
@@ -6,6 +6,8 @@
  * socket only root can reach (0600 in a 0700 directory). At start it settles
  * its journal against the kernel's mount table; at stop it leaves its mounts
  * in place (containers are using them) for the next start to adopt.
+ *
+ * The #! line's node flag is explained in snapshotter/main.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
