@@ -70,6 +70,9 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   const errors: string[] = [];
   let stopped = false;
   const clients = Array.from({ length: CLIENTS }, () => new SnapshotsClient(socket));
+  // The lag maximum resets at each scrape: scraping once before the load makes the first
+  // window start with it, not with the daemon's start-up.
+  await scrape(metrics);
   const started = Date.now();
   const running = clients.map((c, id) => client(c, new Random(random.int(2 ** 31)), id, () => stopped, errors));
 
@@ -83,8 +86,8 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const text = await scrape(metrics);
     const at = Date.now() - started;
-    if (at < warmUpMs) continue; // the first scrape's maximum covers start-up and JIT warm-up
     lags.push(sample(text, 'tsov_nodejs_eventloop_lag_max_seconds') ?? Number.NaN);
+    if (at < warmUpMs) continue;
     rss.push({ at, bytes: sample(text, 'tsov_process_resident_memory_bytes') ?? Number.NaN });
     heap.push(sample(text, 'tsov_nodejs_heap_size_used_bytes') ?? Number.NaN);
   }
@@ -98,7 +101,7 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   const lastRss = rss[rss.length - 1]!.bytes;
   const peakRss = Math.max(...rss.map((r) => r.bytes));
   t.log(`${calls} calls in ${SECONDS} s (${Math.round(calls / SECONDS)}/s), ${errors.length} errors`);
-  t.log(`event-loop lag max per 2 s window after warm-up: worst ${(worstLag * 1000).toFixed(1)} ms over ${lags.length} windows`);
+  t.log(`event-loop lag max per 2 s window, whole run: worst ${(worstLag * 1000).toFixed(1)} ms over ${lags.length} windows`);
   t.log(`RSS after warm-up ${mib(firstRss)} MiB, at the end ${mib(lastRss)} MiB, peak ${mib(peakRss)} MiB`);
   t.log(`RSS MiB: ${rss.map((r) => mib(r.bytes)).join(' ')}`);
   t.log(`heap used MiB: ${heap.map(mib).join(' ')}`);
