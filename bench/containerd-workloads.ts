@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { startContainerd, type PrivateContainerd } from '../harness/containerd';
 import { buildImageArchive, type LayerEntry } from '../harness/oci-image';
+import { running } from '../harness/running';
 import type { BenchContext } from './context';
 import { startServer } from './servers';
 import { summarize, type ResultRow, type Summary } from './stats';
@@ -47,23 +48,12 @@ async function alternate(runs: number, warmup: number, fn: (snapshotter: Snapsho
   return samples;
 }
 
-async function withContainerd<T>(workDir: string, fn: (containerd: PrivateContainerd) => Promise<T>): Promise<T> {
-  const tsov = await startServer('tsov', path.join(workDir, 'tsov'));
-  try {
-    const proxy = await startServer('reference', path.join(workDir, 'reference'));
-    try {
-      const containerd = await startContainerd(path.join(workDir, 'containerd'), tsov.socket, { otherSnapshotters: { 'overlayfs-proxy': proxy.socket } });
-      try {
-        return await fn(containerd);
-      } finally {
-        await containerd.stop();
-      }
-    } finally {
-      await proxy.stop();
-    }
-  } finally {
-    await tsov.stop();
-  }
+function withContainerd<T>(workDir: string, fn: (containerd: PrivateContainerd) => Promise<T>): Promise<T> {
+  return running(startServer('tsov', path.join(workDir, 'tsov')), (tsov) =>
+    running(startServer('reference', path.join(workDir, 'reference')), (proxy) =>
+      running(startContainerd(path.join(workDir, 'containerd'), tsov.socket, { otherSnapshotters: { 'overlayfs-proxy': proxy.socket } }), fn),
+    ),
+  );
 }
 
 function rows(workload: string, samples: Record<Snapshotter, number[]>, target: string): ResultRow[] {

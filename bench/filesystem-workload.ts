@@ -16,6 +16,7 @@ import path from 'node:path';
 import { startContainerd, type PrivateContainerd } from '../harness/containerd';
 import { RUNTIME_MAIN, startHelperProcess } from '../harness/daemon-process';
 import { buildImageArchive } from '../harness/oci-image';
+import { running } from '../harness/running';
 import type { BenchContext } from './context';
 import { goPrograms, startServer } from './servers';
 import { summarize, type ResultRow } from './stats';
@@ -55,7 +56,7 @@ interface Rig {
   fsstress: string;
 }
 
-async function withRig<T>(workDir: string, fn: (rig: Rig) => Promise<T>): Promise<T> {
+function withRig<T>(workDir: string, fn: (rig: Rig) => Promise<T>): Promise<T> {
   const root = path.join(workDir, 'roots');
   const outDir = path.join(workDir, 'out');
   fs.mkdirSync(root, { recursive: true });
@@ -80,26 +81,17 @@ translation:
       memory_bytes: 1073741824
 `,
   );
-  const helper = await startHelperProcess({ socket: helperSocket, stateDir: path.join(workDir, 'helper-state'), allowedRoots: [root], extraArgs: ['--log-level', 'warn'] });
-  try {
-    const tsov = await startServer('tsov', path.join(workDir, 'tsov'));
-    try {
-      const containerd = await startContainerd(path.join(workDir, 'containerd'), tsov.socket, {
-        env: { TSOV_CONFIG: policy, TSOV_RUNTIME_CACHE: path.join(workDir, 'runtime-cache') },
-      });
-      try {
+  const helper = startHelperProcess({ socket: helperSocket, stateDir: path.join(workDir, 'helper-state'), allowedRoots: [root], extraArgs: ['--log-level', 'warn'] });
+  const env = { TSOV_CONFIG: policy, TSOV_RUNTIME_CACHE: path.join(workDir, 'runtime-cache') };
+  return running(helper, () =>
+    running(startServer('tsov', path.join(workDir, 'tsov')), (tsov) =>
+      running(startContainerd(path.join(workDir, 'containerd'), tsov.socket, { env }), async (containerd) => {
         const archive = buildImageArchive(path.join(workDir, 'image'), IMAGE, []);
         for (const snapshotter of ROOTFS_VARIANTS) await containerd.ctr(['images', 'import', '--snapshotter', snapshotter, archive]);
-        return await fn({ containerd, root, outDir, fsstress: goPrograms().fsstress });
-      } finally {
-        await containerd.stop();
-      }
-    } finally {
-      await tsov.stop();
-    }
-  } finally {
-    await helper.stop();
-  }
+        return fn({ containerd, root, outDir, fsstress: goPrograms().fsstress });
+      }),
+    ),
+  );
 }
 
 /** Runs fsstress in a container; its report goes to a file on a host bind (ctr can lose a quick container's output). */

@@ -153,30 +153,16 @@ func (t *tree) step() error {
 		t.files = append(t.files, name)
 	case op < 40: // overwrite part of a file (copies a lower file up)
 		_, name := t.pick(t.files)
-		f, err := os.OpenFile(t.path(name), os.O_WRONLY, 0)
-		if err != nil {
+		return t.withFile(name, os.O_WRONLY, func(f *os.File) error {
+			_, err := f.WriteAt(t.data(), int64(t.rnd.Intn(8*1024)))
 			return err
-		}
-		_, err = f.WriteAt(t.data(), int64(t.rnd.Intn(8*1024)))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+		})
 	case op < 48: // append
 		_, name := t.pick(t.files)
-		f, err := os.OpenFile(t.path(name), os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
+		return t.withFile(name, os.O_WRONLY|os.O_APPEND, func(f *os.File) error {
+			_, err := f.Write(t.data())
 			return err
-		}
-		_, err = f.Write(t.data())
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+		})
 	case op < 52: // truncate
 		_, name := t.pick(t.files)
 		if err := os.Truncate(t.path(name), int64(t.rnd.Intn(4096))); err != nil {
@@ -205,17 +191,7 @@ func (t *tree) step() error {
 		t.files = append(t.files, to)
 	case op < 80: // fsync a file
 		_, name := t.pick(t.files)
-		f, err := os.OpenFile(t.path(name), os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+		return t.withFile(name, os.O_WRONLY, func(f *os.File) error { return f.Sync() })
 	case op < 88: // mkdir
 		_, dir := t.pick(t.dirs)
 		name := t.newName(dir)
@@ -245,6 +221,19 @@ func (t *tree) step() error {
 		}
 	}
 	return nil
+}
+
+// withFile opens a file of the tree, runs fn on it and closes it; the first error wins.
+func (t *tree) withFile(name string, flags int, fn func(*os.File) error) error {
+	f, err := os.OpenFile(t.path(name), flags, 0)
+	if err != nil {
+		return err
+	}
+	err = fn(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // isEmpty: no file or directory this process knows of lies below dir.
