@@ -24,6 +24,8 @@ interface DriverResult {
   p50Ms: number;
   p99Ms: number;
   measurements?: Record<string, { count: number; p50Ms: number; p99Ms: number }>;
+  /** Added here: the server's CPU time (user + system, all threads) per operation. */
+  serverCpuMsPerOperation?: number;
 }
 
 /** Runs fn against a fresh server of each kind, reference first (or tsov first when tsovFirst). */
@@ -60,6 +62,7 @@ async function inRounds(context: BenchContext, name: string, fn: (daemon: Daemon
       perSecond: median(results.map((r) => r.perSecond)),
       p50Ms: median(results.map((r) => r.p50Ms)),
       p99Ms: median(results.map((r) => r.p99Ms)),
+      serverCpuMsPerOperation: median(results.map((r) => r.serverCpuMsPerOperation ?? Number.NaN)),
       measurements: Object.fromEntries(
         calls.map((call) => {
           const each = results.map((r) => r.measurements![call]!);
@@ -74,6 +77,29 @@ async function inRounds(context: BenchContext, name: string, fn: (daemon: Daemon
 async function drive(socket: string, args: readonly string[]): Promise<DriverResult> {
   const { stdout } = await promisify(execFile)(goPrograms().driver, ['-address', socket, ...args], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout) as DriverResult;
+}
+
+/** A process's CPU time so far (user + system, all threads), in ms, from /proc/PID/stat. */
+function cpuMs(pid: number): number {
+  // After the command name (which may hold spaces) come fields 3.. ; utime and stime are fields 14 and 15.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * The load's result with the server's CPU time per operation: how much work
+ * each server does for the same calls, which this VM's drifting disk speed
+ * does not move the way it moves throughput.
+ */
+async function withServerCpu(daemon: DaemonProcess, load: () => Promise<DriverResult>): Promise<DriverResult> {
+  const pid = daemon.process.pid!;
+  const before = cpuMs(pid);
+  const result = await load();
+  return { ...result, serverCpuMsPerOperation: round((cpuMs(pid) - before) / result.operations, 3) };
 }
 
 /** VmRSS or VmHWM (peak RSS) of a process, in MiB. */
@@ -109,7 +135,9 @@ export async function cycle(context: BenchContext): Promise<ResultRow[]> {
     for (const workers of [1, 8, 32]) {
       const label = `cycle, ${workers} worker${workers === 1 ? '' : 's'}, ${files} files`;
       const results = await inRounds(context, `cycle-${workers}-${files}`, (daemon) =>
-        drive(daemon.socket, ['-workload', 'cycle', '-workers', String(workers), '-files', String(files), '-duration', `${context.seconds / CYCLE_ROUNDS}s`]),
+        withServerCpu(daemon, () =>
+          drive(daemon.socket, ['-workload', 'cycle', '-workers', String(workers), '-files', String(files), '-duration', `${context.seconds / CYCLE_ROUNDS}s`]),
+        ),
       );
       context.log(`  ${label}: tsov ${round(results.tsov.perSecond)}/s, reference ${round(results.reference.perSecond)}/s`);
       const headline = workers === 8;
@@ -117,6 +145,7 @@ export async function cycle(context: BenchContext): Promise<ResultRow[]> {
         { workload: label, metric: 'cycles per second', tsov: round(results.tsov.perSecond), reference: round(results.reference.perSecond), unit: '/s', lowerIsBetter: false, target: headline ? '≥ 1.5×' : undefined },
         { workload: label, metric: 'p50 per cycle', tsov: results.tsov.p50Ms, reference: results.reference.p50Ms, unit: 'ms', lowerIsBetter: true },
         { workload: label, metric: 'p99 per cycle', tsov: results.tsov.p99Ms, reference: results.reference.p99Ms, unit: 'ms', lowerIsBetter: true, target: headline ? '≤ 1.0×' : undefined },
+        { workload: label, metric: 'server CPU per cycle', tsov: results.tsov.serverCpuMsPerOperation!, reference: results.reference.serverCpuMsPerOperation!, unit: 'ms', lowerIsBetter: true },
       );
       if (headline) {
         for (const call of ['Prepare', 'Mounts', 'Commit', 'Stat', 'Remove']) {
