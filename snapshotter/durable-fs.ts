@@ -1,15 +1,43 @@
 /**
- * Directory creation with an exact mode, asynchronous (on libuv's thread
- * pool) so that one snapshot's filesystem calls do not hold up other requests.
+ * Making a snapshot directory, durably: snapshots/<id> (or a spare) with fs/
+ * and, for an active snapshot, work/, each with its exact mode; fs/ owned
+ * like the parent's fs/ when that differs from this process; then an fsync of
+ * the directory so its entries survive a crash. Synchronous: it runs on the
+ * filesystem worker thread (fs-worker.ts), never on the event loop.
  */
-import { readFileSync } from 'node:fs';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const SNAPSHOT_DIR_MODE = 0o700;
+export const FS_DIR_MODE = 0o755;
+export const WORK_DIR_MODE = 0o711;
 
 /** The process umask, read once (from /proc: process.umask() without an argument is deprecated). */
-const UMASK = Number.parseInt(/^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '777', 8);
+const UMASK = Number.parseInt(/^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '777', 8);
+
+export interface SnapshotDirectoryRequest {
+  dir: string;
+  kind: 'active' | 'view';
+  /** The parent fs/'s owner, when it differs from this process's (containerd's overlayfs copies it). */
+  owner?: { uid: number; gid: number };
+}
+
+export function makeSnapshotDirectorySync(request: SnapshotDirectoryRequest): void {
+  makeDirectorySync(request.dir, SNAPSHOT_DIR_MODE);
+  const fsDir = path.join(request.dir, 'fs');
+  makeDirectorySync(fsDir, FS_DIR_MODE);
+  if (request.owner !== undefined) fs.lchownSync(fsDir, request.owner.uid, request.owner.gid);
+  if (request.kind === 'active') makeDirectorySync(path.join(request.dir, 'work'), WORK_DIR_MODE);
+  const fd = fs.openSync(request.dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 /** mkdir with an exact mode, whatever the process umask (chmod only when the umask masks bits of it). */
-export async function makeDirectory(dir: string, mode: number): Promise<void> {
-  await fs.mkdir(dir, { mode });
-  if ((mode & UMASK) !== 0) await fs.chmod(dir, mode);
+function makeDirectorySync(dir: string, mode: number): void {
+  fs.mkdirSync(dir, { mode });
+  if ((mode & UMASK) !== 0) fs.chmodSync(dir, mode);
 }

@@ -1,16 +1,18 @@
 /**
- * Filesystem work that walks whole trees — measuring a snapshot's disk usage
- * at Commit and Usage, deleting a removed snapshot's directory — done on one
- * worker thread with synchronous system calls. On the event loop each file
- * of such a walk would be a thread-pool round trip with its own callback:
- * for a layer of thousands of files, thousands of them, delaying every other
- * request. The worker starts on first use and stops after a while idle.
+ * Filesystem work of many system calls — measuring a snapshot's disk usage
+ * at Commit and Usage, deleting a removed snapshot's directory, making a new
+ * one (three mkdirs and an fsync) — done on one worker thread with
+ * synchronous system calls. On the event loop each call would be a
+ * thread-pool round trip with its own callback (for a layer of thousands of
+ * files, thousands of them), delaying every other request. The worker starts
+ * on first use and stops after a while idle.
  */
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
+import type { SnapshotDirectoryRequest } from './durable-fs';
 import type { DiskUsage } from './snapshot-model';
 
-export type FsJob = { id: number; op: 'usage' | 'remove'; path: string };
+export type FsJob = { id: number; op: 'usage' | 'remove' | 'make'; path: string } & Partial<Omit<SnapshotDirectoryRequest, 'dir'>>;
 export type FsJobReply = {
   id: number;
   usage?: DiskUsage;
@@ -39,6 +41,11 @@ export class FsWorker {
     return reply.usage!;
   }
 
+  /** A snapshot directory, durable (see durable-fs.ts). */
+  async makeSnapshotDirectory(request: SnapshotDirectoryRequest): Promise<void> {
+    await this.run('make', request.dir, { kind: request.kind, owner: request.owner });
+  }
+
   /** rm -r dir (nothing if it does not exist). */
   async remove(dir: string): Promise<void> {
     await this.run('remove', dir);
@@ -50,7 +57,7 @@ export class FsWorker {
     await this.stop();
   }
 
-  private run(op: FsJob['op'], file: string): Promise<FsJobReply> {
+  private run(op: FsJob['op'], file: string, extra: Omit<FsJob, 'id' | 'op' | 'path'> = {}): Promise<FsJobReply> {
     clearTimeout(this.idleTimer);
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
@@ -59,7 +66,7 @@ export class FsWorker {
       pending = { resolve, reject };
     });
     this.pending.set(id, { ...pending, settled: settled.catch(() => undefined) });
-    worker.postMessage({ id, op, path: file } satisfies FsJob);
+    worker.postMessage({ id, op, path: file, ...extra } satisfies FsJob);
     return settled.then((reply) => {
       if (reply.error !== undefined) throw Object.assign(new Error(reply.error.message), reply.error);
       return reply;

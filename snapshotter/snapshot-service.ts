@@ -9,8 +9,9 @@
  * (Cleanup removes it) or, after a power loss, the record of an unacknowledged
  * creation without its directory (start() rolls it back). Removal records
  * first and deletes directories after. No filesystem call blocks the event
- * loop: directories are made and synced on libuv's thread pool, and metadata
- * commits share fsyncs.
+ * loop: directories are made, synced, measured and removed on the worker
+ * thread (fs-worker.ts) or libuv's thread pool, and metadata commits share
+ * fsyncs.
  */
 import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -25,7 +26,6 @@ import {
 import type { Logger } from '../common/logger';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
-import { makeDirectory } from './durable-fs';
 import { FsWorker } from './fs-worker';
 import { matchFilters, parseFilters, type FieldAdaptor } from './filters';
 import { GroupSync } from './group-sync';
@@ -38,9 +38,6 @@ import { infoOf, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRe
 /** Snapshots per List response message. */
 export const LIST_BATCH_SIZE = 100;
 
-const SNAPSHOT_DIR_MODE = 0o700;
-const FS_DIR_MODE = 0o755;
-const WORK_DIR_MODE = 0o711;
 /** Spare directories kept ready for Prepare (each is two empty directories). */
 const SPARE_DIRECTORIES = 8;
 
@@ -99,14 +96,7 @@ export class SnapshotService {
     this.spares = new SpareDirectories({
       dir: this.layout.spareDir,
       target: SPARE_DIRECTORIES,
-      make: async (dir) => {
-        const handle = await makeSnapshotDirectory(dir, 'active', undefined);
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      },
+      make: (dir) => this.fsWorker.makeSnapshotDirectory({ dir, kind: 'active' }),
       logger: this.logger,
     });
   }
@@ -303,7 +293,8 @@ export class SnapshotService {
     try {
       const parentFsDir = parentRecord === undefined ? undefined : this.layout.fsDir(parentRecord.id);
       const spare = kind === 'active' ? this.spares.take() : undefined;
-      const syncDirectory = (spare !== undefined && (await this.adoptSpare(spare, dir, parentFsDir))) || (await this.makeNew(dir, kind, parentFsDir));
+      // Either way its own entries are durable now; its entry in snapshots/ is synced below.
+      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, parentFsDir)))) await this.makeNew(dir, kind, parentFsDir);
       // The directory exists (in the page cache): record it, and make both durable at once.
       const record = this.store.write((tx) => {
         const parentNow = check(tx);
@@ -311,7 +302,7 @@ export class SnapshotService {
         recorded = true;
         return this.mountsOf(tx, getExisting(tx, key));
       });
-      const [mounts] = await Promise.all([record, this.durably(dir, syncDirectory)]);
+      const [mounts] = await Promise.all([record, this.durablyNamed(dir)]);
       return mounts;
     } catch (error) {
       // Unless the record was committed (a failed fsync after it is NotDurableError), nothing
@@ -323,53 +314,40 @@ export class SnapshotService {
     }
   }
 
-  /**
-   * Makes snapshots/<id> here, and returns what makes it durable: fsyncs of it
-   * (its entries fs, work) and of snapshots/ (its own entry), then closing its
-   * handle (not waited for: the reply does not depend on it).
-   */
-  private async makeNew(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<() => Promise<void>> {
-    const handle = await makeSnapshotDirectory(dir, kind, parentFsDir);
-    return () =>
-      Promise.all([handle.sync(), this.snapshotsDirSync.wait()]).then(
-        () => this.closeQuietly(dir, handle),
-        (error: unknown) => {
-          this.closeQuietly(dir, handle);
-          throw error;
-        },
-      );
+  /** Makes snapshots/<id> with its entries durable, on the worker thread. */
+  private async makeNew(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<void> {
+    const parent = parentFsDir === undefined ? undefined : await fs.stat(parentFsDir);
+    await this.fsWorker.makeSnapshotDirectory({ dir, kind, owner: ownerToCopy(parent) });
   }
 
   /**
-   * Renames a spare (durable already) to snapshots/<id>; what remains is to
-   * make its new entry durable. If the rename fails (snapshots/ read-only, or
-   * on another mount than spare/), the spare is dropped and undefined tells
-   * the caller to make the directory in place, which reports the real problem.
+   * Renames a spare (durable already) to snapshots/<id>. If the rename fails
+   * (snapshots/ read-only, or on another mount than spare/), the spare is
+   * dropped and false tells the caller to make the directory in place, which
+   * reports the real problem.
    */
-  private async adoptSpare(spare: string, dir: string, parentFsDir: string | undefined): Promise<(() => Promise<void>) | undefined> {
+  private async adoptSpare(spare: string, dir: string, parentFsDir: string | undefined): Promise<boolean> {
     try {
       await fs.rename(spare, dir);
     } catch (error) {
       this.logger.debug('spare snapshot directory not usable; making one in place', { spare, error: String(error) });
       void this.fsWorker.remove(spare).catch(() => undefined);
-      return undefined;
+      return false;
     }
-    if (parentFsDir !== undefined) await ownLike(await fs.stat(parentFsDir), path.join(dir, 'fs'));
-    return () => this.snapshotsDirSync.wait();
+    const owner = parentFsDir === undefined ? undefined : ownerToCopy(await fs.stat(parentFsDir));
+    if (owner !== undefined) await fs.lchown(path.join(dir, 'fs'), owner.uid, owner.gid);
+    return true;
   }
 
-  private closeQuietly(dir: string, handle: fs.FileHandle): void {
-    handle.close().catch((error: unknown) => this.logger.warn('closing a snapshot directory failed', { directory: dir, error: String(error) }));
-  }
-
-  /** Runs sync; a failure means the directory was made but may not survive a crash. */
-  private async durably(dir: string, sync: () => Promise<void>): Promise<void> {
+  /** Makes dir's entry in snapshots/ durable; a failure means it was made but may not survive a crash. */
+  private async durablyNamed(dir: string): Promise<void> {
     try {
-      await sync();
+      await this.snapshotsDirSync.wait();
     } catch (error) {
       throw new NotDurableError(`the snapshot directory ${dir} was made but its fsync failed (${String(error)}); check the disk`, { cause: error });
     }
   }
+
 
   private mountsOf(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
     let mounts = this.mountCache.get(record.id);
@@ -440,32 +418,10 @@ function getCommittedParent(tx: ReadTransaction, parent: string): SnapshotRecord
   return record;
 }
 
-/**
- * snapshots/<id> with fs/ (and work/ for an active snapshot), and an open
- * handle of it to fsync. A child's fs starts owned like its parent's, as
- * containerd's overlayfs snapshotter does. Independent steps run concurrently:
- * each is a round trip to the thread pool.
- */
-async function makeSnapshotDirectory(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<fs.FileHandle> {
-  const [parent] = await Promise.all([parentFsDir === undefined ? undefined : fs.stat(parentFsDir), makeDirectory(dir, SNAPSHOT_DIR_MODE)]);
-  const fsDir = path.join(dir, 'fs');
-  const opened = fs.open(dir, 'r');
-  try {
-    await Promise.all([
-      opened,
-      makeDirectory(fsDir, FS_DIR_MODE).then(() => ownLike(parent, fsDir)),
-      kind === 'active' ? makeDirectory(path.join(dir, 'work'), WORK_DIR_MODE) : undefined,
-    ]);
-  } catch (error) {
-    await opened.then((handle) => handle.close()).catch(() => undefined);
-    throw error;
-  }
-  return opened;
-}
-
-/** A child's fs starts owned like its parent's; mkdir made it owned by this process, so chown only when they differ. */
-async function ownLike(parent: Stats | undefined, fsDir: string): Promise<void> {
-  if (parent !== undefined && (parent.uid !== process.geteuid?.() || parent.gid !== process.getegid?.())) await fs.lchown(fsDir, parent.uid, parent.gid);
+/** A child's fs starts owned like its parent's (as containerd's overlayfs snapshotter does): the owner to set, if it is not this process. */
+function ownerToCopy(parent: Stats | undefined): { uid: number; gid: number } | undefined {
+  if (parent === undefined || (parent.uid === process.geteuid?.() && parent.gid === process.getegid?.())) return undefined;
+  return { uid: parent.uid, gid: parent.gid };
 }
 
 /** containerd's snapshot field adaptor: kind, name, parent, labels.<key>. */
