@@ -52,15 +52,12 @@ function populateLower(lower: string): void {
 interface Rig {
   containerd: PrivateContainerd;
   root: string;
-  outDir: string;
   fsstress: string;
 }
 
 function withRig<T>(workDir: string, fn: (rig: Rig) => Promise<T>): Promise<T> {
   const root = path.join(workDir, 'roots');
-  const outDir = path.join(workDir, 'out');
   fs.mkdirSync(root, { recursive: true });
-  fs.mkdirSync(outDir, { recursive: true });
   const helperSocket = path.join(workDir, 'run', 'helper.sock');
   const policy = path.join(workDir, 'policy.yaml');
   fs.writeFileSync(
@@ -88,27 +85,27 @@ translation:
       running(startContainerd(path.join(workDir, 'containerd'), tsov.socket, { env }), async (containerd) => {
         const archive = buildImageArchive(path.join(workDir, 'image'), IMAGE, []);
         for (const snapshotter of ROOTFS_VARIANTS) await containerd.ctr(['images', 'import', '--snapshotter', snapshotter, archive]);
-        return fn({ containerd, root, outDir, fsstress: goPrograms().fsstress });
+        return fn({ containerd, root, fsstress: goPrograms().fsstress });
       }),
     ),
   );
 }
 
-/** Runs fsstress in a container; its report goes to a file on a host bind (ctr can lose a quick container's output). */
+/** Runs fsstress in a container and returns its own timing. */
 async function stress(rig: Rig, id: string, dir: string, seed: number, extra: { runtime: string; snapshotter: RootfsVariant; mount?: string }): Promise<number> {
-  const report = path.join(rig.outDir, id);
-  await rig.containerd.ctr(
+  const output = await rig.containerd.runCaptured(
+    id,
+    IMAGE,
+    ['/fsstress', '-dir', dir, '-n', String(OPS_PER_PROCESS), '-p', String(PROCESSES), '-s', String(seed)],
     [
-      'run', '--rm', '--snapshotter', extra.snapshotter, '--runc-binary', extra.runtime,
+      '--snapshotter', extra.snapshotter, '--runc-binary', extra.runtime,
       '--mount', `type=bind,src=${rig.fsstress},dst=/fsstress,options=rbind:ro`,
-      '--mount', `type=bind,src=${rig.outDir},dst=/out,options=rbind:rw`,
       ...(extra.mount === undefined ? [] : ['--mount', extra.mount]),
-      IMAGE, id, '/bin/sh', '-c', `exec >/out/${id} 2>&1; /fsstress -dir ${dir} -n ${OPS_PER_PROCESS} -p ${PROCESSES} -s ${seed}`,
     ],
     { timeoutMs: 600_000 },
   );
-  const result = JSON.parse(fs.readFileSync(report, 'utf8').trim().split('\n').at(-1) ?? '') as StressResult;
-  if (result.errors !== 0) throw new Error(`fsstress in ${id} reported ${result.errors} failed processes: ${fs.readFileSync(report, 'utf8')}`);
+  const result = JSON.parse(output.trim().split('\n').at(-1) ?? '') as StressResult;
+  if (result.errors !== 0) throw new Error(`fsstress in ${id} reported ${result.errors} failed processes: ${output}`);
   return result.seconds * 1000;
 }
 

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     process.stdout.write(await containerd.ctr(['images', 'import', '--snapshotter', 'tsov', archive]));
     step(`ctr run --snapshotter tsov --rm ${IMAGE} tsov-demo ...`);
     const script = 'cat /etc/tsov-demo; test -e /etc/removed-later && echo "whiteout ignored!" || echo "whiteout honoured: /etc/removed-later is gone"; echo rootfs is writable > /written && cat /written; uname -sr';
-    const output = await containerd.ctr(['run', '--snapshotter', 'tsov', '--rm', IMAGE, 'tsov-demo', '/bin/sh', '-c', script]);
+    const output = await containerd.runCaptured('tsov-demo', IMAGE, ['/bin/sh', '-c', script], ['--snapshotter', 'tsov']);
     process.stdout.write(output.replace(/^(?=.)/gm, '    | '));
     step('ctr snapshots --snapshotter tsov ls');
     process.stdout.write(await containerd.ctr(['snapshots', '--snapshotter', 'tsov', 'ls']));
@@ -68,10 +68,8 @@ async function main(): Promise<void> {
     const layers = ['lower1', 'lower2', 'upper', 'work'].map((sub) => path.join(overlayRoot, sub));
     const mountOptions = `lowerdir=${layers[0]}:${layers[1]}:upperdir=${layers[2]}:workdir=${layers[3]}`;
     step(`ctr run --snapshotter tsov --runc-binary tsov-runtime --mount type=overlay,dst=/ov,options=${mountOptions} ...`);
-    const overlayOutput = await containerd.ctr([
-      'run', '--snapshotter', 'tsov', '--rm', '--runc-binary', RUNTIME_MAIN,
-      '--mount', `type=overlay,src=overlay,dst=/ov,options=${mountOptions}`,
-      IMAGE, 'tsov-overlay-demo', '/bin/sh', '-c', 'ls /ov; echo "written in the container" > /ov/new-file',
+    const overlayOutput = await containerd.runCaptured('tsov-overlay-demo', IMAGE, ['/bin/sh', '-c', 'ls /ov; echo "written in the container" > /ov/new-file'], [
+      '--snapshotter', 'tsov', '--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=/ov,options=${mountOptions}`,
     ]);
     process.stdout.write(overlayOutput.replace(/^(?=.)/gm, '    | '));
     const persisted = fs.readFileSync(path.join(layers[2]!, 'new-file'), 'utf8');

@@ -19,6 +19,13 @@ export interface PrivateContainerd {
   logFile: string;
   /** Runs ctr against this containerd; rejects with ctr's stderr on failure. */
   ctr(args: string[], options?: { timeoutMs?: number }): Promise<string>;
+  /**
+   * `ctr run --rm [runOptions] IMAGE ID COMMAND...` and what COMMAND wrote to
+   * stdout and stderr. The output travels through a file on a bind mount, not
+   * ctr's pipes: ctr can lose the output of a container that exits at once
+   * (seen here under load). The image needs /bin/sh.
+   */
+  runCaptured(id: string, image: string, command: string[], runOptions?: string[], options?: { timeoutMs?: number }): Promise<string>;
   /** Stops containerd and its shims and unmounts everything below dir. */
   stop(): Promise<void>;
 }
@@ -105,6 +112,19 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
       throw new Error(`ctr ${args.join(' ')} failed: ${e.stderr || e.message}`);
     }
   };
+  const outputDir = path.join(dir, 'run-output');
+  const runCaptured = async (id: string, image: string, command: string[], runOptions: string[] = [], options: { timeoutMs?: number } = {}) => {
+    fs.mkdirSync(outputDir, { recursive: true });
+    const file = path.join(outputDir, id);
+    const captured = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+    const args = ['run', '--rm', ...runOptions, '--mount', `type=bind,src=${outputDir},dst=/.tsov-output,options=rbind:rw`, image, id];
+    try {
+      await ctr([...args, '/bin/sh', '-c', `exec >/.tsov-output/${id} 2>&1; exec "$@"`, 'sh', ...command], options);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\ncontainer output: ${captured()}`);
+    }
+    return captured();
+  };
   try {
     await waitFor('containerd to answer', () => {
       if (child.exitCode !== null) throw new Error(`containerd exited: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
@@ -114,5 +134,5 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
     await stop();
     throw error;
   }
-  return { dir, address, logFile, ctr, stop };
+  return { dir, address, logFile, ctr, runCaptured, stop };
 }

@@ -53,7 +53,7 @@ test('an 8-layer image with whiteouts and an opaque directory imports and runs t
     'echo written > /written && cat /written',
     'mkdir /newdir && rm /data/c.txt && ls /data',
   ].join('; ');
-  const output = await containerd.ctr(['run', '--snapshotter', 'tsov', '--rm', image, 'eight', '/bin/sh', '-c', script]);
+  const output = await containerd.runCaptured('eight', image, ['/bin/sh', '-c', script], ['--snapshotter', 'tsov']);
   t.is(
     output.replace(/\r/g, ''),
     ['a v2', 'tsov layer 8', 'seven', 'a.txt', 'c.txt', 'new1', 'b-absent', 'keep-absent', 'written', 'a.txt', ''].join('\n'),
@@ -91,6 +91,6 @@ test('a 128-layer image runs through tsov', async (t) => {
   ]);
   const archive = buildImageArchive(path.join(dir, 'image'), image, layers);
   await containerd.ctr(['images', 'import', '--snapshotter', 'tsov', archive], { timeoutMs: 300_000 });
-  const output = await containerd.ctr(['run', '--snapshotter', 'tsov', '--rm', image, 'deep', '/bin/sh', '-c', 'cat /top; ls /layers | wc -l']);
+  const output = await containerd.runCaptured('deep', image, ['/bin/sh', '-c', 'cat /top; ls /layers | wc -l'], ['--snapshotter', 'tsov']);
   t.deepEqual(output.replace(/\r/g, '').trim().split('\n').map((line) => line.trim()), ['layer 127', '127']);
 });

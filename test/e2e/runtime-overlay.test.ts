@@ -39,20 +39,8 @@ ${extraPolicy}`,
   const helper = await startHelper(t, layout);
   const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), { env: { TSOV_CONFIG: policyFile, TSOV_RUNTIME_CACHE: path.join(base, 'runtime-cache') } });
   await containerd.ctr(['images', 'import', buildImageArchive(path.join(base, 'image'), IMAGE, [])]);
-  // The script's output goes to a file on a host bind mount, not through ctr:
-  // ctr run can lose the output of a container that exits at once (seen once
-  // in a full run under load: '' instead of three lines).
-  const outDir = path.join(base, 'out');
-  fs.mkdirSync(outDir);
-  const run = async (id: string, mountOptions: string, script: string, destination = '/ov') => {
-    await containerd.ctr([
-      'run', '--rm', '--runc-binary', RUNTIME_MAIN,
-      '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`,
-      '--mount', `type=bind,src=${outDir},dst=/out,options=rbind:rw`,
-      IMAGE, id, '/bin/sh', '-c', `exec >/out/${id} 2>&1; ${script}`,
-    ]);
-    return fs.readFileSync(path.join(outDir, id), 'utf8');
-  };
+  const run = (id: string, mountOptions: string, script: string, destination = '/ov') =>
+    containerd.runCaptured(id, IMAGE, ['/bin/sh', '-c', script], ['--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`]);
   return { base, root, stateDir, helper, containerd, run };
 }
 

@@ -187,6 +187,6 @@ test(`kill -9 at ${ROUNDS} random moments under a mixed workload of ${CLIENTS} c
   // containerd's proxy client reconnects with a backoff after 20 lost connections; wait for it.
   await waitFor('containerd to reconnect to the restarted tsov-snapshotter', () =>
     containerd.ctr(['snapshots', '--snapshotter', 'tsov', 'ls']).then(() => true, () => false), 60_000, 500);
-  const output = await containerd.ctr(['run', '--snapshotter', 'tsov', '--rm', image, 'after-crashes', '/bin/cat', '/before-crashes']);
+  const output = await containerd.runCaptured('after-crashes', image, ['/bin/cat', '/before-crashes'], ['--snapshotter', 'tsov']);
   t.is(output.trim(), 'imported before the crashes');
 });
