@@ -8,9 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const SNAPSHOT_DIR_MODE = 0o700;
-export const FS_DIR_MODE = 0o755;
-export const WORK_DIR_MODE = 0o711;
+const SNAPSHOT_DIR_MODE = 0o700;
+const FS_DIR_MODE = 0o755;
+const WORK_DIR_MODE = 0o711;
 
 /** The process umask, read once (from /proc: process.umask() without an argument is deprecated). */
 const UMASK = Number.parseInt(/^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '777', 8);

@@ -63,7 +63,7 @@ export function writeCachedFacts(cache: string, policyFile: string | undefined, 
 }
 
 /** The shell fast path's cache (see tsov-runtime.js): one per cache directory, naming its policy file. */
-export function passthroughFile(cacheDir: string): string {
+function passthroughFile(cacheDir: string): string {
   return path.join(cacheDir, 'passthrough');
 }
 
