@@ -3,7 +3,8 @@
  * and, for an active snapshot, work/, each with its exact mode; fs/ owned
  * like the parent's fs/ when that differs from this process; then an fsync of
  * the directory so its entries survive a crash. Synchronous: it runs on the
- * filesystem worker thread (fs-worker.ts), never on the event loop.
+ * filesystem worker thread (fs-worker.ts), never on the event loop (the one
+ * other caller, the metadata store, fsyncs its directory once at open).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,7 +29,12 @@ export function makeSnapshotDirectorySync(request: SnapshotDirectoryRequest): vo
   makeDirectorySync(fsDir, FS_DIR_MODE);
   if (request.owner !== undefined) fs.lchownSync(fsDir, request.owner.uid, request.owner.gid);
   if (request.kind === 'active') makeDirectorySync(path.join(request.dir, 'work'), WORK_DIR_MODE);
-  const fd = fs.openSync(request.dir, 'r');
+  fsyncDirectory(request.dir);
+}
+
+/** fsync(2) of a directory: its new entries (and renames into it) survive a crash. */
+export function fsyncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
   } finally {

@@ -6,6 +6,7 @@
 import { type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { UnixGrpcServer, type CallObserver, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
+import { getOrCompute } from '../common/memoize';
 import { loadProtoPackage } from '../common/proto-loading';
 import { toTimestamp } from './clock';
 import type { MountSpec } from '../common/overlay-mounts';
@@ -107,12 +108,7 @@ class EncodedReplies {
   }
 
   stat(info: SnapshotInfo): Buffer {
-    let bytes = this.infos.get(info);
-    if (bytes === undefined) {
-      bytes = this.encodeStat({ info: toWireInfo(info) });
-      this.infos.set(info, bytes);
-    }
-    return bytes;
+    return getOrCompute(this.infos, info, () => this.encodeStat({ info: toWireInfo(info) }));
   }
 
   list(infos: readonly SnapshotInfo[]): Buffer {
@@ -120,12 +116,7 @@ class EncodedReplies {
   }
 
   mounts(mounts: readonly MountSpec[]): Buffer {
-    let bytes = this.mountLists.get(mounts);
-    if (bytes === undefined) {
-      bytes = this.encodeMounts({ mounts });
-      this.mountLists.set(mounts, bytes);
-    }
-    return bytes;
+    return getOrCompute(this.mountLists, mounts, () => this.encodeMounts({ mounts }));
   }
 }
 

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import { InternalError } from '../common/errors';
 import { openDatabase } from '../common/sqlite-database';
+import { fsyncDirectory } from './durable-fs';
 import { GroupSync } from './group-sync';
 import { RecordCatalog } from './record-catalog';
 import type { Microseconds } from './clock';
@@ -138,7 +139,7 @@ export class MetadataStore {
       this.walFd = fs.openSync(`${file}-wal`, 'r');
       this.walSync = new GroupSync(() => fdatasync(this.walFd));
       // The -wal file may have just been created: make its directory entry durable once.
-      fsyncDirectorySync(path.dirname(file));
+      fsyncDirectory(path.dirname(file));
       this.nextId = this.highestId() + 1;
     } catch (error) {
       this.db.close();
@@ -266,14 +267,5 @@ export class MetadataStore {
       updateLabels: (id, labels, now) => this.change(id, () => updateLabels.run({ id, labels: JSON.stringify(labels), now })),
       remove: (id) => this.change(id, () => remove.run(id)),
     };
-  }
-}
-
-function fsyncDirectorySync(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }

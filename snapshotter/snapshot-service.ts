@@ -24,8 +24,10 @@ import {
   classifyFilesystemError,
 } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { getOrCompute } from '../common/memoize';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
+import type { SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
 import { matchFilters, parseFilters, type FieldAdaptor } from './filters';
 import { GroupSync } from './group-sync';
@@ -80,7 +82,7 @@ export class SnapshotService {
    */
   private readonly mountCache = new Map<number, MountSpec[]>();
   private readonly spares: SpareDirectories;
-  /** Tree walks (disk usage, recursive removal) off the event loop. */
+  /** Making, measuring and removing snapshot directories, off the event loop. */
   private readonly fsWorker = new FsWorker();
 
   constructor(options: SnapshotServiceOptions) {
@@ -256,12 +258,7 @@ export class SnapshotService {
   }
 
   private infoOfRecord(record: SnapshotRecord): SnapshotInfo {
-    let info = this.infos.get(record);
-    if (info === undefined) {
-      info = infoOf(record);
-      this.infos.set(record, info);
-    }
-    return info;
+    return getOrCompute(this.infos, record, () => infoOf(record));
   }
 
   /** Removes directories under snapshots/ that no metadata names. */
@@ -291,10 +288,10 @@ export class SnapshotService {
     this.creating.add(String(id));
     let recorded = false;
     try {
-      const parentFsDir = parentRecord === undefined ? undefined : this.layout.fsDir(parentRecord.id);
+      const owner = parentRecord === undefined ? undefined : ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id)));
       const spare = kind === 'active' ? this.spares.take() : undefined;
       // Either way its own entries are durable now; its entry in snapshots/ is synced below.
-      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, parentFsDir)))) await this.makeNew(dir, kind, parentFsDir);
+      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await this.fsWorker.makeSnapshotDirectory({ dir, kind, owner });
       // The directory exists (in the page cache): record it, and make both durable at once.
       const record = this.store.write((tx) => {
         const parentNow = check(tx);
@@ -314,19 +311,13 @@ export class SnapshotService {
     }
   }
 
-  /** Makes snapshots/<id> with its entries durable, on the worker thread. */
-  private async makeNew(dir: string, kind: 'active' | 'view', parentFsDir: string | undefined): Promise<void> {
-    const parent = parentFsDir === undefined ? undefined : await fs.stat(parentFsDir);
-    await this.fsWorker.makeSnapshotDirectory({ dir, kind, owner: ownerToCopy(parent) });
-  }
-
   /**
    * Renames a spare (durable already) to snapshots/<id>. If the rename fails
    * (snapshots/ read-only, or on another mount than spare/), the spare is
    * dropped and false tells the caller to make the directory in place, which
    * reports the real problem.
    */
-  private async adoptSpare(spare: string, dir: string, parentFsDir: string | undefined): Promise<boolean> {
+  private async adoptSpare(spare: string, dir: string, owner: SnapshotDirectoryRequest['owner']): Promise<boolean> {
     try {
       await fs.rename(spare, dir);
     } catch (error) {
@@ -334,7 +325,6 @@ export class SnapshotService {
       void this.fsWorker.remove(spare).catch(() => undefined);
       return false;
     }
-    const owner = parentFsDir === undefined ? undefined : ownerToCopy(await fs.stat(parentFsDir));
     if (owner !== undefined) await fs.lchown(path.join(dir, 'fs'), owner.uid, owner.gid);
     return true;
   }
@@ -348,14 +338,8 @@ export class SnapshotService {
     }
   }
 
-
   private mountsOf(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
-    let mounts = this.mountCache.get(record.id);
-    if (mounts === undefined) {
-      mounts = this.buildMounts(tx, record);
-      this.mountCache.set(record.id, mounts);
-    }
-    return mounts;
+    return getOrCompute(this.mountCache, record.id, () => this.buildMounts(tx, record));
   }
 
   private buildMounts(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
@@ -371,12 +355,7 @@ export class SnapshotService {
 
   /** The committed snapshot id and its ancestors, nearest first. */
   private chainOf(tx: ReadTransaction, committedId: number): readonly number[] {
-    let chain = this.chains.get(committedId);
-    if (chain === undefined) {
-      chain = [committedId, ...tx.parentIds(committedId)];
-      this.chains.set(committedId, chain);
-    }
-    return chain;
+    return getOrCompute(this.chains, committedId, () => [committedId, ...tx.parentIds(committedId)]);
   }
 
   /** containerd >= 2.2 may name a parent at Commit; only a parentless snapshot may take one. */
@@ -419,8 +398,8 @@ function getCommittedParent(tx: ReadTransaction, parent: string): SnapshotRecord
 }
 
 /** A child's fs starts owned like its parent's (as containerd's overlayfs snapshotter does): the owner to set, if it is not this process. */
-function ownerToCopy(parent: Stats | undefined): { uid: number; gid: number } | undefined {
-  if (parent === undefined || (parent.uid === process.geteuid?.() && parent.gid === process.getegid?.())) return undefined;
+function ownerToCopy(parent: Stats): SnapshotDirectoryRequest['owner'] {
+  if (parent.uid === process.geteuid?.() && parent.gid === process.getegid?.()) return undefined;
   return { uid: parent.uid, gid: parent.gid };
 }
 
