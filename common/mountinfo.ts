@@ -2,6 +2,7 @@
  * /proc/self/mountinfo, parsed (pure), for the helper and the test harness: which mount holds a path, and which
  * live overlays use which upper and work directories.
  */
+import { readFileSync } from 'node:fs';
 import { isPathWithin } from './path-within';
 
 export interface MountInfoEntry {
@@ -84,4 +85,9 @@ export function overlayDirectoriesInUse(entries: readonly MountInfoEntry[]): Map
 /** overlayfs shows ',' ':' and '\' in its option values with a backslash before them. */
 function unescapeOverlayValue(value: string): string {
   return value.replace(/\\(.)/g, '$1');
+}
+
+/** This process's mount table, now. */
+export function readMountInfo(): MountInfoEntry[] {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 }

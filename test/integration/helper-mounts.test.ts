@@ -10,6 +10,7 @@ import path from 'node:path';
 import test from 'ava';
 import { CLI_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
+import { readMountInfo } from '../../common/mountinfo';
 import { HelperCallError } from '../../translator/helper/service/helper-client';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
@@ -83,33 +84,43 @@ test('whiteouts and opaque directories inside lower layers are honoured by a rea
   await helper.client.unmount(mount.id, 'ro');
 });
 
-test('500 lowers with long paths mount (relative lowerdirs from their common parent) and stack in order', async (t) => {
-  const base = makeTempDir(t, 'helper-500');
-  const helper = await startHelper(t, helperLayout(base));
-  const deep = path.join(helper.root, ...Array.from({ length: 8 }, (_, i) => `a-rather-long-directory-name-for-level-${i}`), 'layers');
-  const lowers = Array.from({ length: 500 }, (_, i) => path.join(deep, String(i)));
-  for (const [i, lower] of lowers.entries()) {
-    write(path.join(lower, `file-${i}`), String(i));
-    write(path.join(lower, 'top'), String(i));
-  }
-  const [upper, work, target] = makeDirs(...['upper', 'work', 'merged'].map((d) => path.join(helper.root, d)));
-  t.true(lowers.join(':').length > 4096 * 20, `absolute lowerdir is ${lowers.join(':').length} bytes`);
+for (const api of ['auto', 'legacy'] as const) {
+  test(`500 lowers with long paths mount by descriptor and stack in order (--mount-api ${api})`, async (t) => {
+    const base = makeTempDir(t, `helper-500-${api}`);
+    const helper = await startHelper(t, helperLayout(base), 'warn', ['--mount-api', api]);
+    const deep = path.join(helper.root, ...Array.from({ length: 8 }, (_, i) => `a-rather-long-directory-name-for-level-${i}`), 'layers');
+    const lowers = Array.from({ length: 500 }, (_, i) => path.join(deep, String(i)));
+    for (const [i, lower] of lowers.entries()) {
+      write(path.join(lower, `file-${i}`), String(i));
+      write(path.join(lower, 'top'), String(i));
+    }
+    const [upper, work, target] = makeDirs(...['upper', 'work', 'merged'].map((d) => path.join(helper.root, d)));
+    t.true(lowers.join(':').length > 4096 * 20, `absolute lowerdir is ${lowers.join(':').length} bytes`);
 
-  const mount = await helper.client.mount({ owner: 'big', lowers, upper, work, target: target!, backend: 'kernel', choices: {} });
-  t.true(mount.options.length < 4096, `option data ${mount.options.length} bytes`);
-  t.regex(mount.options, /lowerdir=0:1:2:/, 'lowers are relative to their common parent');
-  t.is(fs.readFileSync(path.join(target!, 'top'), 'utf8'), '0', 'lowers[0] is on top');
-  t.is(fs.readdirSync(target!).filter((name) => name.startsWith('file-')).length, 500);
-  t.is(fs.readFileSync(path.join(target!, 'file-499'), 'utf8'), '499');
-  fs.writeFileSync(path.join(target!, 'file-499'), 'changed');
-  t.is(fs.readFileSync(path.join(upper!, 'file-499'), 'utf8'), 'changed');
-  await helper.client.unmount(mount.id, 'big');
+    const mount = await helper.client.mount({ owner: 'big', lowers, upper, work, target: target!, backend: 'kernel', choices: {} });
+    t.true(mount.options.includes(`lowerdir=${lowers.join(':')}`), 'the journal names every real lower, in order');
+    const shown = readMountInfo().find((m) => m.mountPoint === target && m.fsType === 'overlay')!;
+    if (api === 'auto') {
+      // Linux >= 6.13 takes layers as descriptors and shows their real paths (fsconfig lowerdir+).
+      t.deepEqual(shown.superOptions.filter((o) => o.startsWith('lowerdir+=')).map((o) => o.slice('lowerdir+='.length)), lowers, 'mountinfo names every real lower');
+      t.true(shown.superOptions.includes(`upperdir=${upper}`));
+    } else {
+      // mount(2) with the descriptors relative to /proc/self/fd: one page holds 500 of them.
+      t.regex(shown.superOptions.join(','), /lowerdir=\d+:\d+:/, 'mountinfo shows the descriptor numbers the kernel was given');
+    }
+    t.is(fs.readFileSync(path.join(target!, 'top'), 'utf8'), '0', 'lowers[0] is on top');
+    t.is(fs.readdirSync(target!).filter((name) => name.startsWith('file-')).length, 500);
+    t.is(fs.readFileSync(path.join(target!, 'file-499'), 'utf8'), '499');
+    fs.writeFileSync(path.join(target!, 'file-499'), 'changed');
+    t.is(fs.readFileSync(path.join(upper!, 'file-499'), 'utf8'), 'changed');
+    await helper.client.unmount(mount.id, 'big');
 
-  const tooMany = [...lowers, path.join(deep, 'extra')];
-  fs.mkdirSync(tooMany.at(-1)!);
-  const error = await t.throwsAsync(helper.client.mount({ owner: 'big', lowers: tooMany, target: target!, backend: 'kernel', choices: {} }));
-  t.regex(error.message, /501 lower directories; the kernel stacks at most 500/);
-});
+    const tooMany = [...lowers, path.join(deep, 'extra')];
+    fs.mkdirSync(tooMany.at(-1)!);
+    const error = await t.throwsAsync(helper.client.mount({ owner: 'big', lowers: tooMany, target: target!, backend: 'kernel', choices: {} }));
+    t.regex(error.message, /501 lower directories; the kernel stacks at most 500/);
+  });
+}
 
 test('memory backend: upper and work on a size-limited tmpfs made for the mount, gone after unmount', async (t) => {
   const base = makeTempDir(t, 'helper-memory');

@@ -5,7 +5,7 @@ import { describeMountFailure, failureHints } from '../../translator/helper/fail
 import { kmsgRecordMessage, overlayLines } from '../../translator/helper/host/kernel-log';
 import type { JournalEntry } from '../../translator/helper/journal/mount-journal';
 import { planReconciliation } from '../../translator/helper/journal/reconcile';
-import { checkOptionData, MOUNT_CHECKS } from '../../translator/helper/probe/mount-check-plan';
+import { checkLayers, MOUNT_CHECKS } from '../../translator/helper/probe/mount-check-plan';
 import { chooseAutoBackend, kernelWarningChecks, type Check, type ProbeReport } from '../../translator/helper/probe/probe-report';
 
 const hintCases: Array<[string, RegExp]> = [
@@ -82,7 +82,7 @@ test('reconciliation: adopt live mounts of live owners, release those of gone ow
     entry(2, { liveness: { alivePath: '/run/gone' } }),
     entry(3), // something else is mounted there, not tsov-m3
     entry(4, { backend: 'fuse' }),
-    entry(5, { backend: 'memory', memoryDir: '/state/memory/5' }), // the overlay vanished, its tmpfs is left
+    entry(5, { backend: 'memory', privateDir: '/state/memory/5' }), // the overlay vanished, its tmpfs is left
     entry(6, { state: 'mounting' }), // crashed after mount(2), before the journal said so
     entry(7, { state: 'mounting' }), // crashed before mount(2)
   ];
@@ -133,11 +133,12 @@ test("kernel warnings at mount time become upper-filesystem checks; without a mo
   t.true(kernelWarningChecks([], false).every((c) => !c.ok && c.detail.startsWith('unknown')));
 });
 
-test('probe test mounts: lowerdir+ gives one path per option; a read-only stack has two lowers and no upper', (t) => {
+test('probe test mounts: lowerdir+ stacks two lowers over an upper; a read-only stack has two lowers and no upper', (t) => {
   const layers = { lowers: ['/s/l1', '/s/l2'] as [string, string], upper: '/s/u', work: '/s/w' };
   const byName = (name: string) => MOUNT_CHECKS.find((plan) => plan.name === name)!;
-  t.is(checkOptionData(byName('mount:lowerdir+'), layers), 'lowerdir+=/s/l1,lowerdir+=/s/l2,upperdir=/s/u,workdir=/s/w');
-  t.is(checkOptionData(byName('mount:multiple-lowers'), layers), 'lowerdir=/s/l1:/s/l2');
-  t.is(checkOptionData(byName('mount:metacopy=on'), layers), 'redirect_dir=on,metacopy=on,workdir=/s/w,upperdir=/s/u,lowerdir=/s/l1');
-  t.is(checkOptionData(byName('mount:volatile'), layers), 'volatile,workdir=/s/w,upperdir=/s/u,lowerdir=/s/l1');
+  t.deepEqual(checkLayers(byName('mount:lowerdir+'), layers), { lowers: ['/s/l1', '/s/l2'], upper: '/s/u', work: '/s/w' });
+  t.deepEqual(checkLayers(byName('mount:multiple-lowers'), layers), { lowers: ['/s/l1', '/s/l2'] });
+  t.deepEqual(checkLayers(byName('mount:metacopy=on'), layers), { lowers: ['/s/l1'], upper: '/s/u', work: '/s/w' });
+  t.deepEqual(byName('mount:metacopy=on').choices, { metacopy: 'on', redirectDir: 'on' });
+  t.deepEqual(byName('mount:volatile').choices, { volatile: true });
 });

@@ -1,29 +1,78 @@
 /**
- * The helper's only ways to change the mount table: mount(8), umount(8) and
- * fuse-overlayfs, each run without a shell with arguments built by the caller
- * from checked values. mount(8) is forced onto mount(2)
- * (LIBMOUNT_FORCE_MOUNT2=always): util-linux >= 2.39 otherwise uses fsconfig,
- * which takes at most 255 bytes per option value and would cut long lowerdirs.
+ * The helper's only ways to change the mount table. Directories a request
+ * named are mounted by descriptor through native/tsov-mount (see there and
+ * opened-directory.ts); mount(8) only mounts tmpfs on the helper's own
+ * directories, umount(8) unmounts, and fuse-overlayfs gets staged paths the
+ * helper alone can reach. Each runs without a shell, with arguments built
+ * here from checked values.
  */
+import path from 'node:path';
+import type { OverlayChoices } from '../request/mount-request';
+import { choiceOptions } from '../request/overlay-option-string';
+import { pathForChild } from './opened-directory';
 import { firstLine, runCommand, type CommandResult } from './run-command';
 
 export const MOUNT_ENV: NodeJS.ProcessEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LIBMOUNT_FORCE_MOUNT2: 'always', LC_ALL: 'C' };
 
+/** Built by `npm run build` (scripts/build-native.mjs) next to the compiled helper. */
+export const TSOV_MOUNT = path.join(__dirname, '..', 'native', 'tsov-mount');
+
 export interface MountOutcome {
   ok: boolean;
-  /** mount(8)'s first error line, empty on success. */
+  /** The first error line, empty on success. */
   message: string;
+}
+
+/** How tsov-mount gives layers to the kernel: descriptors where it takes them (auto), or /proc/self/fd paths (legacy). */
+export type MountApi = 'auto' | 'legacy';
+
+export interface DescriptorMountOutcome extends MountOutcome {
+  /** How it was mounted: fsconfig with descriptors, or mount(2) with /proc/self/fd paths. */
+  method?: 'fd' | 'legacy';
+  /** The kernel's messages about a refused overlay (from its fs context). */
+  kernelLog: string[];
 }
 
 function outcome(result: CommandResult): MountOutcome {
   return { ok: result.code === 0, message: result.code === 0 ? '' : firstLine(result.stderr) || `exit status ${result.code}` };
 }
 
-/** -i: no /sbin/mount.<type> helpers; -n: no /etc/mtab; --no-canonicalize: paths are already resolved and checked. */
+function descriptorOutcome(result: CommandResult): DescriptorMountOutcome {
+  const lines = result.stderr.split('\n');
+  const kernelLog = lines.filter((line) => line.startsWith('kernel: ')).map((line) => line.slice('kernel: '.length));
+  const method = /^mounted (fd|legacy)$/m.exec(result.stdout)?.[1] as 'fd' | 'legacy' | undefined;
+  return { ...outcome(result), method, kernelLog };
+}
+
+/** -i: no /sbin/mount.<type> helpers; -n: no /etc/mtab; --no-canonicalize: paths are the helper's own. */
 const MOUNT_FLAGS = ['-i', '-n', '--no-canonicalize'];
 
-export async function mountKernelOverlay(source: string, data: string, target: string, workingDirectory?: string): Promise<MountOutcome> {
-  return outcome(await runCommand('mount', [...MOUNT_FLAGS, '-t', 'overlay', '-o', data, source, target], { cwd: workingDirectory, env: MOUNT_ENV }));
+/** Layers as open directory descriptors (OpenedDirectory.fd). */
+export interface DescriptorLayers {
+  lowers: readonly number[];
+  upper?: number;
+  work?: number;
+}
+
+/** tsov-mount's arguments for typed choices: the same fixed words as the option string. */
+export function choiceArguments(choices: OverlayChoices): string[] {
+  return choiceOptions(choices).flatMap((word) => (word.includes('=') ? ['--set', word] : ['--flag', word]));
+}
+
+export async function mountOverlayByDescriptors(source: string, layers: DescriptorLayers, target: number, choices: OverlayChoices, api: MountApi): Promise<DescriptorMountOutcome> {
+  const descriptors: number[] = [];
+  const pass = (fd: number) => String(3 + descriptors.push(fd) - 1);
+  const args = ['overlay', ...(api === 'legacy' ? ['--legacy'] : []), '--source', source, '--target', pass(target)];
+  for (const lower of layers.lowers) args.push('--lower', pass(lower));
+  if (layers.upper !== undefined && layers.work !== undefined) args.push('--upper', pass(layers.upper), '--work', pass(layers.work));
+  args.push(...choiceArguments(choices));
+  return descriptorOutcome(await runCommand(TSOV_MOUNT, args, { env: MOUNT_ENV, descriptors }));
+}
+
+/** Binds the directory `from` at `target`, or with move, moves the mount whose root `from` is. */
+export async function bindByDescriptors(from: number, target: number, options: { move?: boolean; api: MountApi }): Promise<DescriptorMountOutcome> {
+  const args = ['bind', ...(options.api === 'legacy' ? ['--legacy'] : []), ...(options.move === true ? ['--move'] : []), '--from', '3', '--target', '4'];
+  return descriptorOutcome(await runCommand(TSOV_MOUNT, args, { env: MOUNT_ENV, descriptors: [from, target] }));
 }
 
 export async function mountTmpfs(source: string, sizeBytes: number, target: string): Promise<MountOutcome> {
@@ -31,15 +80,12 @@ export async function mountTmpfs(source: string, sizeBytes: number, target: stri
   return outcome(await runCommand('mount', [...MOUNT_FLAGS, '-t', 'tmpfs', '-o', data, source, target], { env: MOUNT_ENV }));
 }
 
-/** fuse-overlayfs daemonizes after mounting; it exits 0 once the mount is there. */
-export async function mountFuseOverlay(data: string, target: string): Promise<MountOutcome> {
-  return outcome(await runCommand('fuse-overlayfs', ['-o', data, target], { env: MOUNT_ENV, untilExit: true }));
-}
-
 export type UnmountOutcome = 'unmounted' | 'not-mounted' | 'busy' | 'failed';
 
 export async function unmount(target: string, detach: boolean): Promise<{ outcome: UnmountOutcome; message: string }> {
-  const result = await runCommand('umount', [...(detach ? ['-l'] : []), '-n', target], { env: MOUNT_ENV });
+  const { path: where, descriptors } = pathForChild(target);
+  // -c (--no-canonicalize): the path is used as given, not resolved into another name first.
+  const result = await runCommand('umount', [...(detach ? ['-l'] : []), '-n', '-c', where], { env: MOUNT_ENV, descriptors });
   if (result.code === 0) return { outcome: 'unmounted', message: '' };
   const message = firstLine(result.stderr);
   if (/not mounted|no mount point specified|No such file or directory/.test(message)) return { outcome: 'not-mounted', message };

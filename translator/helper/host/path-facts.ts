@@ -1,13 +1,15 @@
 /**
- * Gathers what check-placement.ts needs to know about each requested path:
- * where it resolves to (symlinks followed), whether it is a directory, the
- * mount and filesystem holding it, and (for work) what it contains.
+ * Gathers what check-placement.ts needs to know about each requested path by
+ * opening it once (opened-directory.ts) and asking about the opened directory:
+ * where it really is, the mount it was reached through and the filesystem
+ * holding it, and (for work) what it contains. The caller keeps the opened
+ * directories and mounts exactly those; it closes them when done.
  */
 import fs from 'node:fs/promises';
-import { errnoCode } from '../../../common/errors';
 import { filesystemName } from '../../../common/filesystem-types';
-import { mountHolding, type MountInfoEntry } from '../../../common/mountinfo';
+import type { MountInfoEntry } from '../../../common/mountinfo';
 import type { PathFacts } from '../request/check-placement';
+import { closeDirectories, openDirectory, type OpenedDirectory } from './opened-directory';
 
 export interface RequestedPath {
   field: string;
@@ -16,39 +18,52 @@ export interface RequestedPath {
   listEntries?: boolean;
 }
 
-/** realpath(3) failures that say something about the request, not about the helper. */
 const UNRESOLVABLE: Record<string, string> = {
   ENAMETOOLONG: 'a name or the whole path is too long',
   ELOOP: 'too many symbolic links',
   EACCES: 'a directory on the way cannot be searched',
 };
 
-export async function gatherPathFacts(requested: RequestedPath, mounts: readonly MountInfoEntry[]): Promise<PathFacts> {
-  const fact: PathFacts = { field: requested.field, requested: requested.path, isDirectory: false };
-  try {
-    fact.resolved = await fs.realpath(requested.path);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return fact;
-    const why = code === undefined ? undefined : UNRESOLVABLE[code];
-    if (why === undefined) throw error;
-    fact.unresolvable = `${code}: ${why}`;
-    return fact;
-  }
-  const stat = await fs.stat(fact.resolved);
-  fact.isDirectory = stat.isDirectory();
-  if (!fact.isDirectory) return fact;
-  const mount = mountHolding(mounts, fact.resolved);
-  if (mount !== undefined) {
-    fact.mountId = mount.mountId;
-    fact.mountPoint = mount.mountPoint;
-    fact.readOnlyMount = mount.mountOptions.includes('ro');
-  }
-  fact.filesystem = filesystemName((await fs.statfs(fact.resolved)).type);
-  if (requested.listEntries === true) fact.entries = await fs.readdir(fact.resolved);
-  return fact;
+export interface GatheredPath {
+  facts: PathFacts;
+  /** Open while the caller holds it; undefined when the path is not an existing directory. */
+  opened?: OpenedDirectory;
 }
 
-export function gatherAllPathFacts(paths: readonly RequestedPath[], mounts: readonly MountInfoEntry[]): Promise<PathFacts[]> {
-  return Promise.all(paths.map((p) => gatherPathFacts(p, mounts)));
+export async function gatherPathFacts(requested: RequestedPath, mounts: readonly MountInfoEntry[]): Promise<GatheredPath> {
+  const facts: PathFacts = { field: requested.field, requested: requested.path, isDirectory: false };
+  const outcome = openDirectory(requested.path);
+  if (outcome.kind === 'missing') return { facts };
+  if (outcome.kind === 'unresolvable') {
+    facts.unresolvable = `${outcome.code}: ${UNRESOLVABLE[outcome.code] ?? 'cannot be opened'}`;
+    return { facts };
+  }
+  if (outcome.kind === 'not-directory') {
+    facts.resolved = requested.path;
+    return { facts };
+  }
+  const opened = outcome.directory;
+  facts.resolved = opened.path;
+  facts.isDirectory = true;
+  const mount = mounts.find((m) => m.mountId === opened.mountId);
+  if (mount !== undefined) {
+    facts.mountId = mount.mountId;
+    facts.mountPoint = mount.mountPoint;
+    facts.readOnlyMount = mount.mountOptions.includes('ro');
+  }
+  facts.filesystem = filesystemName((await fs.statfs(opened.handle)).type);
+  if (requested.listEntries === true) facts.entries = await fs.readdir(opened.handle);
+  return { facts, opened };
+}
+
+/** All of them, or none: when one fails, the directories opened so far are closed. */
+export async function gatherAllPathFacts(paths: readonly RequestedPath[], mounts: readonly MountInfoEntry[]): Promise<GatheredPath[]> {
+  const gathered: GatheredPath[] = [];
+  try {
+    for (const requested of paths) gathered.push(await gatherPathFacts(requested, mounts));
+  } catch (error) {
+    closeDirectories(gathered.map((g) => g.opened));
+    throw error;
+  }
+  return gathered;
 }

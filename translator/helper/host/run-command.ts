@@ -20,6 +20,8 @@ export interface CommandOptions {
    * programs that daemonize (fuse-overlayfs), whose daemon may keep the pipes.
    */
   untilExit?: boolean;
+  /** Open descriptors the program gets as fds 3, 4, ... in this order. */
+  descriptors?: readonly number[];
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -29,18 +31,18 @@ export function runCommand(file: string, args: readonly string[], options: Comma
     const child = spawn(file, args, {
       cwd: options.cwd ?? '/',
       env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...(options.descriptors ?? [])],
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.once('error', (error) => resolve({ code: -1, stdout, stderr: stderr + error.message }));
     child.once(options.untilExit === true ? 'exit' : 'close', (code) => {
       if (options.untilExit === true) {
-        child.stdout.destroy();
-        child.stderr.destroy();
+        child.stdout!.destroy();
+        child.stderr!.destroy();
       }
       resolve({ code: code ?? -1, stdout, stderr });
     });

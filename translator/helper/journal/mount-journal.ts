@@ -46,13 +46,17 @@ export interface JournalEntry {
   work?: string;
   target: string;
   options: string;
-  memoryDir?: string;
+  /**
+   * The mount's own directory under the helper's state dir (column memory_dir):
+   * the tmpfs of a memory mount, or the staged layer binds of a fuse mount.
+   */
+  privateDir?: string;
   liveness: OwnerLiveness;
   state: 'mounting' | 'mounted';
   createdMs: number;
 }
 
-export type NewJournalEntry = Omit<JournalEntry, 'id' | 'state' | 'options' | 'memoryDir'>;
+export type NewJournalEntry = Omit<JournalEntry, 'id' | 'state' | 'options' | 'privateDir'>;
 
 interface Row {
   id: number;
@@ -83,7 +87,7 @@ function entryOf(row: Row): JournalEntry {
     work: row.work ?? undefined,
     target: row.target,
     options: row.options,
-    memoryDir: row.memory_dir ?? undefined,
+    privateDir: row.memory_dir ?? undefined,
     liveness: { alivePath: row.owner_alive_path ?? undefined, pid: row.owner_pid ?? undefined, pidStartTime: row.owner_start_time ?? undefined },
     state: row.state,
     createdMs: row.created_ms,
@@ -103,7 +107,7 @@ export class MountJournal {
                           VALUES (@owner, @backend, @backend_reason, @lowers, @upper, @work, @target, NULL,
                             @owner_alive_path, @owner_pid, @owner_start_time, 'mounting', @created_ms)`),
       markMounted: db.prepare(`UPDATE mounts SET state = 'mounted', options = ? WHERE id = ?`),
-      setMemoryDir: db.prepare('UPDATE mounts SET memory_dir = ? WHERE id = ?'),
+      setPrivateDir: db.prepare('UPDATE mounts SET memory_dir = ? WHERE id = ?'),
       adopt: db.prepare(`UPDATE mounts SET state = 'mounted' WHERE id = ?`),
       remove: db.prepare('DELETE FROM mounts WHERE id = ?'),
       get: db.prepare<[number], Row>('SELECT * FROM mounts WHERE id = ?'),
@@ -134,9 +138,9 @@ export class MountJournal {
     this.statements.markMounted.run(options, id);
   }
 
-  /** Where the tmpfs of a memory mount goes; recorded before it is mounted. */
-  setMemoryDir(id: number, memoryDir: string): void {
-    this.statements.setMemoryDir.run(memoryDir, id);
+  /** The mount's private directory (memory tmpfs, fuse staging); recorded before anything is mounted there. */
+  setPrivateDir(id: number, privateDir: string): void {
+    this.statements.setPrivateDir.run(privateDir, id);
   }
 
   /** A 'mounting' row whose mount turned out to exist after a crash. */

@@ -4,9 +4,10 @@
  *
  * - mounted, owner alive      → adopt (a 'mounting' row whose mount exists is adopted too)
  * - mounted, owner gone       → release (unmount, then forget)
- * - not mounted               → drop (forget; also unmount a leftover memory tmpfs)
+ * - not mounted               → drop (forget; also unmount what is left in its private directory)
  */
 import type { MountInfoEntry } from '../../../common/mountinfo';
+import { isPathWithin } from '../../../common/path-within';
 import type { JournalEntry } from './mount-journal';
 
 export type ReconcileAction =
@@ -32,16 +33,21 @@ export function isEntryMounted(entry: JournalEntry, mounts: readonly MountInfoEn
   });
 }
 
-function memoryMounted(entry: JournalEntry, mounts: readonly MountInfoEntry[]): boolean {
-  return entry.memoryDir !== undefined && mounts.some((m) => m.mountPoint === entry.memoryDir && m.fsType === 'tmpfs' && m.source === memorySourceTag(entry.id));
+/**
+ * Mount points inside the entry's private directory (memory tmpfs, fuse
+ * staging binds), deepest first: what to unmount before the directory may be
+ * removed. Paths there are the helper's own (its state dir is root's alone).
+ */
+export function privateMountPoints(entry: Pick<JournalEntry, 'privateDir'>, mounts: readonly MountInfoEntry[]): string[] {
+  const dir = entry.privateDir;
+  if (dir === undefined) return [];
+  const points = mounts.filter((m) => isPathWithin(m.mountPoint, dir)).map((m) => m.mountPoint);
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
 /** Targets to unmount for an entry, outermost (the overlay) first. */
 function targetsOf(entry: JournalEntry, mounts: readonly MountInfoEntry[], includeOverlay: boolean): string[] {
-  const targets: string[] = [];
-  if (includeOverlay) targets.push(entry.target);
-  if (memoryMounted(entry, mounts)) targets.push(entry.memoryDir!);
-  return targets;
+  return [...(includeOverlay ? [entry.target] : []), ...privateMountPoints(entry, mounts)];
 }
 
 export function planReconciliation(

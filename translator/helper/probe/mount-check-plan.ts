@@ -1,10 +1,8 @@
 /**
- * The test mounts a probe makes, one per overlay feature, and the option data
- * for each. Pure: the prober (prober.ts) runs them.
+ * The test mounts a probe makes, one per overlay feature, and the layers and
+ * options of each. Pure: the prober (prober.ts) runs them.
  */
-import { buildOverlayOptions } from '../../../common/overlay-mounts';
 import type { OverlayChoices } from '../request/mount-request';
-import { choiceOptions } from '../request/overlay-option-string';
 import { BASIC_MOUNT_CHECK } from './probe-report';
 
 export interface MountCheckPlan {
@@ -12,7 +10,7 @@ export interface MountCheckPlan {
   choices: OverlayChoices;
   /** Two lowers and no upper: a read-only stack. */
   readOnlyStack?: boolean;
-  /** Give the lowers as lowerdir+= (one path per option, kernel >= 6.8). */
+  /** Two lowers, given as descriptors (fsconfig lowerdir+, kernel >= 6.13): passes only if the kernel took them so. */
   lowerdirPlus?: boolean;
   /** Renaming a lower directory must work (redirect_dir=on); otherwise EXDEV is accepted. */
   expectDirectoryRename?: boolean;
@@ -37,11 +35,9 @@ export interface ScratchLayers {
   work: string;
 }
 
-/** Option data for one check's test mount. */
-export function checkOptionData(plan: MountCheckPlan, layers: ScratchLayers): string {
-  if (plan.readOnlyStack === true) return buildOverlayOptions({ lowers: layers.lowers }, choiceOptions(plan.choices)).join(',');
-  if (plan.lowerdirPlus === true) {
-    return [...choiceOptions(plan.choices), ...layers.lowers.map((lower) => `lowerdir+=${lower}`), `upperdir=${layers.upper}`, `workdir=${layers.work}`].join(',');
-  }
-  return buildOverlayOptions({ lowers: [layers.lowers[0]], upper: layers.upper, work: layers.work }, choiceOptions(plan.choices)).join(',');
+/** The layers one check's test mount stacks (its options are plan.choices). */
+export function checkLayers(plan: MountCheckPlan, layers: ScratchLayers): { lowers: string[]; upper?: string; work?: string } {
+  if (plan.readOnlyStack === true) return { lowers: [...layers.lowers] };
+  if (plan.lowerdirPlus === true) return { lowers: [...layers.lowers], upper: layers.upper, work: layers.work };
+  return { lowers: [layers.lowers[0]], upper: layers.upper, work: layers.work };
 }

@@ -14,9 +14,11 @@ import { errnoCode } from '../../../common/errors';
 import { filesystemName } from '../../../common/filesystem-types';
 import { parseMountInfo } from '../../../common/mountinfo';
 import { KernelLogCursor } from '../host/kernel-log';
-import { fuseOverlayfsVersion, mountFuseOverlay, mountKernelOverlay, unmount } from '../host/mount-commands';
+import { mountFuseStaged, releasePrivateDirectory } from '../host/fuse-staged-mount';
+import { fuseOverlayfsVersion, mountOverlayByDescriptors, unmount, type MountApi } from '../host/mount-commands';
+import { closeDirectories, openDirectory, pathForChild, type OpenedDirectory } from '../host/opened-directory';
 import { runCommand, firstLine } from '../host/run-command';
-import { checkOptionData, MOUNT_CHECKS, type MountCheckPlan, type ScratchLayers } from './mount-check-plan';
+import { checkLayers, MOUNT_CHECKS, type MountCheckPlan, type ScratchLayers } from './mount-check-plan';
 import { BASIC_MOUNT_CHECK, kernelWarningChecks, type Check, type ProbeReport } from './probe-report';
 
 const MODULE_PARAMETERS_DIR = '/sys/module/overlay/parameters';
@@ -114,9 +116,21 @@ async function exercise(merged: string, upper: string | undefined, plan: Pick<Mo
   return { failures, notes };
 }
 
+/** Opens a directory the probe made (under its scratch directory's descriptor); undefined if it is not there. */
+function openOwn(dir: string): OpenedDirectory | undefined {
+  const outcome = openDirectory(dir);
+  return outcome.kind === 'opened' ? outcome.directory : undefined;
+}
+
 function mountIsReadOnly(target: string): boolean {
-  const entry = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.mountPoint === target).pop();
-  return entry !== undefined && (entry.mountOptions.includes('ro') || entry.superOptions.includes('ro'));
+  const root = openOwn(target);
+  if (root === undefined) return false;
+  try {
+    const entry = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).find((m) => m.mountId === root.mountId);
+    return entry !== undefined && (entry.mountOptions.includes('ro') || entry.superOptions.includes('ro'));
+  } finally {
+    closeDirectories([root]);
+  }
 }
 
 async function release(target: string): Promise<void> {
@@ -124,7 +138,28 @@ async function release(target: string): Promise<void> {
   if (result.outcome === 'busy' || result.outcome === 'failed') await unmount(target, true);
 }
 
-type Mounter = (layers: ScratchLayers, merged: string) => Promise<{ ok: boolean; message: string }>;
+type Mounter = (layers: ScratchLayers, merged: string) => Promise<{ ok: boolean; message: string; kernelLog?: string[] }>;
+
+/** Mounts the plan's layers by descriptor, as the helper mounts requests. */
+function descriptorMounter(plan: MountCheckPlan, api: MountApi): Mounter {
+  return async (layers, merged) => {
+    const chosen = checkLayers(plan, layers);
+    const opened = [...chosen.lowers, chosen.upper, chosen.work, merged].map((dir) => (dir === undefined ? undefined : openOwn(dir)));
+    try {
+      if (opened.some((dir, i) => dir === undefined && i < chosen.lowers.length)) return { ok: false, message: 'a scratch layer is missing' };
+      const [upper, work, target] = opened.slice(chosen.lowers.length) as Array<OpenedDirectory | undefined>;
+      const lowers = opened.slice(0, chosen.lowers.length).map((dir) => dir!.fd);
+      const result = await mountOverlayByDescriptors(PROBE_SOURCE, { lowers, upper: upper?.fd, work: work?.fd }, target!.fd, plan.choices, plan.lowerdirPlus === true ? 'auto' : api);
+      if (result.ok && plan.lowerdirPlus === true && result.method !== 'fd') {
+        await release(merged);
+        return { ok: false, message: 'the kernel takes no layer descriptors (fsconfig lowerdir+, Linux >= 6.13); tsov-helper gives it /proc/self/fd paths instead, and mountinfo then shows those', kernelLog: [] };
+      }
+      return result;
+    } finally {
+      closeDirectories(opened);
+    }
+  };
+}
 
 /** Mounts, exercises and unmounts one test overlay; the result as a Check. */
 async function runMountCheck(name: string, base: string, mounter: Mounter, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<Check> {
@@ -132,7 +167,8 @@ async function runMountCheck(name: string, base: string, mounter: Mounter, plan:
   const log = KernelLogCursor.openAtEnd();
   const mounted = await mounter(layers, layers.merged);
   if (!mounted.ok) {
-    const kernelLog = log.finish();
+    const kernelLog = [...(mounted.kernelLog ?? []), ...log.finish()];
+    log.close();
     return { name, ok: false, detail: `mount failed: ${kernelLog.join(' | ') || mounted.message}`, kernelLog };
   }
   try {
@@ -155,27 +191,74 @@ async function upperChecks(scratch: string): Promise<Check[]> {
   await fs.writeFile(file, '');
   const checks: Check[] = [{ name: 'writable', ok: true, detail: 'created a scratch directory and a file', kernelLog: [] }];
   for (const [name, key] of [['trusted-xattr', 'trusted.tsov-probe'], ['user-xattr', 'user.tsov-probe']] as const) {
-    const result = await runCommand('setfattr', ['-n', key, '-v', 'y', file]);
+    const child = pathForChild(file);
+    const result = await runCommand('setfattr', ['-n', key, '-v', 'y', child.path], { descriptors: child.descriptors });
     checks.push({ name, ok: result.code === 0, detail: result.code === 0 ? `set ${key} on a file` : `setting ${key} failed: ${firstLine(result.stderr)}`, kernelLog: [] });
   }
   const whiteout = path.join(scratch, 'whiteout');
-  const mknod = await runCommand('mknod', [whiteout, 'c', '0', '0']);
+  const child = pathForChild(whiteout);
+  const mknod = await runCommand('mknod', [child.path, 'c', '0', '0'], { descriptors: child.descriptors });
   const made = mknod.code === 0 && (await isWhiteout(whiteout).catch(() => false));
   checks.push({ name: 'whiteout-mknod', ok: made, detail: made ? 'made a 0/0 character device (an overlay whiteout)' : `mknod c 0 0 failed: ${firstLine(mknod.stderr)}`, kernelLog: [] });
   return checks;
 }
 
-async function fuseCheck(scratch: string): Promise<Check> {
+/** Where the probe's fuse check stages its layers (fuse-staged-mount.ts), in the helper's own directory. */
+export interface ProbeSettings {
+  privateDir: string;
+  mountApi: MountApi;
+}
+
+async function fuseCheck(scratch: string, settings: ProbeSettings): Promise<Check> {
   const name = 'fuse-overlayfs';
   const version = await fuseOverlayfsVersion();
   if (version === undefined) return { name, ok: false, detail: 'fuse-overlayfs is not installed (apt-get install fuse-overlayfs)', kernelLog: [] };
   if (!existsSync('/dev/fuse')) return { name, ok: false, detail: `${version} is installed but /dev/fuse is missing (modprobe fuse)`, kernelLog: [] };
-  const check = await runMountCheck(name, path.join(scratch, 'fuse'), (layers, merged) =>
-    mountFuseOverlay(`lowerdir=${layers.lowers[0]},upperdir=${layers.upper},workdir=${layers.work}`, merged), {});
-  return { ...check, detail: `${version}: ${check.detail}` };
+  const mounter: Mounter = async (layers, merged) => {
+    const opened = [layers.lowers[0], layers.upper, layers.work, merged].map(openOwn);
+    try {
+      if (opened.some((dir) => dir === undefined)) return { ok: false, message: 'a scratch layer is missing' };
+      const [lower, upper, work, target] = opened as OpenedDirectory[];
+      return await mountFuseStaged(settings.privateDir, { lowers: [lower!], upper, work }, target!, settings.mountApi);
+    } finally {
+      closeDirectories(opened);
+    }
+  };
+  try {
+    const check = await runMountCheck(name, path.join(scratch, 'fuse'), mounter, {});
+    return { ...check, detail: `${version}: ${check.detail}` };
+  } finally {
+    await releasePrivateDirectory(settings.privateDir);
+  }
 }
 
-export async function probeDirectory(directory: string): Promise<ProbeReport> {
+/**
+ * The scratch directory is made in the probed directory, which others may be
+ * able to write: it is opened once and everything inside it is reached through
+ * that descriptor (/proc/self/fd/N/...), so renaming it or swapping in a
+ * symlink cannot send a test mount elsewhere.
+ */
+async function openScratch(directory: string): Promise<{ scratch?: OpenedDirectory; failure?: string }> {
+  let made: string;
+  try {
+    made = await fs.mkdtemp(path.join(directory, '.tsov-probe-'));
+  } catch (error) {
+    return { failure: `cannot create a scratch directory in ${directory}: ${describeError(error)}` };
+  }
+  const opened = openDirectory(made);
+  if (opened.kind === 'opened' && opened.directory.path === made) return { scratch: opened.directory };
+  if (opened.kind === 'opened') closeDirectories([opened.directory]);
+  return { failure: `the scratch directory ${made} was replaced while the probe opened it; nothing was mounted` };
+}
+
+/** Empties the scratch directory through its descriptor, then removes its (then empty) entry. */
+async function removeScratch(scratch: OpenedDirectory): Promise<void> {
+  for (const name of await fs.readdir(scratch.handle)) await fs.rm(path.join(scratch.handle, name), { recursive: true, force: true });
+  await fs.rmdir(scratch.path).catch(() => undefined);
+  closeDirectories([scratch]);
+}
+
+export async function probeDirectory(directory: string, settings: ProbeSettings): Promise<ProbeReport> {
   const stat = await fs.stat(directory);
   const statfs = await fs.statfs(directory);
   const report: ProbeReport = {
@@ -191,28 +274,25 @@ export async function probeDirectory(directory: string): Promise<ProbeReport> {
     probedAtMs: Date.now(),
     cached: false,
   };
-  let scratch: string;
-  try {
-    scratch = await fs.mkdtemp(path.join(directory, '.tsov-probe-'));
-  } catch (error) {
-    report.upperChecks.push({ name: 'writable', ok: false, detail: `cannot create a scratch directory in ${directory}: ${describeError(error)}`, kernelLog: [] });
+  const { scratch: opened, failure } = await openScratch(directory);
+  if (opened === undefined) {
+    report.upperChecks.push({ name: 'writable', ok: false, detail: failure!, kernelLog: [] });
     return report;
   }
+  const scratch = opened.handle;
   try {
     report.upperChecks = await upperChecks(scratch);
     for (const [index, plan] of MOUNT_CHECKS.entries()) {
       const base = path.join(scratch, String(index));
       await fs.mkdir(base);
-      report.mountChecks.push(
-        await runMountCheck(plan.name, base, (layers, merged) => mountKernelOverlay(PROBE_SOURCE, checkOptionData(plan, layers), merged), plan),
-      );
+      report.mountChecks.push(await runMountCheck(plan.name, base, descriptorMounter(plan, settings.mountApi), plan));
     }
     const basic = report.mountChecks.find((check) => check.name === BASIC_MOUNT_CHECK)!;
     report.upperChecks.push(...kernelWarningChecks(basic.kernelLog, basic.ok || basic.detail.startsWith('mounted')));
     await fs.mkdir(path.join(scratch, 'fuse'));
-    report.fuseOverlayfs = await fuseCheck(scratch);
+    report.fuseOverlayfs = await fuseCheck(scratch, settings);
   } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
+    await removeScratch(opened);
   }
   return report;
 }

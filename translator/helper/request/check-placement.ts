@@ -1,14 +1,15 @@
 /**
  * Second line of the helper's defence, on facts gathered from the filesystem
- * (gather-path-facts.ts): every path resolved (symlinks followed) must stay
- * inside the policy's allowed roots, exist as a directory, and not overlap
+ * (host/path-facts.ts): every path resolved (symlinks followed) must stay
+ * inside the policy's allowed roots, exist as a directory, hold no character
+ * the option string or mountinfo would split on, and not overlap
  * another; work must be empty and on upper's mount; upper must be on a
  * writable filesystem that can hold an overlay upper and not in use by a live
  * overlay. Pure: facts in, problems out.
  */
 import { UNSUITABLE_UPPER_FILESYSTEMS } from '../../../common/filesystem-types';
 import { isPathWithin } from '../../../common/path-within';
-import type { ShapeProblem } from './check-request-shape';
+import { forbiddenCharacters, shownPath, type ShapeProblem } from './check-request-shape';
 
 export interface PathFacts {
   field: string;
@@ -56,6 +57,14 @@ export function checkPlacement(facts: PlacementFacts): ShapeProblem[] {
     }
     if (!fact.isDirectory) {
       problems.push({ field: fact.field, message: `${shown} is not a directory` });
+      continue;
+    }
+    const characters = forbiddenCharacters(fact.resolved, fact.field.startsWith('lowers'));
+    if (characters.length > 0) {
+      problems.push({
+        field: fact.field,
+        message: `${shown} resolves to ${shownPath(fact.resolved)}, which ${characters.join(' and ')}; the kernel and mountinfo would read it differently: rename the directory or the symlink's target`,
+      });
       continue;
     }
     existing.push(fact);

@@ -26,16 +26,26 @@ const FORBIDDEN_IN_PATH: ReadonlyArray<[RegExp, string]> = [
 
 const OWNER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/** A path for a message: quoted, escaped, cut at 80 characters. */
+export function shownPath(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/**
+ * What in a path could change the overlay option string or mountinfo: one
+ * phrase per kind of character found ("contains ',' (it separates ...)").
+ * Checked on the requested path and again on where it really leads.
+ */
+export function forbiddenCharacters(value: string, isLower: boolean): string[] {
+  const found = FORBIDDEN_IN_PATH.filter(([pattern]) => pattern.test(value)).map(([, what]) => `contains ${what}`);
+  if (isLower && value.includes(':')) found.push("contains ':', which separates lowerdir layers");
+  return found;
+}
+
 function pathProblems(field: string, value: unknown, isLower: boolean): ShapeProblem[] {
   if (typeof value !== 'string' || value === '') return [{ field, message: 'must be a non-empty absolute path' }];
-  const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  const problems: ShapeProblem[] = [];
-  for (const [pattern, what] of FORBIDDEN_IN_PATH) {
-    if (pattern.test(value)) problems.push({ field, message: `${shown} contains ${what}; rename the directory or use a path without it` });
-  }
-  if (isLower && value.includes(':')) {
-    problems.push({ field, message: `${shown} contains ':', which separates lowerdir layers; rename the directory` });
-  }
+  const shown = shownPath(value);
+  const problems: ShapeProblem[] = forbiddenCharacters(value, isLower).map((what) => ({ field, message: `${shown} ${what}; rename the directory or use a path without it` }));
   if (!value.startsWith('/')) {
     problems.push({ field, message: `${shown} is relative; give an absolute path` });
   } else if (path.posix.normalize(value) !== value || (value.length > 1 && value.endsWith('/'))) {

@@ -16,12 +16,14 @@ import {
   UnavailableError,
 } from '../../../common/errors';
 import type { Logger } from '../../../common/logger';
-import { mountHolding, overlayDirectoriesInUse, parseMountInfo, type MountInfoEntry } from '../../../common/mountinfo';
+import { mountHolding, overlayDirectoriesInUse, readMountInfo, type MountInfoEntry } from '../../../common/mountinfo';
 import { isPathWithin } from '../../../common/path-within';
 import { buildOverlayOptions } from '../../../common/overlay-mounts';
 import { describeMountFailure } from '../failure-hints';
 import { KernelLogCursor } from '../host/kernel-log';
-import { mountFuseOverlay, mountKernelOverlay, mountTmpfs, unmount } from '../host/mount-commands';
+import { mountFuseStaged, releasePrivateDirectory, type OpenedLayers } from '../host/fuse-staged-mount';
+import { mountOverlayByDescriptors, mountTmpfs, unmount, type MountApi } from '../host/mount-commands';
+import { closeDirectories, openDirectory, type OpenedDirectory } from '../host/opened-directory';
 import { gatherAllPathFacts, type RequestedPath } from '../host/path-facts';
 import { processStartTime } from '../host/process-identity';
 import { isEntryMounted, memorySourceTag, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
@@ -31,7 +33,7 @@ import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
 import { checkRequestShape, type ShapeProblem } from '../request/check-request-shape';
 import type { OverlayMountRequest, ResolvedBackend } from '../request/mount-request';
-import { OptionDataTooLongError, planOverlayOptions } from '../request/overlay-option-string';
+import { choiceOptions } from '../request/overlay-option-string';
 
 export interface HelperSettings {
   /** Every layer, upper, work and target must resolve inside one of these. */
@@ -40,6 +42,8 @@ export interface HelperSettings {
   stateDir: string;
   /** tmpfs size for backend memory when the request gives none. */
   defaultMemoryBytes: number;
+  /** How layers reach the kernel (tsov-helper --mount-api): descriptors where the kernel takes them, or /proc/self/fd paths. */
+  mountApi: MountApi;
 }
 
 export interface MountListing {
@@ -47,11 +51,7 @@ export interface MountListing {
   mounted: boolean;
 }
 
-const MOUNTINFO = '/proc/self/mountinfo';
 
-function readMountInfo(): MountInfoEntry[] {
-  return parseMountInfo(fs.readFileSync(MOUNTINFO, 'utf8'));
-}
 
 /** Problems shown in one refusal; the rest are counted (a 501-lower request can have hundreds). */
 const PROBLEMS_SHOWN = 10;
@@ -95,10 +95,6 @@ export class HelperService {
     return counts;
   }
 
-  get memoryRoot(): string {
-    return path.join(this.settings.stateDir, 'memory');
-  }
-
   /** Runs privileged operations one at a time. */
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.queue.then(operation, operation);
@@ -124,7 +120,7 @@ export class HelperService {
           const result = await unmount(target, true);
           if (result.outcome === 'failed') this.logger.warn('could not unmount during reconciliation', { ...fields, unmount: target, reason: result.message });
         }
-        await this.removeMemoryDirectory(entry);
+        await releasePrivateDirectory(entry.privateDir);
         this.journal.remove(entry.id);
         this.logger.info(action.kind === 'release' ? 'released a mount whose owner is gone' : 'dropped a journal entry whose mount is gone', fields);
       }
@@ -155,7 +151,7 @@ export class HelperService {
     const cacheKey = `${device}:${mountHolding(readMountInfo(), resolved)?.mountId ?? '?'}`;
     const cached = this.probes.get(cacheKey);
     if (cached !== undefined && !refresh) return { ...cached, cached: true };
-    const report = await probeDirectory(resolved);
+    const report = await probeDirectory(resolved, { privateDir: path.join(this.settings.stateDir, 'probe', 'fuse'), mountApi: this.settings.mountApi });
     this.probes.set(cacheKey, report);
     this.events.probed?.(report);
     this.logger.info('probed', {
@@ -192,14 +188,32 @@ export class HelperService {
     if (request.upper !== undefined) requested.push({ field: 'upper', path: request.upper });
     if (request.work !== undefined) requested.push({ field: 'work', path: request.work, listEntries: true });
     requested.push({ field: 'target', path: request.target });
-    const facts = await gatherAllPathFacts(requested, mounts);
-    const placement = checkPlacement({ allowedRoots: this.settings.allowedRoots, paths: facts, inUse: overlayDirectoriesInUse(mounts) });
-    if (placement.length > 0) throw new FailedPreconditionError(formatProblems('refused overlay mount', placement));
-    const resolvedOf = (field: string) => facts.find((f) => f.field === field)?.resolved;
-    const lowers = request.lowers.map((_, i) => resolvedOf(`lowers[${i}]`)!);
-    const target = resolvedOf('target')!;
-    const { backend, reason } = await this.resolveBackend(request, resolvedOf('upper') ?? lowers[0]!);
+    // Each path is opened once; the checks read the opened directories and the mount is given them.
+    const gathered = await gatherAllPathFacts(requested, mounts);
+    try {
+      const placement = checkPlacement({ allowedRoots: this.settings.allowedRoots, paths: gathered.map((g) => g.facts), inUse: this.directoriesInUse(mounts) });
+      if (placement.length > 0) throw new FailedPreconditionError(formatProblems('refused overlay mount', placement));
+      const openedOf = (field: string) => gathered.find((g) => g.facts.field === field)?.opened;
+      const layers: OpenedLayers = { lowers: request.lowers.map((_, i) => openedOf(`lowers[${i}]`)!), upper: openedOf('upper'), work: openedOf('work') };
+      return await this.mountChecked(request, layers, openedOf('target')!);
+    } finally {
+      closeDirectories(gathered.map((g) => g.opened));
+    }
+  }
 
+  /** upperdir/workdir of live overlays, from mountinfo and from the journal (a legacy mount(2) shows /proc/self/fd numbers there). */
+  private directoriesInUse(mounts: readonly MountInfoEntry[]): Map<string, string> {
+    const inUse = overlayDirectoriesInUse(mounts);
+    for (const entry of this.journal.all()) {
+      if (entry.upper !== undefined) inUse.set(entry.upper, entry.target);
+      if (entry.work !== undefined) inUse.set(entry.work, entry.target);
+    }
+    return inUse;
+  }
+
+  private async mountChecked(request: OverlayMountRequest, layers: OpenedLayers, target: OpenedDirectory): Promise<JournalEntry> {
+    const lowers = layers.lowers.map((lower) => lower.path);
+    const { backend, reason } = await this.resolveBackend(request, layers.upper?.path ?? lowers[0]!);
     const liveness: OwnerLiveness = { alivePath: request.ownerAlivePath };
     if (request.ownerPid !== undefined) {
       const startTime = processStartTime(request.ownerPid);
@@ -212,17 +226,17 @@ export class HelperService {
       backend,
       backendReason: reason,
       lowers,
-      upper: resolvedOf('upper'),
-      work: resolvedOf('work'),
-      target,
+      upper: layers.upper?.path,
+      work: layers.work?.path,
+      target: target.path,
       liveness,
       createdMs: Date.now(),
     });
     try {
-      const options = await this.performMount(id, backend, request, lowers, target);
-      this.journal.markMounted(id, options.data);
+      const options = await this.performMount(id, backend, request, layers, target);
+      this.journal.markMounted(id, options);
       const entry = this.journal.get(id)!;
-      this.logger.info('mounted', { mount_id: id, owner: entry.owner, backend, target, lowers: lowers.length, reason: reason || undefined });
+      this.logger.info('mounted', { mount_id: id, owner: entry.owner, backend, target: target.path, lowers: lowers.length, reason: reason || undefined });
       return entry;
     } catch (error) {
       this.journal.remove(id);
@@ -239,68 +253,69 @@ export class HelperService {
     return { backend: choice.backend, reason: choice.reason };
   }
 
-  /** Makes the mount (and, for memory, its tmpfs); undoes its own steps when a later one fails. */
-  private async performMount(id: number, backend: ResolvedBackend, request: OverlayMountRequest, lowers: string[], target: string): Promise<{ data: string }> {
-    // upper and work as resolved by the placement check, or a fresh tmpfs for backend memory.
-    const entry = this.journal.get(id)!;
-    let layers = { lowers, upper: entry.upper, work: entry.work };
-    const memoryDir = backend === 'memory' ? path.join(this.memoryRoot, String(id)) : undefined;
-    if (memoryDir !== undefined) {
-      this.journal.setMemoryDir(id, memoryDir);
-      layers = { lowers, ...(await this.makeMemoryUpper(id, memoryDir, request.memoryBytes ?? this.settings.defaultMemoryBytes)) };
-    }
+  /**
+   * Makes the mount (for memory, first its tmpfs; for fuse, its staged binds)
+   * and returns its options as mountinfo names them; undoes its own steps
+   * when a later one fails.
+   */
+  private async performMount(id: number, backend: ResolvedBackend, request: OverlayMountRequest, layers: OpenedLayers, target: OpenedDirectory): Promise<string> {
+    const privateDir = backend === 'kernel' ? undefined : path.join(this.settings.stateDir, backend, String(id));
+    if (privateDir !== undefined) this.journal.setPrivateDir(id, privateDir);
+    const own: OpenedDirectory[] = [];
     try {
-      const data = await this.mountOverlay(id, backend, request, layers, target);
-      await this.checkMounted(id, target, layers.upper !== undefined);
-      return { data };
-    } catch (error) {
-      if (memoryDir !== undefined) {
-        await unmount(memoryDir, true);
-        await fsp.rm(memoryDir, { recursive: true, force: true });
+      let mounted = layers;
+      if (backend === 'memory') {
+        const memory = await this.makeMemoryUpper(id, privateDir!, request.memoryBytes ?? this.settings.defaultMemoryBytes);
+        own.push(memory.upper, memory.work);
+        mounted = { lowers: layers.lowers, ...memory };
       }
+      await this.mountOverlay(id, backend, request, mounted, target, privateDir);
+      await this.checkMounted(id, target.path, mounted.upper !== undefined);
+      return buildOverlayOptions({ lowers: mounted.lowers.map((l) => l.path), upper: mounted.upper?.path, work: mounted.work?.path }, backend === 'fuse' ? [] : choiceOptions(request.choices ?? {})).join(',');
+    } catch (error) {
+      await releasePrivateDirectory(privateDir).catch((cleanup: unknown) =>
+        this.logger.warn('could not clean up after a failed mount', { mount_id: id, reason: (cleanup as Error).message }),
+      );
       throw error;
+    } finally {
+      closeDirectories(own);
     }
   }
 
-  private async makeMemoryUpper(id: number, memoryDir: string, bytes: number): Promise<{ upper: string; work: string }> {
+  private async makeMemoryUpper(id: number, memoryDir: string, bytes: number): Promise<{ upper: OpenedDirectory; work: OpenedDirectory }> {
     await fsp.mkdir(memoryDir, { recursive: true, mode: 0o700 });
     const mounted = await mountTmpfs(memorySourceTag(id), bytes, memoryDir);
-    if (!mounted.ok) {
-      await fsp.rm(memoryDir, { recursive: true, force: true });
-      throw new FailedPreconditionError(`could not mount a ${bytes}-byte tmpfs for backend memory at ${memoryDir}: ${mounted.message}`);
+    if (!mounted.ok) throw new FailedPreconditionError(`could not mount a ${bytes}-byte tmpfs for backend memory at ${memoryDir}: ${mounted.message}`);
+    const opened: OpenedDirectory[] = [];
+    try {
+      for (const name of ['upper', 'work']) {
+        const dir = path.join(memoryDir, name);
+        await fsp.mkdir(dir);
+        const outcome = openDirectory(dir);
+        if (outcome.kind !== 'opened' || outcome.directory.path !== dir) throw new FailedPreconditionError(`${dir} changed while the helper made it`);
+        opened.push(outcome.directory);
+      }
+    } catch (error) {
+      closeDirectories(opened);
+      throw error;
     }
-    const upper = path.join(memoryDir, 'upper');
-    const work = path.join(memoryDir, 'work');
-    await fsp.mkdir(upper);
-    await fsp.mkdir(work);
-    return { upper, work };
+    return { upper: opened[0]!, work: opened[1]! };
   }
 
-  private async mountOverlay(
-    id: number,
-    backend: ResolvedBackend,
-    request: OverlayMountRequest,
-    layers: { lowers: string[]; upper?: string; work?: string },
-    target: string,
-  ): Promise<string> {
+  private async mountOverlay(id: number, backend: ResolvedBackend, request: OverlayMountRequest, layers: OpenedLayers, target: OpenedDirectory, privateDir: string | undefined): Promise<void> {
     const log = KernelLogCursor.openAtEnd();
     try {
       if (backend === 'fuse') {
-        const data = buildOverlayOptions(layers).join(',');
-        const result = await mountFuseOverlay(data, target);
-        if (!result.ok) throw new FailedPreconditionError(describeMountFailure(`fuse-overlayfs mount at ${target}`, log.finish(), result.message, log.available));
-        return data;
+        const result = await mountFuseStaged(privateDir!, layers, target, this.settings.mountApi);
+        if (!result.ok) throw new FailedPreconditionError(describeMountFailure(`fuse-overlayfs mount at ${target.path}`, log.finish(), result.message, log.available));
+        return;
       }
-      let plan;
-      try {
-        plan = planOverlayOptions(layers, request.choices ?? {});
-      } catch (error) {
-        if (error instanceof OptionDataTooLongError) throw new InvalidArgumentError(error.message);
-        throw error;
+      const descriptors = { lowers: layers.lowers.map((l) => l.fd), upper: layers.upper?.fd, work: layers.work?.fd };
+      const result = await mountOverlayByDescriptors(mountSourceTag(id), descriptors, target.fd, request.choices ?? {}, this.settings.mountApi);
+      if (!result.ok) {
+        const lines = [...result.kernelLog, ...log.finish()];
+        throw new FailedPreconditionError(describeMountFailure(`overlay mount at ${target.path}`, lines, result.message, log.available || result.kernelLog.length > 0));
       }
-      const result = await mountKernelOverlay(mountSourceTag(id), plan.data, target, plan.workingDirectory);
-      if (!result.ok) throw new FailedPreconditionError(describeMountFailure(`overlay mount at ${target}`, log.finish(), result.message, log.available));
-      return plan.data;
     } finally {
       log.close();
     }
@@ -308,17 +323,24 @@ export class HelperService {
 
   /** The kernel may mount an overlay read-only without failing (work/ not creatable): check, and undo if so. */
   private async checkMounted(id: number, target: string, writable: boolean): Promise<void> {
-    if (!isEntryMounted(this.journal.get(id)!, readMountInfo())) throw new FailedPreconditionError(`the mount command succeeded but no overlay is mounted at ${target}`);
+    const mounted = readMountInfo().find((m) => m.mountPoint === target && isEntryMounted(this.journal.get(id)!, [m]));
+    if (mounted === undefined) throw new FailedPreconditionError(`the mount command succeeded but no overlay is mounted at ${target}`);
     if (!writable) return;
-    const marker = path.join(target, `.tsov-write-check-${id}`);
+    // Written through the new mount itself (found by its mount id), not through a path that could be changed meanwhile.
+    const root = openDirectory(target);
     try {
+      if (root.kind !== 'opened' || root.directory.mountId !== mounted.mountId) throw new FailedPreconditionError(`${target} changed while it was being mounted; the mount is undone`);
+      const marker = path.join(root.directory.handle, `.tsov-write-check-${id}`);
       await fsp.writeFile(marker, '', { flag: 'wx' });
       await fsp.unlink(marker);
     } catch (error) {
       await unmount(target, true);
+      if (error instanceof FailedPreconditionError) throw error;
       throw new FailedPreconditionError(
         `the overlay at ${target} mounted but is not writable (${(error as Error).message}); the kernel falls back to read-only when it cannot use workdir: check that work is empty and on the same filesystem as upper, and see \`tsov probe\``,
       );
+    } finally {
+      if (root.kind === 'opened') closeDirectories([root.directory]);
     }
   }
 
@@ -368,17 +390,10 @@ export class HelperService {
         throw new UnavailableError(`could not unmount ${entry.target}: ${result.message}`);
       }
     }
-    await this.removeMemoryDirectory(entry);
+    await releasePrivateDirectory(entry.privateDir);
     this.journal.remove(entry.id);
     this.logger.info(detached ? 'detached' : 'unmounted', fields);
     return { detached };
-  }
-
-  private async removeMemoryDirectory(entry: JournalEntry): Promise<void> {
-    const memoryDir = entry.memoryDir;
-    if (memoryDir === undefined) return;
-    if (readMountInfo().some((m) => m.mountPoint === memoryDir)) await unmount(memoryDir, true);
-    await fsp.rm(memoryDir, { recursive: true, force: true });
   }
 
   list(owner: string): MountListing[] {

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 /**
- * tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level LEVEL]
+ * tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level LEVEL] [--mount-api auto|legacy]
  *
  * The only tsov process that mounts. Serves tsov.helper.v1.Helper on a unix
  * socket only root can reach (0600 in a 0700 directory). At start it settles
@@ -19,6 +19,7 @@ import { handleSighup } from '../../../common/policy-reload';
 import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../../../common/process-main';
 import { prepareSocketPath } from '../../../common/unix-socket';
 import { loadPolicy } from '../../../policy/load-policy';
+import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';
 import { HelperMetrics } from './helper-metrics';
@@ -28,7 +29,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const SOCKET_DIR_MODE = 0o700;
 const SOCKET_MODE = 0o600;
 
-const USAGE = `usage: tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level ${LOG_LEVELS.join('|')}]`;
+const MOUNT_APIS: readonly MountApi[] = ['auto', 'legacy'];
+const USAGE = `usage: tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level ${LOG_LEVELS.join('|')}] [--metrics-address HOST:PORT] [--mount-api ${MOUNT_APIS.join('|')}]`;
 
 /** The socket's directory must be root's alone: anyone who can connect can ask for mounts. */
 function checkSocketDirectory(socketPath: string): void {
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
       'allowed-root': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'metrics-address': { type: 'string' },
+      'mount-api': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -71,6 +74,8 @@ async function main(): Promise<void> {
   const config = loadPolicy(values.config);
   const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const mountApi = (values['mount-api'] ?? 'auto') as MountApi;
+  if (!MOUNT_APIS.includes(mountApi)) throw new StartupError(`--mount-api must be one of ${MOUNT_APIS.join(', ')}`);
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
   const metrics = new DaemonMetrics('tsov-helper');
   // The gauge reads the service's journal at scrape time, after the service exists.
   const helperMetrics: HelperMetrics = new HelperMetrics(metrics.registry, (): Record<string, number> => service.mountsByBackend());
-  const service: HelperService = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes }, journal, componentLogger(logger, 'helper'), helperMetrics);
+  const service: HelperService = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes, mountApi }, journal, componentLogger(logger, 'helper'), helperMetrics);
   const actions = await service.reconcile();
   logger.info('reconciled the journal', {
     component: 'main',

@@ -107,7 +107,7 @@ export function mountRecordToWire(entry: JournalEntry, mounted: boolean): Wire {
     options: entry.options,
     state: mounted ? 'mounted' : entry.state === 'mounting' ? 'mounting' : 'missing',
     created_at_ms: entry.createdMs,
-    memory_directory: entry.memoryDir ?? '',
+    memory_directory: entry.privateDir ?? '',
   };
 }
 
