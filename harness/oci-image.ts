@@ -52,7 +52,11 @@ function tarDirectory(dir: string): Buffer {
 }
 
 function baseLayer(workDir: string): string {
-  const dir = path.join(workDir, 'layer-base');
+  return buildBusyboxRootfs(path.join(workDir, 'layer-base'));
+}
+
+/** A root filesystem of busybox-static and its applet links (the base layer; also a runc bundle's rootfs). */
+export function buildBusyboxRootfs(dir: string): string {
   fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
   fs.copyFileSync(BUSYBOX, path.join(dir, 'bin', 'busybox'));
   fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);

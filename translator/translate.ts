@@ -24,11 +24,11 @@ import { checkRequestShape } from './helper/request/check-request-shape';
 import type { OverlayChoices, OverlayMountRequest, ResolvedBackend } from './helper/request/mount-request';
 import { selectQuirks } from './quirk-selection';
 import { gvisorAnnotations, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
-import { isOverlayMount, type OciMount, type OciSpec } from './spec/oci-spec';
+import { ANNOTATION_PREFIX, isOverlayMount, TRANSLATED_ANNOTATION, type OciMount, type OciSpec } from './spec/oci-spec';
+
+export { ANNOTATION_PREFIX, TRANSLATED_ANNOTATION };
 import { describeEntry, parseOverlayEntry, type OverlayEntry, type ResolvedMode } from './spec/overlay-entry';
 
-export const ANNOTATION_PREFIX = 'tsov.dev/';
-export const TRANSLATED_ANNOTATION = 'tsov.dev/translated';
 
 export interface TranslationContext {
   containerId: string;

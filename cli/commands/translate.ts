@@ -6,13 +6,14 @@
  * probe when the helper answers. Without --dry-run it also has the helper
  * mount what the translation needs (owner ID; `tsov release ID` undoes it).
  */
-import fs from 'node:fs';
 import { InvalidArgumentError } from '../../common/errors';
 import type { Policy } from '../../policy/load-policy';
 import type { RuntimeSettings } from '../../policy/translation-policy';
 import type { HelperClient } from '../../translator/helper/service/helper-client';
 import { mountForContainer, probeUppers } from '../../translator/runtime/container-mounts';
-import { RUNTIME_KINDS, type OciSpec, type RuntimeKind } from '../../translator/spec/oci-spec';
+import { readSpecDocument } from '../../translator/runtime/spec-file';
+import { renderSpecDocument } from '../../translator/spec/spec-document';
+import { RUNTIME_KINDS, type RuntimeKind } from '../../translator/spec/oci-spec';
 import { translate, type Translation } from '../../translator/translate';
 
 export interface TranslateOptions {
@@ -45,16 +46,9 @@ function runtimeFor(policy: Policy, kind: string | undefined): RuntimeSettings {
   return { ...policy.runtime, kind: kind as RuntimeKind };
 }
 
-function readSpec(file: string): OciSpec {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as OciSpec;
-  } catch (error) {
-    throw new InvalidArgumentError(`cannot read the OCI spec ${file}: ${(error as Error).message}`);
-  }
-}
-
 export async function translateCommand(client: HelperClient, policy: Policy, options: TranslateOptions): Promise<number> {
-  const spec = readSpec(options.specFile);
+  const document = readSpecDocument(options.specFile);
+  const spec = document.spec;
   const runtime = runtimeFor(policy, options.runtime);
   const context = { containerId: options.id, policy: policy.translation, runtime };
   let translation: Translation;
@@ -62,13 +56,15 @@ export async function translateCommand(client: HelperClient, policy: Policy, opt
     const probes = await probeUppers(spec, client).catch(() => new Map());
     translation = translate(spec, { ...context, probes });
   } else {
-    translation = await mountForContainer(spec, context, client);
+    translation = (await mountForContainer(spec, context, client)).translation;
   }
+  // The spec as tsov-runtime writes it: the original text with only the changed parts replaced (numbers kept exactly).
+  const specText = renderSpecDocument(document, translation.spec);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ spec: translation.spec, actions: translation.actions, report: translation.report })}\n`);
+    process.stdout.write(`{"spec":${specText},"actions":${JSON.stringify(translation.actions)},"report":${JSON.stringify(translation.report)}}\n`);
     for (const note of translation.notes) process.stderr.write(`note: ${note}\n`);
   } else {
-    process.stdout.write(`${JSON.stringify(translation.spec, null, 2)}\n\n${formatTranslation(translation)}\n`);
+    process.stdout.write(`${specText}\n\n${formatTranslation(translation)}\n`);
     if (!options.dryRun && translation.actions.length > 0) process.stdout.write(`mounted for owner ${options.id}; \`tsov release ${options.id}\` unmounts\n`);
   }
   return 0;

@@ -11,3 +11,9 @@ export const CONFORMANCE_DIR = path.join(REPO_ROOT, 'test', 'conformance');
 export function buildConformanceHarness(): string {
   return buildGoProgram({ dir: CONFORMANCE_DIR, output: path.join(CONFORMANCE_DIR, 'bin', 'conformance.test'), test: true });
 }
+
+/** test/support/go/spec-oracle: decodes a spec as runc does (Go's encoding/json into runtime-spec's specs.Spec). */
+export function buildSpecOracle(): string {
+  const dir = path.join(REPO_ROOT, 'test', 'support', 'go', 'spec-oracle');
+  return buildGoProgram({ dir, output: path.join(REPO_ROOT, 'test', 'support', 'go', 'bin', 'spec-oracle') });
+}

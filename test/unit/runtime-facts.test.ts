@@ -1,8 +1,9 @@
 /** tsov-runtime's cache of the policy values every call needs: reused while the policy file is unchanged, reloaded when it changes. */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { cacheFile, passthroughContent, readCachedFacts, writeCachedFacts, type RuntimeFacts } from '../../translator/runtime/runtime-facts';
+import { cacheFile, passthroughContent, policyDigest, readCachedFacts, writeCachedFacts, type RuntimeFacts } from '../../translator/runtime/runtime-facts';
 import { makeTempDir } from '../support/temp-dir';
 
 const facts: RuntimeFacts = { binary: '/usr/sbin/runc', kind: 'runc', stateDir: '/run/tsov/mounts' };
@@ -29,10 +30,24 @@ test('each policy path has its own cache file; no policy file means the defaults
   t.deepEqual(readCachedFacts(cache, undefined), facts);
 });
 
-test('the pass-through cache is three lines (policy, runtime, state dir), or nothing when a value cannot be one line', (t) => {
-  t.is(passthroughContent('/etc/tsov/config.yaml', facts), '/etc/tsov/config.yaml\n/usr/sbin/runc\n/run/tsov/mounts\n');
-  t.is(passthroughContent(undefined, facts), '(defaults)\n/usr/sbin/runc\n/run/tsov/mounts\n');
-  t.is(passthroughContent('/etc/a\nb.yaml', facts), undefined);
-  t.is(passthroughContent(undefined, { ...facts, binary: '/opt/run\rc' }), undefined);
-  t.is(passthroughContent(undefined, { ...facts, stateDir: '' }), undefined);
+test('the pass-through cache is four lines (policy, its SHA-256, runtime, state dir), or nothing when a value cannot be one line', (t) => {
+  const digest = 'ab'.repeat(32);
+  t.is(passthroughContent('/etc/tsov/config.yaml', digest, facts), `/etc/tsov/config.yaml\n${digest}\n/usr/sbin/runc\n/run/tsov/mounts\n`);
+  t.is(passthroughContent(undefined, '(defaults)', facts), '(defaults)\n(defaults)\n/usr/sbin/runc\n/run/tsov/mounts\n');
+  t.is(passthroughContent('/etc/a\nb.yaml', digest, facts), undefined);
+  t.is(passthroughContent(undefined, '(defaults)', { ...facts, binary: '/opt/run\rc' }), undefined);
+  t.is(passthroughContent(undefined, '(defaults)', { ...facts, stateDir: '' }), undefined);
+});
+
+test('the cache is keyed on the policy content: a replacement with the same size and an older mtime is still seen', (t) => {
+  const dir = makeTempDir(t, 'facts-content');
+  const policy = path.join(dir, 'config.yaml');
+  fs.writeFileSync(policy, 'runtime:\n  kind: runc\n');
+  const cache = cacheFile(path.join(dir, 'cache'), policy);
+  writeCachedFacts(cache, policy, facts);
+  const stat = fs.statSync(policy);
+  fs.writeFileSync(policy, 'runtime:\n  kind: crun\n');
+  fs.utimesSync(policy, stat.atime, new Date(stat.mtimeMs - 60_000));
+  t.is(readCachedFacts(cache, policy), undefined);
+  t.is(policyDigest(policy), crypto.createHash('sha256').update('runtime:\n  kind: crun\n').digest('hex'));
 });

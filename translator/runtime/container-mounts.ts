@@ -38,20 +38,41 @@ export function containerStateDirectory(policy: TranslationPolicy, containerId: 
   return path.join(policy.stateDir, containerId);
 }
 
-/** Translates and mounts; on any failure, releases what was mounted and rethrows. */
-export async function mountForContainer(spec: OciSpec, context: ContainerMountContext, client: HelperClient): Promise<Translation> {
+export interface MountedTranslation {
+  translation: Translation;
+  /** The helper's ids of the mounts this call made: exactly what undoMounts() takes back. */
+  mounted: number[];
+}
+
+/**
+ * Translates and mounts; on any failure, unmounts what this call mounted (and
+ * nothing else: another create of the same id, or the running container with
+ * it, keeps its mounts) and rethrows.
+ */
+export async function mountForContainer(spec: OciSpec, context: ContainerMountContext, client: HelperClient): Promise<MountedTranslation> {
   const probes = await probeUppers(spec, client);
   const translation = translate(spec, { containerId: context.containerId, policy: context.policy, runtime: context.runtime, probes });
+  const mounted: number[] = [];
   try {
     for (const action of translation.actions) {
       fs.mkdirSync(action.request.target, { recursive: true, mode: 0o755 });
-      await client.mount({ ...action.request, ownerAlivePath: context.ownerAlivePath });
+      mounted.push((await client.mount({ ...action.request, ownerAlivePath: context.ownerAlivePath })).id);
     }
   } catch (error) {
-    await releaseForContainer(context.containerId, context.policy, client).catch(() => undefined);
+    await undoMounts(context.containerId, mounted, context.policy, client).catch(() => undefined);
     throw error;
   }
-  return translation;
+  return { translation, mounted };
+}
+
+/** Unmounts the given mounts of this container (detaching busy ones) and removes its empty mount points. */
+export async function undoMounts(containerId: string, mounted: readonly number[], policy: TranslationPolicy, client: HelperClient): Promise<void> {
+  const failures: string[] = [];
+  for (const id of [...mounted].reverse()) {
+    await client.unmount(id, containerId, true).catch((error: Error) => failures.push(`mount ${id}: ${error.message}`));
+  }
+  removeEmptyTree(containerStateDirectory(policy, containerId));
+  if (failures.length > 0) throw new Error(`could not unmount what this call mounted: ${failures.join('; ')}`);
 }
 
 /** Whether tsov mounted anything for the container (its state directory exists). */

@@ -19,10 +19,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { InvalidArgumentError, TsovError } from '../../common/errors';
+import { hasOverlayMount } from '../spec/oci-spec';
 import { cacheFile, readCachedFacts, refreshPassthrough, writeCachedFacts, type RuntimeFacts } from './runtime-facts';
 import { DEFAULT_STATE_ROOTS, parseRuntimeArgs, type RuntimeArgs } from './runtime-args';
 import { reportFailure } from './report-failure';
 import { runRealRuntime } from './run-real-runtime';
+import { BundleSpec } from './spec-file';
 
 const DEFAULT_POLICY_FILE = '/etc/tsov/config.yaml';
 const FACTS_CACHE_DIR = process.env.TSOV_RUNTIME_CACHE ?? '/run/tsov/runtime';
@@ -46,14 +49,9 @@ async function loadFacts(file: string | undefined): Promise<RuntimeFacts> {
   return facts;
 }
 
-/** Whether a bundle's spec has type: overlay mounts (a cheap look before loading the translator). */
-function hasOverlayMounts(bundle: string): boolean {
-  try {
-    const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { mounts?: Array<{ type?: string }> };
-    return (spec.mounts ?? []).some((mount) => mount.type === 'overlay');
-  } catch {
-    return false; // the real runtime reports an unreadable spec in its own words
-  }
+/** runc's validateID (libcontainer): letters, digits, '_', '+', '-' and '.', and not "." or "..". Pure. */
+export function isValidContainerId(id: string): boolean {
+  return /^[A-Za-z0-9_+.-]+$/.test(id) && id !== '.' && id !== '..';
 }
 
 async function main(): Promise<number> {
@@ -71,14 +69,17 @@ async function main(): Promise<number> {
   const id = args.containerId;
   try {
     if ((args.command === 'create' || args.command === 'run') && id !== undefined) {
-      const bundle = path.resolve(args.bundle ?? process.cwd());
-      if (hasOverlayMounts(bundle)) {
+      const bundle = new BundleSpec(path.resolve(args.bundle ?? process.cwd()));
+      // A missing spec is the real runtime's to report; one tsov cannot read as the runtime would is refused here.
+      if (fs.existsSync(bundle.file) && hasOverlayMount(bundle.readOriginal().spec)) {
+        if (!isValidContainerId(id)) throw new InvalidArgumentError(`container id ${JSON.stringify(id)} is not valid: runc allows letters, digits, '_', '+', '-' and '.', and not "." or ".."`);
         const { createWithOverlays } = await import('./create-with-overlays');
         return await createWithOverlays({ argv, args, file, bundle, containerId: id, ownerAlivePath: path.join(stateRoot, id) });
       }
     }
     const status = await runRealRuntime(facts.binary, argv, args.preserveFds);
-    if (args.command === 'delete' && id !== undefined && fs.existsSync(path.join(facts.stateDir, id))) {
+    // An id runc refuses names no state of tsov's: never look it up (delete ../x must not reach outside state_dir).
+    if (args.command === 'delete' && id !== undefined && isValidContainerId(id) && fs.existsSync(path.join(facts.stateDir, id))) {
       // Release when the container is gone: deleted now, never created, or deleted before.
       if (status !== 0 && fs.existsSync(path.join(stateRoot, id))) return status;
       const { releaseAfterDelete } = await import('./create-with-overlays');
@@ -86,8 +87,7 @@ async function main(): Promise<number> {
     }
     return status;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    reportFailure(args, typeof code === 'string' ? `${(error as Error).message} (${code})` : (error as Error).message);
+    reportFailure(args, error instanceof TsovError || error instanceof Error ? error.message : String(error));
     return 1;
   }
 }

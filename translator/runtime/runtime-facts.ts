@@ -3,16 +3,20 @@
  * binary and kind, where translated mounts live), without loading the YAML
  * and schema libraries on each call: containerd runs the runtime several
  * times per container, and most calls are plain pass-through. The values are
- * cached in a small JSON file next to the mounts, keyed by the policy file's
- * path, size and modification time; any change to the policy reloads it.
+ * cached in a small JSON file next to the mounts, keyed by the SHA-256 of the
+ * policy file's content: any change to what the policy says reloads it,
+ * whatever its modification time (`cp -p`, `rsync -a` and packages keep old
+ * mtimes).
  *
  * A second, line-based copy (`passthrough`) is for the shell part of
  * tsov-runtime.js, which passes calls straight to the real runtime without
- * starting Node: the policy file, the real runtime, translation.state_dir.
+ * starting Node: the policy file, its SHA-256 (the shell compares it with
+ * `sha256sum`), the real runtime, translation.state_dir.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomically } from '../../common/atomic-file';
 import type { RuntimeKind } from '../spec/oci-spec';
 
 export interface RuntimeFacts {
@@ -35,14 +39,19 @@ export function cacheFile(cacheDir: string, policyFile: string | undefined): str
   return path.join(cacheDir, `runtime-facts-${name}.json`);
 }
 
-function policyKey(policyFile: string | undefined): string | undefined {
+/** The policy's content digest: SHA-256 hex, "(defaults)" without a file, undefined when it cannot be read. */
+export function policyDigest(policyFile: string | undefined): string | undefined {
   if (policyFile === undefined) return '(defaults)';
   try {
-    const stat = fs.statSync(policyFile);
-    return `${policyFile}:${stat.size}:${stat.mtimeMs}:${stat.ino}`;
+    return crypto.createHash('sha256').update(fs.readFileSync(policyFile)).digest('hex');
   } catch {
     return undefined;
   }
+}
+
+function policyKey(policyFile: string | undefined): string | undefined {
+  const digest = policyDigest(policyFile);
+  return digest === undefined ? undefined : `${policyFile ?? '(defaults)'}:${digest}`;
 }
 
 export function readCachedFacts(cache: string, policyFile: string | undefined): RuntimeFacts | undefined {
@@ -59,7 +68,7 @@ export function readCachedFacts(cache: string, policyFile: string | undefined): 
 export function writeCachedFacts(cache: string, policyFile: string | undefined, facts: RuntimeFacts): void {
   const key = policyKey(policyFile);
   if (key === undefined) return;
-  writeAtomically(cache, JSON.stringify({ key, facts } satisfies CacheRecord));
+  writeCache(cache, JSON.stringify({ key, facts } satisfies CacheRecord));
 }
 
 /** The shell fast path's cache (see tsov-runtime.js): one per cache directory, naming its policy file. */
@@ -68,38 +77,34 @@ function passthroughFile(cacheDir: string): string {
 }
 
 /** Its content, or undefined when a value cannot be written on one line. Pure. */
-export function passthroughContent(policyFile: string | undefined, facts: RuntimeFacts): string | undefined {
-  const lines = [policyFile ?? '(defaults)', facts.binary, facts.stateDir];
+export function passthroughContent(policyFile: string | undefined, digest: string, facts: RuntimeFacts): string | undefined {
+  const lines = [policyFile ?? '(defaults)', digest, facts.binary, facts.stateDir];
   return lines.some((line) => line === '' || /[\n\r]/.test(line)) ? undefined : `${lines.join('\n')}\n`;
 }
 
-/**
- * Makes the pass-through cache say facts for policyFile, and be newer than
- * it (the shell trusts it only then). Leaves a current one alone.
- */
+/** Makes the pass-through cache say facts for policyFile as its content is now. Leaves a current one alone. */
 export function refreshPassthrough(cacheDir: string, policyFile: string | undefined, facts: RuntimeFacts): void {
-  const content = passthroughContent(policyFile, facts);
+  const digest = policyDigest(policyFile);
+  const content = digest === undefined ? undefined : passthroughContent(policyFile, digest, facts);
   const file = passthroughFile(cacheDir);
   if (content === undefined) {
     fs.rmSync(file, { force: true });
     return;
   }
   try {
-    const current = fs.readFileSync(file, 'utf8') === content && (policyFile === undefined || fs.statSync(file).mtimeMs > fs.statSync(policyFile).mtimeMs);
-    if (current) return;
+    if (fs.readFileSync(file, 'utf8') === content) return;
   } catch {
     // missing or unreadable: write it
   }
-  writeAtomically(file, content);
+  writeCache(file, content);
 }
 
-function writeAtomically(file: string, content: string): void {
+/** A cache that cannot be written only costs time. */
+function writeCache(file: string, content: string): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-    const temporary = `${file}.${process.pid}`;
-    fs.writeFileSync(temporary, content, { mode: 0o644 });
-    fs.renameSync(temporary, file);
+    writeFileAtomically(file, content, 0o644);
   } catch {
-    // a cache that cannot be written only costs time
+    // the next call reads the policy again
   }
 }

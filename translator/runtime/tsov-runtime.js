@@ -16,18 +16,23 @@
 #   anything    when the pass-through cache below is missing or stale.
 # The cache ($TSOV_RUNTIME_CACHE, default /run/tsov/runtime, file passthrough)
 # is written by the Node part: the policy file it read (or "(defaults)"), the
-# real runtime and translation.state_dir, one per line. It is used only while
-# it names this policy file and is newer than it. The argument scan below is
-# the one in runtime-args.ts; test/integration/runtime-fast-path.test.ts holds
-# them to the same answers.
+# SHA-256 of its content, the real runtime and translation.state_dir, one per
+# line. It is used only while it names this policy file with its content now
+# (sha256sum: ~1 ms; a modification time would miss a policy replaced by an
+# older file). The argument scan below is the one in runtime-args.ts; a delete
+# of an id tsov would never have given state to goes straight to the runtime
+# (a create of one goes to Node, which refuses it before any mount).
+# test/integration/runtime-fast-path.test.ts holds them to the same answers.
 
 policy=${TSOV_CONFIG:-/etc/tsov/config.yaml}
 if [ -z "$TSOV_CONFIG" ] && [ ! -e "$policy" ]; then policy='(defaults)'; fi
 cache=${TSOV_RUNTIME_CACHE:-/run/tsov/runtime}/passthrough
 
-if [ -r "$cache" ] && { [ "$policy" = '(defaults)' ] || [ "$cache" -nt "$policy" ]; }; then
-  { read -r cached_policy; read -r binary; read -r state_dir; } < "$cache"
-  if [ "$cached_policy" = "$policy" ] && [ -n "$binary" ] && [ -n "$state_dir" ]; then
+if [ -r "$cache" ]; then
+  { read -r cached_policy; read -r cached_digest; read -r binary; read -r state_dir; } < "$cache"
+  digest='(defaults)'
+  if [ "$policy" != '(defaults)' ]; then digest=$(sha256sum < "$policy" 2>/dev/null) || digest=''; digest=${digest%% *}; fi
+  if [ "$cached_policy" = "$policy" ] && [ -n "$digest" ] && [ "$cached_digest" = "$digest" ] && [ -n "$binary" ] && [ -n "$state_dir" ]; then
     command='' id='' bundle=. phase=global expect=''
     for arg do
       if [ -n "$expect" ]; then
@@ -60,7 +65,11 @@ if [ -r "$cache" ] && { [ "$policy" = '(defaults)' ] || [ "$cache" -nt "$policy"
     if [ -n "$id" ]; then
       case $command in
         create|run) if grep -q -e overlay -e '\\u' "$bundle/config.json" 2>/dev/null; then needs_node=yes; fi ;;
-        delete) if [ -e "$state_dir/$id" ]; then needs_node=yes; fi ;;
+        delete)
+          case $id in
+            .|..|*[!A-Za-z0-9_+.-]*) ;; # not an id tsov gives state to: never looked up (delete ../x)
+            *) if [ -e "$state_dir/$id" ]; then needs_node=yes; fi ;;
+          esac ;;
       esac
     fi
     if [ -z "$needs_node" ]; then exec "$binary" "$@"; fi

@@ -168,8 +168,9 @@ export function renderSpecDocument(document: SpecDocument, translated: OciSpec):
     if (member !== undefined) {
       edits.push({ start: member.value.start, end: member.value.end, text: annotationsText });
     } else {
-      const closing = root.end - 1;
-      edits.push({ start: closing, end: closing, text: `${(root.members ?? []).length > 0 ? ',' : ''}"annotations":${annotationsText}` });
+      const last = (root.members ?? []).at(-1);
+      const at = last === undefined ? root.end - 1 : last.value.end;
+      edits.push({ start: at, end: at, text: `${last === undefined ? '' : ','}"annotations":${annotationsText}` });
     }
   }
   let result = text;

@@ -20,6 +20,16 @@ export class HelperCallError extends Error {
   }
 }
 
+/** grpc-js's "No connection established. Last error: Error: connect ENOENT /x. Resolution note: " as "connect ENOENT /x". Pure. */
+export function connectionFailure(details: string): string {
+  const reason = details
+    .replace(/\s*Resolution note:.*$/s, '')
+    .replace(/^No connection established\. Last error: (Error: )?/, '')
+    .replace(/\.$/, '')
+    .trim();
+  return reason === '' ? 'no connection' : reason;
+}
+
 type Callback = (error: ServiceError | null, reply: Record<string, unknown>) => void;
 type Method = (request: unknown, callback: Callback) => void;
 
@@ -38,7 +48,12 @@ export class HelperClient {
       this.client[method]!.call(this.client, request, (error, reply) => {
         if (error === null) resolve(reply);
         else if (error.code === status.UNAVAILABLE) {
-          reject(new HelperCallError(`cannot reach tsov-helper at ${this.socketPath} (${error.details}); start it (systemctl start tsov-helper) or pass the right --helper-socket`, error.code));
+          reject(
+            new HelperCallError(
+              `cannot reach tsov-helper at ${this.socketPath} (${connectionFailure(error.details)}); start it (systemctl start tsov-helper), or make the policy's helper.socket name its socket`,
+              error.code,
+            ),
+          );
         } else reject(new HelperCallError(error.details || error.message, error.code));
       });
     });
