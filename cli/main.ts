@@ -12,8 +12,8 @@
  * Common options: --helper-socket PATH, --config FILE.
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { StartupError, TsovError } from '../common/errors';
+import { parseCommandLine } from '../common/command-line';
+import { StartupError, TsovError, UsageError } from '../common/errors';
 import { runMain } from '../common/process-main';
 import { loadPolicy } from '../policy/load-policy';
 import { HelperCallError, HelperClient } from '../translator/helper/service/helper-client';
@@ -22,26 +22,31 @@ import { probeCommand } from './commands/probe';
 import { install, uninstall } from './install/install';
 import { translateCommand } from './commands/translate';
 
-const USAGE = `usage:
-  tsov probe [DIR] [--refresh] [--json]      what overlayfs can do on the filesystem holding DIR
-                                              (default: the snapshotter root)
-  tsov mounts [--owner ID] [--json]           the mounts tsov-helper made and whether they are live
-  tsov unmount ID --owner ID [--detach]       unmount one of them
-  tsov release OWNER                          unmount every mount of OWNER (e.g. after tsov translate)
-  tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]
-                                              rewrite a spec's type: overlay mounts and say where writes go;
-                                              without --dry-run, tsov-helper also mounts (owner ID)
-  tsov policy check FILE                      validate a policy file and print the effective policy
-  tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE]
-                                              link the executables, write the units and the default policy,
-                                              print (or merge, with a backup) the containerd config
-  tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]
-options: --helper-socket PATH, --config FILE (default /etc/tsov/config.yaml when it exists)`;
+/** Each command's usage line and what it does (the --help text, and the usage an argument error shows). */
+const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]> = [
+  ['probe', 'tsov probe [DIR] [--refresh] [--json]', 'what overlayfs can do on the filesystem holding DIR (default: the snapshotter root)'],
+  ['mounts', 'tsov mounts [--owner ID] [--json]', 'the mounts tsov-helper made and whether they are live'],
+  ['unmount', 'tsov unmount ID --owner OWNER [--detach]', 'unmount one of them'],
+  ['release', 'tsov release OWNER', 'unmount every mount of OWNER (e.g. after tsov translate)'],
+  ['translate', 'tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]', "rewrite a spec's type: overlay mounts and say where writes go; without --dry-run, tsov-helper also mounts (owner ID)"],
+  ['policy', 'tsov policy check FILE', 'validate a policy file and print the effective policy'],
+  ['install', 'tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE]', 'link the executables, write the units and the default policy, print (or merge, with a backup) the containerd config'],
+  ['uninstall', 'tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]', 'remove what install wrote'],
+];
+const COMMON_OPTIONS = 'options: --helper-socket PATH, --config FILE (default /etc/tsov/config.yaml when it exists)';
+const USAGE = ['usage:', ...COMMANDS.map(([, usage, description]) => `  ${usage}\n      ${description}`), COMMON_OPTIONS].join('\n');
+const SHORT_USAGE = `usage: tsov ${COMMANDS.map(([name]) => name).join('|')} [options] (tsov --help says more)`;
+
+/** The one-line usage of a command, for its argument errors. */
+function usageOf(command: string | undefined): string {
+  const line = COMMANDS.find(([name]) => name === command)?.[1];
+  return line === undefined ? SHORT_USAGE : `usage: ${line}`;
+}
 
 const DEFAULT_CONFIG_FILE = '/etc/tsov/config.yaml';
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     allowPositionals: true,
     options: {
       'helper-socket': { type: 'string' },
@@ -60,12 +65,14 @@ async function main(): Promise<number> {
       purge: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+  }, usageOf(process.argv.slice(2).find((arg) => !arg.startsWith('-'))));
   const [command, ...args] = positionals;
-  if (values.help || command === undefined || command === 'help') {
+  if (values.help || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined && !values.help ? 2 : 0;
+    return 0;
   }
+  if (command === undefined) throw new UsageError('no command given', SHORT_USAGE);
+  if (!COMMANDS.some(([name]) => name === command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`, SHORT_USAGE);
   if (command === 'install' || command === 'uninstall') {
     const options = { prefix: values.prefix, destdir: values.destdir, containerdConfig: values['containerd-config'], purge: values.purge };
     if (command === 'install') install(options);
@@ -82,25 +89,25 @@ async function main(): Promise<number> {
         return await mountsCommand(client, { owner: values.owner, json: values.json });
       case 'unmount': {
         const id = Number(args[0]);
-        if (!Number.isSafeInteger(id) || id <= 0) throw new StartupError('tsov unmount needs a mount id (see `tsov mounts`)');
-        if (values.owner === '') throw new StartupError('tsov unmount needs --owner (the owner shown by `tsov mounts`)');
+        if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError('tsov unmount needs a mount id (see `tsov mounts`)', usageOf(command));
+        if (values.owner === '') throw new UsageError('tsov unmount needs --owner (the owner shown by `tsov mounts`)', usageOf(command));
         return await unmountCommand(client, id, { owner: values.owner, detach: values.detach });
       }
       case 'release': {
-        if (args[0] === undefined) throw new StartupError('tsov release needs an owner (see `tsov mounts`)');
+        if (args[0] === undefined) throw new UsageError('tsov release needs an owner (see `tsov mounts`)', usageOf(command));
         const released = await client.release(args[0], true);
         process.stdout.write(`released ${released.length} mount(s) of ${args[0]}\n`);
         return 0;
       }
       case 'translate':
-        if (values.spec === undefined) throw new StartupError('tsov translate needs --spec FILE');
+        if (values.spec === undefined) throw new UsageError('tsov translate needs --spec FILE', usageOf(command));
         return await translateCommand(client, config, { specFile: values.spec, runtime: values.runtime, id: values.id ?? `tsov-translate-${process.pid}`, dryRun: values['dry-run'], json: values.json });
       case 'policy':
-        if (args[0] !== 'check' || args[1] === undefined) throw new StartupError('usage: tsov policy check FILE');
+        if (args[0] !== 'check' || args[1] === undefined) throw new UsageError('tsov policy needs check FILE', usageOf(command));
         process.stdout.write(`${JSON.stringify(loadPolicy(args[1]), null, 2)}\n`);
         return 0;
       default:
-        throw new StartupError(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`, SHORT_USAGE);
     }
   } catch (error) {
     if (error instanceof HelperCallError || error instanceof TsovError) throw new StartupError(error.message);

@@ -61,6 +61,20 @@ export class InternalError extends TsovError {
 }
 
 /** A mistake in how tsov was started or configured: printed, not logged as a crash. */
+/**
+ * A command line that cannot be run as typed (unknown option, missing value,
+ * missing argument): reported as one line with the usage, exit status 2.
+ */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 export class StartupError extends Error {
   constructor(message: string) {
     super(message);

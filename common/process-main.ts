@@ -4,7 +4,7 @@
  * place that turns a thrown error into a one-line message and an exit status.
  */
 import fs from 'node:fs';
-import { StartupError, TsovError } from './errors';
+import { StartupError, TsovError, UsageError } from './errors';
 import type { UnixGrpcServer } from './grpc-unix-server';
 import type { Logger } from './logger';
 
@@ -35,12 +35,17 @@ export function flushLogger(logger: Logger): Promise<void> {
 
 /**
  * Runs main and exits: with main's number if it returns one, else 0; with 1 and
- * "name: message" on stderr when it throws (a stack only for unexpected errors).
+ * "name: message" on stderr when it throws (a stack only for unexpected errors);
+ * with 2 and "name: problem; usage: ..." on one line for a UsageError.
  */
 export function runMain(name: string, main: () => Promise<number | void>): void {
   main().then(
     (status) => process.exit(typeof status === 'number' ? status : 0),
     (error: unknown) => {
+      if (error instanceof UsageError) {
+        process.stderr.write(`${name}: ${error.message.replace(/\n/g, '; ')}; ${error.usage}\n`);
+        process.exit(2);
+      }
       const known = error instanceof StartupError || error instanceof TsovError;
       const text = error instanceof Error ? (known ? error.message : (error.stack ?? error.message)) : String(error);
       process.stderr.write(`${name}: ${text}\n`);

@@ -4,7 +4,9 @@
  * should be in words.
  */
 
-const absolutePath = { type: 'string', pattern: '^/', 'x-expected': 'an absolute path' } as const;
+const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-expected': 'an absolute path without control characters' } as const;
+/** A root the helper may mount inside: "/" would allow every directory on the host. */
+const allowedRoot = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*[^/\\x00-\\x1f\\x7f]$', 'x-expected': 'an absolute directory other than / (a root of / lets the helper mount any host directory), without control characters or a trailing /' } as const;
 const memoryBytes = { type: 'integer', minimum: 1048576, 'x-expected': 'a whole number of bytes, at least 1048576 (1 MiB)' } as const;
 const metricsAddress = { type: 'string', pattern: '^(unix:/.+|.*:[0-9]+)$', 'x-expected': 'HOST:PORT or unix:/absolute/path' } as const;
 const mode = { enum: ['host', 'fuse', 'memory', 'sandbox', 'auto'] } as const;
@@ -39,7 +41,7 @@ export const POLICY_SCHEMA = mapping({
   helper: mapping({
     socket: absolutePath,
     state_dir: absolutePath,
-    allowed_roots: { type: 'array', minItems: 1, items: absolutePath, 'x-expected': 'a non-empty list of absolute paths' },
+    allowed_roots: { type: 'array', minItems: 1, items: allowedRoot, 'x-expected': 'a non-empty list of absolute paths' },
     memory_bytes: memoryBytes,
     metrics_address: metricsAddress,
   }),

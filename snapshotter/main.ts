@@ -12,8 +12,8 @@
  */
 import fs from 'node:fs';
 import type { Server } from 'node:http';
-import { parseArgs } from 'node:util';
-import { StartupError } from '../common/errors';
+import { parseCommandLine } from '../common/command-line';
+import { UsageError } from '../common/errors';
 import type { CallObserver } from '../common/grpc-unix-server';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
 import { handleSighup } from '../common/policy-reload';
@@ -36,7 +36,7 @@ const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FIL
 async function main(): Promise<void> {
   const stopRequested = stopSignal();
   const onReload = handleSighup(configFileArgument());
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
     options: {
       root: { type: 'string' },
       address: { type: 'string' },
@@ -45,14 +45,14 @@ async function main(): Promise<void> {
       'metrics-address': { type: 'string' },
       help: { type: 'boolean' },
     },
-  });
+  }, USAGE);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
   const config = loadPolicy(values.config);
   const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, USAGE);
   const root = values.root ?? config.snapshotter.root;
   const address = values.address ?? config.snapshotter.address;
 

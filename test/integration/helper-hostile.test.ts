@@ -90,9 +90,9 @@ test('at least 60 hostile requests are each refused with their own reason; nothi
     ['kernel options for fuse', { backend: 'fuse', choices: { index: 'off' } }, /fuse-overlayfs takes no kernel overlay options/],
     ['an upper for backend memory', { backend: 'memory' }, /backend memory makes its own upper and work/],
     ['an unknown backend', { backend: 'ramdisk' as never }, /backend: must be one of kernel, fuse, memory, auto/],
-    ['an owner with a slash', { owner: '../other' }, /owner: must be 1-128 characters/],
-    ['an empty owner', { owner: '' }, /owner: must be/],
-    ['an owner of 200 characters', { owner: 'o'.repeat(200) }, /owner: must be/],
+    ['an owner with a slash', { owner: '../other' }, /owner: "..\/other" is not a container id/],
+    ['an empty owner', { owner: '' }, /owner: "" is not a container id/],
+    ['an owner of 200 characters', { owner: 'o'.repeat(200) }, /owner: .* is not a container id: 1-128/],
     ['a 1000-byte memory tmpfs', { backend: 'memory', upper: undefined, work: undefined, memoryBytes: 1000 }, /memoryBytes: must be a whole number of bytes, at least 1 MiB/],
     ['a relative owner-alive path', { ownerAlivePath: 'run/x' }, /ownerAlivePath: "run\/x" is relative/],
     // paths that do not exist or are not directories

@@ -55,8 +55,8 @@ test('refuses a relative socket path and an unknown log level', (t) => {
   t.is(relative.status, 1);
   t.regex(relative.stderr, /socket path "tsov.sock" must be absolute/);
   const level = runToExit(['--root', dir, '--address', path.join(dir, 's.sock'), '--log-level', 'loud']);
-  t.is(level.status, 1);
-  t.regex(level.stderr, /--log-level must be one of error, warn, info, debug/);
+  t.is(level.status, 2, 'an argument error');
+  t.regex(level.stderr, /^tsov-snapshotter: --log-level must be one of error, warn, info, debug; usage: tsov-snapshotter --root DIR/);
 });
 
 test('a restart keeps everything and ids continue without reuse', async (t) => {

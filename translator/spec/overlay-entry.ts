@@ -166,7 +166,21 @@ export function parseOverlayEntry(mount: OciMount, index: number): OverlayEntry 
       throw new InvalidArgumentError(`${where}: ${field} ${JSON.stringify(value)} contains a control character; no overlay layer path may`);
     }
   }
+  entry.lowers = entry.lowers.map(plainPath);
+  if (entry.upper !== undefined) entry.upper = plainPath(entry.upper);
+  if (entry.work !== undefined) entry.work = plainPath(entry.work);
   return entry;
+}
+
+/**
+ * A layer path as the kernel reads it: repeated and trailing '/' dropped
+ * ("/srv/a//b/" is "/srv/a/b", which runc's kernel mount accepts). "." and
+ * ".." stay: cleaning them by text can name another directory than the
+ * kernel's walk does when a symlink comes before "..", so the helper refuses them.
+ */
+export function plainPath(value: string): string {
+  const collapsed = value.replace(/\/{2,}/g, '/');
+  return collapsed.length > 1 && collapsed.endsWith('/') ? collapsed.slice(0, -1) : collapsed;
 }
 
 function splitLowers(value: string, where: string): string[] {

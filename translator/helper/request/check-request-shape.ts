@@ -24,7 +24,8 @@ const FORBIDDEN_IN_PATH: ReadonlyArray<[RegExp, string]> = [
   [/\s/u, 'white space'],
 ];
 
-const OWNER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Owners are container ids: runc's rules (libcontainer validateID), at most 128 characters. */
+const OWNER_PATTERN = /^[A-Za-z0-9_+.-]{1,128}$/;
 
 /** A path for a message: quoted, escaped, cut at 80 characters. */
 export function shownPath(value: string): string {
@@ -138,8 +139,8 @@ function choiceProblems(request: OverlayMountRequest): ShapeProblem[] {
 
 export function checkRequestShape(request: OverlayMountRequest): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
-  if (typeof request.owner !== 'string' || !OWNER_PATTERN.test(request.owner)) {
-    problems.push({ field: 'owner', message: 'must be 1-128 characters of letters, digits, "_", "." and "-", starting with a letter or digit' });
+  if (typeof request.owner !== 'string' || !OWNER_PATTERN.test(request.owner) || request.owner === '.' || request.owner === '..') {
+    problems.push({ field: 'owner', message: `${typeof request.owner === 'string' ? shownPath(request.owner) : 'the owner'} is not a container id: 1-128 letters, digits, "_", "+", "-" and ".", and not "." or ".."` });
   }
   if (!BACKENDS.includes(request.backend)) {
     problems.push({ field: 'backend', message: `must be one of ${BACKENDS.join(', ')}` });

@@ -11,8 +11,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { StartupError } from '../../../common/errors';
+import { parseCommandLine } from '../../../common/command-line';
+import { StartupError, UsageError } from '../../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../../common/logger';
 import { DaemonMetrics, serveMetrics } from '../../../common/metrics';
 import { handleSighup } from '../../../common/policy-reload';
@@ -47,14 +47,16 @@ function checkSocketDirectory(socketPath: string): void {
 function resolveRoots(roots: readonly string[]): string[] {
   return roots.map((root) => {
     if (!path.isAbsolute(root)) throw new StartupError(`allowed root ${JSON.stringify(root)} must be an absolute path`);
-    return fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root);
+    const resolved = fs.existsSync(root) ? fs.realpathSync(root) : path.resolve(root);
+    if (resolved === '/') throw new StartupError(`allowed root ${JSON.stringify(root)} is / (or leads there): the helper could mount any host directory; name the directories that hold layers`);
+    return resolved;
   });
 }
 
 async function main(): Promise<void> {
   const stopRequested = stopSignal();
   const onReload = handleSighup(configFileArgument());
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
     options: {
       socket: { type: 'string' },
       config: { type: 'string' },
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
       'mount-api': { type: 'string' },
       help: { type: 'boolean' },
     },
-  });
+  }, USAGE);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -73,9 +75,9 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new StartupError('tsov-helper mounts filesystems and must run as root');
   const config = loadPolicy(values.config);
   const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new StartupError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, USAGE);
   const mountApi = (values['mount-api'] ?? 'auto') as MountApi;
-  if (!MOUNT_APIS.includes(mountApi)) throw new StartupError(`--mount-api must be one of ${MOUNT_APIS.join(', ')}`);
+  if (!MOUNT_APIS.includes(mountApi)) throw new UsageError(`--mount-api must be one of ${MOUNT_APIS.join(', ')}`, USAGE);
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
