@@ -72,10 +72,13 @@ const forms: Array<[string, string[], string[]]> = [
   ['the form ctr run --mount produces (split on ":")', ['lowerdir=/srv/a', '/srv/b', '/srv/c', 'upperdir=/srv/u', 'workdir=/srv/w'], ['/srv/a', '/srv/b', '/srv/c']],
   ['several lowerdir= options, in order', ['lowerdir=/srv/a', 'upperdir=/srv/u', 'lowerdir=/srv/b:/srv/c', 'workdir=/srv/w'], ['/srv/a', '/srv/b', '/srv/c']],
   ['lowerdir+= per layer', ['lowerdir+=/srv/a', 'lowerdir+=/srv/b', 'upperdir=/srv/u', 'workdir=/srv/w'], ['/srv/a', '/srv/b']],
+  ['trailing and doubled "/" (the kernel, and so runc, accept them)', ['lowerdir=/srv/a/:/srv//b//', 'upperdir=/srv/u/', 'workdir=/srv//w/'], ['/srv/a', '/srv/b']],
 ];
 for (const [name, options, lowers] of forms) {
   test(`entry form: ${name}`, (t) => {
-    t.deepEqual(only(translate(spec(overlay(options)), ctx())).action!.request.lowers, lowers);
+    const request = only(translate(spec(overlay(options)), ctx())).action!.request;
+    t.deepEqual(request.lowers, lowers);
+    t.deepEqual([request.upper, request.work], ['/srv/u', '/srv/w']);
   });
 }
 
