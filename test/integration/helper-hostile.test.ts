@@ -35,6 +35,14 @@ test('at least 60 hostile requests are each refused with their own reason; nothi
   fs.symlinkSync(p('l1'), p('link-in'));
   fs.symlinkSync(p('loop-b'), p('loop-a'));
   fs.symlinkSync(p('loop-a'), p('loop-b'));
+  // Symlinks inside the root whose targets hold what the option string or mountinfo would split on.
+  makeDirs(p('a:etc'), p('u,upperdir=x'), p('sp ace'), p('nl\nx'));
+  fs.symlinkSync('a:etc', p('link-colon'));
+  fs.symlinkSync('u,upperdir=x', p('link-comma'));
+  fs.symlinkSync('sp ace', p('link-space'));
+  fs.symlinkSync('nl\nx', p('link-newline'));
+  fs.symlinkSync(p('a:etc'), p('link-colon-parent'));
+  makeDirs(p('a:etc', 'inner'));
   const mount = (args: string[]) => t.is(spawnSync('mount', args).status, 0, `mount ${args.join(' ')}`);
   mount(['-t', 'tmpfs', 'tsov-test', p('tmpfs')]);
   makeDirs(p('tmpfs', 'work'));
@@ -107,6 +115,12 @@ test('at least 60 hostile requests are each refused with their own reason; nothi
     ['a symlink to /etc as a lower', { lowers: [p('link-out'), p('l2')] }, /lowers\[0\]: .*link-out" \(it resolves to "\/etc"\) is outside/],
     ['a symlink to /etc as the upper', { upper: p('link-out') }, /upper: .* \(it resolves to "\/etc"\) is outside/],
     ['a symlinked parent leaving the roots', { lowers: [p('link-dir', 'dir'), p('l2')] }, /lowers\[0\]: .* \(it resolves to .*outside\/dir"\) is outside/],
+    // resolved paths: checked again for the characters a requested path may not hold
+    ['a lower whose symlink target holds a colon', { lowers: [p('link-colon'), p('l2')] }, /lowers\[0\]: .*link-colon" resolves to .*a:etc", which contains ':', which separates lowerdir layers/],
+    ['a lower below a symlinked parent with a colon', { lowers: [p('link-colon-parent', 'inner'), p('l2')] }, /lowers\[0\]: .* resolves to .*a:etc\/inner", which contains ':'/],
+    ['an upper whose symlink target holds a comma and =', { upper: p('link-comma') }, /upper: .*link-comma" resolves to .*u,upperdir=x", which contains ',' \(it separates mount options\) and contains '='/],
+    ['a work whose symlink target holds a space', { work: p('link-space') }, /work: .*link-space" resolves to .*sp ace", which contains white space/],
+    ['a target whose symlink target holds a newline', { target: p('link-newline') }, /target: .*link-newline" resolves to .*nl\\nx", which contains a control character/],
     ['a symlink loop as a lower', { lowers: [p('loop-a'), p('l2')] }, /lowers\[0\]: .*loop-a" cannot be resolved \(ELOOP: too many symbolic links\)/],
     ['a name longer than NAME_MAX', { target: p('merged', 'x'.repeat(300)) }, /target: .* cannot be resolved \(ENAMETOOLONG: a name or the whole path is too long\)/],
     ['the target outside the roots', { target: outside }, /target: .* is outside the allowed roots/],

@@ -60,19 +60,19 @@ translation:
 const invalid: Array<[string, string, string, RegExp]> = [
   ['an unknown top-level key', 'snapshoter:\n  root: /x\n', '1:1', /snapshoter: unknown key \(expected one of log, snapshotter, helper, runtime, translation\)/],
   ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address, metrics_address\)/],
-  ['a relative root', 'snapshotter:\n  root: var/lib\n', '2:9', /snapshotter\.root: expected an absolute path, got "var\/lib"/],
-  ['a numeric address', 'snapshotter:\n  address: 5\n', '2:12', /snapshotter\.address: expected an absolute path, got 5/],
+  ['a relative root', 'snapshotter:\n  root: var/lib\n', '2:9', /snapshotter\.root: expected an absolute path without control characters, got "var\/lib"/],
+  ['a numeric address', 'snapshotter:\n  address: 5\n', '2:12', /snapshotter\.address: expected an absolute path without control characters, got 5/],
   ['a bad log level', 'log:\n  level: loud\n', '2:10', /log\.level: expected one of error, warn, info, debug, got "loud"/],
   ['a list where a mapping belongs', 'log:\n  - info\n', '2:3', /log: expected a mapping, got \["info"\]/],
   ['a scalar document', 'just text\n', '1:1', /top level: expected a mapping, got "just text"/],
-  ['a relative allowed root', 'helper:\n  allowed_roots:\n    - /srv\n    - tmp\n', '4:7', /helper\.allowed_roots\[1\]: expected an absolute path, got "tmp"/],
+  ['a relative allowed root', 'helper:\n  allowed_roots:\n    - /srv\n    - tmp\n', '4:7', /helper\.allowed_roots\[1\]: expected an absolute directory other than \/.*, got "tmp"/],
   ['an empty allowed_roots', 'helper:\n  allowed_roots: []\n', '2:18', /helper\.allowed_roots: expected a non-empty list of absolute paths, got \[\]/],
   ['allowed_roots as a string', 'helper:\n  allowed_roots: /srv\n', '2:18', /helper\.allowed_roots: expected a non-empty list of absolute paths, got "\/srv"/],
   ['a memory size in words', 'helper:\n  memory_bytes: 1G\n', '2:17', /helper\.memory_bytes: expected a whole number of bytes, at least 1048576 \(1 MiB\), got "1G"/],
   ['a memory size too small', 'helper:\n  memory_bytes: 4096\n', '2:17', /at least 1048576/],
   ['a fractional memory size', 'translation:\n  memory_bytes: 1048576.5\n', '2:17', /translation\.memory_bytes: expected a whole number/],
   ['an unknown runtime kind', 'runtime:\n  kind: kata\n', '2:9', /runtime\.kind: expected one of runc, crun, runsc, got "kata"/],
-  ['a relative runtime binary', 'runtime:\n  binary: runc\n', '2:11', /runtime\.binary: expected an absolute path, got "runc"/],
+  ['a relative runtime binary', 'runtime:\n  binary: runc\n', '2:11', /runtime\.binary: expected an absolute path without control characters, got "runc"/],
   ['a runsc version that is not a release', 'runtime:\n  runsc_version: latest\n', '2:18', /runtime\.runsc_version: expected a runsc release such as release-20250611\.0/],
   ['a yes/no string for a boolean', 'runtime:\n  runsc_allow_flag_override: "yes"\n', '2:30', /runsc_allow_flag_override: expected true or false, got "yes"/],
   ['an unknown default mode', 'translation:\n  default_mode:\n    runc: turbo\n', '3:11', /translation\.default_mode\.runc: expected one of host, fuse, memory, sandbox, auto, got "turbo"/],
@@ -117,5 +117,5 @@ test('every problem is reported at once', (t) => {
 
 test('an object without positions names the fields', (t) => {
   const error = t.throws(() => policyFromObject({ snapshotter: { root: 'r' } }, 'p'));
-  t.regex(error.message, /^p is not a valid tsov policy:\n {2}snapshotter\.root: expected an absolute path, got "r"$/);
+  t.regex(error.message, /^p is not a valid tsov policy:\n {2}snapshotter\.root: expected an absolute path without control characters, got "r"$/);
 });
