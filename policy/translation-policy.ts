@@ -50,7 +50,8 @@ export interface RuntimeSettings {
 
 export const DEFAULT_TRANSLATION_POLICY: TranslationPolicy = {
   stateDir: '/run/tsov/mounts',
-  defaultModes: { runc: 'auto', crun: 'auto', runsc: 'sandbox' },
+  // host for runsc too (gVisor #4768: "both, defaulting to the host overlay"); sandbox only where asked.
+  defaultModes: { runc: 'auto', crun: 'auto', runsc: 'host' },
   rules: [],
   quirks: {},
   memoryBytes: 256 * 1024 * 1024,

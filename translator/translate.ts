@@ -23,7 +23,7 @@ import { chooseAutoBackend, type ProbeReport } from './helper/probe/probe-report
 import { checkRequestShape } from './helper/request/check-request-shape';
 import type { OverlayChoices, OverlayMountRequest, ResolvedBackend } from './helper/request/mount-request';
 import { selectQuirks } from './quirk-selection';
-import { gvisorAnnotations, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
+import { gvisorAnnotations, unheededMountHint, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
 import { ANNOTATION_PREFIX, isOverlayMount, TRANSLATED_ANNOTATION, type OciMount, type OciSpec } from './spec/oci-spec';
 
 export { ANNOTATION_PREFIX, TRANSLATED_ANNOTATION };
@@ -94,6 +94,9 @@ interface EntryOutcome {
   memoryBacked?: string;
 }
 
+/** Propagation flags runsc refuses on any mount (specutils/fs.go invalidOptions). */
+const RUNSC_REFUSED_FLAGS = new Set(['shared', 'rshared']);
+
 function resolveMode(entry: OverlayEntry, rule: TranslationRule | undefined, context: TranslationContext, where: string, reasons: string[]): ResolvedMode {
   const kind = context.runtime.kind;
   const asked = entry.mode ?? rule?.mode ?? context.policy.defaultModes[kind];
@@ -131,6 +134,14 @@ function translateEntry(original: OciMount, index: number, context: TranslationC
   const reasons: string[] = [];
   if (match !== undefined) reasons.push(`policy rule ${match.position + 1} matches`);
   const mode = resolveMode(entry, rule, context, where, reasons);
+  if (runtime.kind === 'runsc') {
+    // runsc refuses a whole spec with a shared/rshared mount (specutils/fs.go validateMount); the sandbox's mounts never propagate to the host anyway.
+    const dropped = entry.flags.filter((flag) => RUNSC_REFUSED_FLAGS.has(flag));
+    if (dropped.length > 0) {
+      entry.flags = entry.flags.filter((flag) => !RUNSC_REFUSED_FLAGS.has(flag));
+      reasons.push(`${dropped.join(', ')} dropped: runsc refuses a spec with shared or rshared mounts, and nothing mounted in a sandbox propagates to the host`);
+    }
+  }
   const scratch = rule?.scratch === true;
   const readOnly = entry.flags.includes('ro') || entry.upper === undefined;
   const memoryBytes = rule?.memoryBytes ?? policy.memoryBytes;
@@ -216,6 +227,12 @@ function translateEntry(original: OciMount, index: number, context: TranslationC
       }
       reasons.push(`upperdir ${entry.upper} is not used: writes stay in the sandbox (the policy marks this entry scratch)`);
       if (policy.sandbox.medium === 'self') {
+        const unheeded = unheededMountHint(runtime, specAnnotations);
+        if (unheeded !== undefined) {
+          throw new InvalidArgumentError(
+            `${where}: sandbox medium self overlays the bind through a mount hint, but ${unheeded}; without the overlay the container would write into the host lower ${entry.lowers[0]}. Use mode host (writes persist in upperdir), or sandbox medium memory`,
+          );
+        }
         if (entry.lowers.length > 1) {
           throw new InvalidArgumentError(
             `${where}: sandbox medium self keeps the upper in a file inside the bind's source, but ${entry.lowers.length} lowers can only be merged read-only on the host; set sandbox.medium to memory, or use mode host`,
@@ -225,7 +242,7 @@ function translateEntry(original: OciMount, index: number, context: TranslationC
         return {
           mount: bindMount(original, source, entry.flags, false),
           report: report('gVisor overlay, self-backed', source, `inside the sandbox: a hidden filestore file in ${source} (.gvisor.filestore.<sandbox id>), deleted with the container`),
-          selfBacked: { name: `tsov-${index}`, source, where },
+          selfBacked: { name: `tsov-${index}`, source, where, destination: entry.destination },
         };
       }
       const view = readOnlyView();
@@ -281,7 +298,7 @@ export function translate(spec: OciSpec, context: TranslationContext): Translati
   const notes: string[] = [];
   if (context.runtime.kind === 'runsc' && problems.length === 0) {
     try {
-      const gvisor = gvisorAnnotations(needs, context.runtime);
+      const gvisor = gvisorAnnotations(needs, context.runtime, { annotations: spec.annotations ?? {}, mounts });
       Object.assign(annotations, gvisor.annotations);
       notes.push(...gvisor.notes);
     } catch (error) {

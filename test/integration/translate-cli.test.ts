@@ -1,6 +1,6 @@
 /**
  * `tsov translate` and tsov-runtime outside containerd: the JSON and human
- * outputs, the runsc translation checked against gVisor's grammar, refusals,
+ * outputs, the runsc translation judged by the gVisor oracle, refusals,
  * and the wrapper releasing its mounts and restoring config.json when the real
  * runtime fails.
  */
@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { RUNTIME_MAIN } from '../../harness/daemon-process';
+import { CLI_MAIN, RUNTIME_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
 import type { OciSpec } from '../../translator/spec/oci-spec';
-import { gvisorViolations } from '../support/gvisor-grammar';
+import { REPO_ROOT } from '../support/paths';
+import { runscOutcome, writableHostLayerBinds } from '../support/gvisor-oracle';
 import { makeDirs } from '../support/helper-process';
 import { overlaySpecFixture as setUp } from '../support/overlay-spec-fixture';
 
@@ -45,19 +46,35 @@ test('tsov translate for people says where writes go; without --dry-run the help
   t.deepEqual(mountsUnder(root), []);
 });
 
-test('tsov translate --runtime runsc: the #4768 spec follows the gVisor grammar (medium memory, scratch rule)', async (t) => {
-  const { specFile, tsov } = await setUp(t, '  sandbox:\n    medium: memory\n  rules:\n    - destination: /ov\n      scratch: true\nruntime:\n  runsc_version: release-20250611.0\n');
+test('tsov translate --runtime runsc of the #4768 spec with config.example.yaml: host mode, a helper mount planned, writes persistent in upperdir', async (t) => {
+  const { specFile, upper } = await setUp(t);
+  const example = path.join(REPO_ROOT, 'config.example.yaml');
+  const result = spawnSync(process.execPath, [CLI_MAIN, '--config', example, 'translate', '--spec', specFile, '--runtime', 'runsc', '--dry-run', '--json'], { encoding: 'utf8' });
+  t.is(result.status, 0, result.stderr);
+  const { spec, actions, report } = JSON.parse(result.stdout) as { spec: OciSpec; actions: Array<{ request: { backend: string; upper?: string } }>; report: Array<{ mode: string; writes: string }> };
+  t.is(report[0]!.mode, 'host');
+  t.is(report[0]!.writes, `the host directory ${upper} (persistent, as with runc)`);
+  t.like(actions[0]!.request, { backend: 'kernel', upper });
+  const outcome = runscOutcome(spec, { release: 'release-20260817.0', allowFlagOverride: false });
+  t.false('refused' in outcome, JSON.stringify(outcome));
+  t.deepEqual(writableHostLayerBinds(outcome, new Set([upper])), []);
+});
+
+test('tsov translate --runtime runsc, sandbox medium memory by a scratch rule: what gVisor accepts', async (t) => {
+  const { specFile, tsov, root } = await setUp(t, '  sandbox:\n    medium: memory\n  rules:\n    - destination: /ov\n      mode: sandbox\n      scratch: true\nruntime:\n  runsc_version: release-20250611.0\n');
   const result = tsov('translate', '--spec', specFile, '--runtime', 'runsc', '--dry-run', '--json');
   t.is(result.status, 0, result.stderr);
   const { spec } = JSON.parse(result.stdout) as { spec: OciSpec };
-  t.deepEqual(gvisorViolations(spec, 'release-20250611.0', false), []);
+  const outcome = runscOutcome(spec, { release: 'release-20250611.0', allowFlagOverride: false });
+  t.false('refused' in outcome, JSON.stringify(outcome));
+  t.deepEqual(writableHostLayerBinds(outcome, new Set(['l1', 'l2', 'upper'].map((d) => path.join(root, d)))), []);
   t.is(spec.annotations!['dev.gvisor.flag.overlay2'], 'all:memory,size=268435456');
   t.is(spec.annotations!['tsov.dev/mount.1.mode'], 'sandbox');
   t.regex(result.stderr, /note: dev.gvisor.flag.overlay2=all:memory also overlays the rootfs/);
 });
 
 test('a refused entry exits non-zero with the reason on stderr', async (t) => {
-  const { specFile, tsov } = await setUp(t);
+  const { specFile, tsov } = await setUp(t, '  rules:\n    - destination: /ov\n      mode: sandbox\n');
   const result = tsov('translate', '--spec', specFile, '--runtime', 'runsc', '--dry-run');
   t.is(result.status, 1);
   t.is(result.stdout, '');
@@ -68,7 +85,7 @@ test('tsov policy check prints the effective policy, or the problems with file:l
   const { base, policy, tsov } = await setUp(t);
   const good = tsov('policy', 'check', policy);
   t.is(good.status, 0, good.stderr);
-  t.is(JSON.parse(good.stdout).translation.defaultModes.runsc, 'sandbox');
+  t.is(JSON.parse(good.stdout).translation.defaultModes.runsc, 'host');
   const badFile = path.join(base, 'bad.yaml');
   fs.writeFileSync(badFile, 'translation:\n  rules:\n    - mode: turbo\n');
   const bad = tsov('policy', 'check', badFile);

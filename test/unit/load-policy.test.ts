@@ -48,7 +48,7 @@ translation:
   t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address });
   t.deepEqual(policy.helper.allowedRoots, ['/srv/a', '/srv/b']);
   t.deepEqual(policy.runtime, { kind: 'runsc', binary: '/usr/local/bin/runsc', runscVersion: 'release-20250611.0', runscAllowFlagOverride: false });
-  t.deepEqual(policy.translation.defaultModes, { runc: 'host', crun: 'auto', runsc: 'sandbox' });
+  t.deepEqual(policy.translation.defaultModes, { runc: 'host', crun: 'auto', runsc: 'host' });
   t.deepEqual(policy.translation.sandbox, { medium: 'memory', rootfsOverlay: 'none' });
   t.deepEqual(policy.translation.quirks, { metacopy: 'forbid' });
   t.deepEqual(policy.translation.rules, [

@@ -4,7 +4,7 @@ import { DEFAULT_RUNTIME, DEFAULT_TRANSLATION_POLICY, type RuntimeSettings, type
 import type { ProbeReport } from '../../translator/helper/probe/probe-report';
 import type { OciMount, OciSpec } from '../../translator/spec/oci-spec';
 import { directoriesToProbe, translate, type Translation, type TranslationContext } from '../../translator/translate';
-import { gvisorViolations } from '../support/gvisor-grammar';
+import { runscOutcome, writableHostLayerBinds } from '../support/gvisor-oracle';
 
 const check = (name: string, ok: boolean) => ({ name, ok, detail: ok ? 'mounted' : 'mount failed: overlayfs: no', kernelLog: [] });
 function probe(directory: string, works: { kernel?: boolean; fuse?: boolean; failing?: string[] } = {}): ProbeReport {
@@ -157,8 +157,15 @@ test('sandbox mode needs runsc', (t) => {
   t.throws(() => translate(spec(overlay(['lowerdir=/srv/a', 'x-tsov.mode=sandbox'])), ctx()), { message: /mode sandbox needs runsc \(the runtime is runc\)/ });
 });
 
+/** What gVisor's code would refuse, or a writable un-overlaid bind of a host layer (test/support/gvisor-oracle.ts). */
+function oracleProblems(translated: OciSpec, release: string, allowFlagOverride: boolean, hostLayers: string[]): string[] {
+  const outcome = runscOutcome(translated, { release, allowFlagOverride });
+  if ('refused' in outcome) return [`runsc refuses it: ${outcome.refused}`];
+  return writableHostLayerBinds(outcome, new Set(hostLayers));
+}
+
 const scratchEverything = (medium: 'self' | 'memory', rootfsOverlay: 'none' | 'self' | 'memory' = 'none') =>
-  policy({ rules: [{ destination: '/**', scratch: true }], sandbox: { medium, rootfsOverlay } });
+  policy({ rules: [{ destination: '/**', scratch: true, mode: 'sandbox' }], sandbox: { medium, rootfsOverlay } });
 
 test('runsc, medium self: one lower becomes a bind with a per-mount hint, never ro; valid gVisor grammar', (t) => {
   const runtime = runsc();
@@ -171,7 +178,7 @@ test('runsc, medium self: one lower becomes a bind with a per-mount hint, never 
   t.false('dev.gvisor.flag.overlay2' in annotations);
   t.deepEqual(translation.actions, []);
   t.regex(report.writes, /inside the sandbox: a hidden filestore file in \/srv\/a/);
-  t.deepEqual(gvisorViolations(translation.spec, runtime.runscVersion, false), []);
+  t.deepEqual(oracleProblems(translation.spec, runtime.runscVersion!, false, ['/srv/a', '/srv/u']), []);
 });
 
 test('runsc, medium self with several lowers is refused with the reason', (t) => {
@@ -184,8 +191,8 @@ const versions: Array<[string, string | undefined, boolean, string | RegExp]> = 
   ['a release with size=', 'release-20250611.0', false, 'all:memory,size=268435456'],
   ['a release between 20250106 and 20250611 (no size=)', 'release-20250301.0', false, 'all:memory'],
   ['an old release with --allow-flag-override', 'release-20241001.0', true, 'all:memory'],
-  ['an old release without --allow-flag-override', 'release-20241001.0', false, /release-20241001.0 ignores dev.gvisor.flag.overlay2 unless runsc runs with --allow-flag-override/],
-  ['an unknown version', undefined, false, /an unknown runsc version ignores dev.gvisor.flag.overlay2/],
+  ['an old release without --allow-flag-override', 'release-20241001.0', false, /release-20241001.0 fails to create the container with dev.gvisor.flag.overlay2 unless runsc runs with --allow-flag-override/],
+  ['an unknown version', undefined, false, /an unknown runsc version fails to create the container with dev.gvisor.flag.overlay2/],
 ];
 for (const [name, version, override, expected] of versions) {
   test(`runsc, medium memory, ${name}`, (t) => {
@@ -201,7 +208,7 @@ for (const [name, version, override, expected] of versions) {
     t.deepEqual(mount.options, ['rbind', 'rw'], 'an overlaid entry is never ro');
     t.like(action!.request, { backend: 'kernel', upper: undefined, lowers: ['/srv/a', '/srv/b'] }, 'two lowers merged read-only on the host');
     t.regex(translation.notes.join('\n'), /also overlays the rootfs and every other writable bind mount/);
-    t.deepEqual(gvisorViolations(translation.spec, version, override), []);
+    t.deepEqual(oracleProblems(translation.spec, version!, override, ['/srv/a', '/srv/b', '/srv/u']), []);
   });
 }
 
@@ -212,14 +219,16 @@ test('runsc: a read-only entry gets no sandbox overlay; the rootfs overlay is se
   t.false('dev.gvisor.flag.overlay2' in readOnly.spec.annotations!);
   const rootfs = translate(spec(overlay(['lowerdir=/srv/a:/srv/b'])), ctx({ runtime, policy: scratchEverything('memory', 'self') }));
   t.is(rootfs.spec.annotations!['dev.gvisor.flag.overlay2'], 'root:self');
-  t.deepEqual(gvisorViolations(rootfs.spec, runtime.runscVersion, false), []);
+  t.deepEqual(oracleProblems(rootfs.spec, runtime.runscVersion!, false, ['/srv/a', '/srv/b']), []);
   t.throws(() => translate(spec(overlay(LOWERS_UPPER)), ctx({ runtime, policy: scratchEverything('memory', 'self') })), { message: /also puts the rootfs overlay in memory, but the policy asks for a self-backed rootfs overlay/ });
 });
 
-test('runsc: an upperdir entry not marked scratch is refused (the persistence contract)', (t) => {
-  t.throws(() => translate(spec(overlay(LOWERS_UPPER)), ctx({ runtime: runsc() })), { message: /names upperdir \/srv\/u, which promises that writes persist there .* mode sandbox would keep them inside the sandbox/ });
-  const host = only(translate(spec(overlay([...LOWERS_UPPER, 'x-tsov.mode=host'])), ctx({ runtime: runsc() })));
-  t.is(host.report.mode, 'host', 'host mode works under runsc too: the gofer serves the merged directory');
+test('runsc: an upperdir entry gets host mode by default (#4768); sandbox mode for it needs a scratch rule (the persistence contract)', (t) => {
+  const host = only(translate(spec(overlay(LOWERS_UPPER)), ctx({ runtime: runsc() })));
+  t.is(host.report.mode, 'host', "the policy's default for runsc: the gofer serves the helper's merged directory");
+  t.is(host.report.writes, 'the host directory /srv/u (persistent, as with runc)');
+  t.like(host.action!.request, { backend: 'kernel', upper: '/srv/u', work: '/srv/w' });
+  t.throws(() => translate(spec(overlay([...LOWERS_UPPER, 'x-tsov.mode=sandbox'])), ctx({ runtime: runsc() })), { message: /names upperdir \/srv\/u, which promises that writes persist there .* mode sandbox would keep them inside the sandbox/ });
 });
 
 test('two self-backed entries with one source are refused (runsc treats that as fatal)', (t) => {
@@ -266,20 +275,3 @@ test('the directories to probe are the uppers of overlay entries', (t) => {
   t.deepEqual(directoriesToProbe(spec(overlay(LOWERS_UPPER), overlay(['lowerdir=/srv/a'], '/r'), overlay(['bad']))), ['/srv/u']);
 });
 
-test('the gVisor grammar check finds what runsc would reject', (t) => {
-  const bad: OciSpec = {
-    mounts: [{ destination: '/ov', type: 'overlay', source: 'overlay' }, { destination: '/b', type: 'bind', source: '/srv/b', options: ['rbind', 'ro'] }],
-    annotations: {
-      'dev.gvisor.flag.overlay2': 'all:disk,size=1G',
-      'dev.gvisor.spec.mount.a.b.source': '/srv/x',
-      'dev.gvisor.spec.mount.m.source': '/srv/b',
-      'dev.gvisor.spec.mount.m.type': 'bind',
-      'dev.gvisor.spec.mount.m.share': 'container',
-      'dev.gvisor.spec.mount.n.source': '/srv/b',
-    },
-  };
-  const violations = gvisorViolations(bad, 'release-20250301.0', false);
-  for (const expected of [/runsc ignores type overlay/, /not MOUNT:MEDIUM/, /size= needs/, /NAME must be non-empty without '\.'/, /is ro, so runsc gives it no overlay/, /two hints with source/, /needs source, type and share/]) {
-    t.true(violations.some((v) => expected.test(v)), `${expected} in ${JSON.stringify(violations)}`);
-  }
-});
