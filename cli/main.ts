@@ -16,7 +16,7 @@ import { parseCommandLine } from '../common/command-line';
 import { StartupError, TsovError, UsageError } from '../common/errors';
 import { runMain } from '../common/process-main';
 import { loadPolicy } from '../policy/load-policy';
-import { HelperCallError, HelperClient } from '../translator/helper/service/helper-client';
+import { HelperCallError, HelperClient } from '../helper/api/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
 import { install, uninstall } from './install/install';

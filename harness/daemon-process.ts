@@ -11,7 +11,7 @@ import { waitFor } from './wait';
 
 /** Built entry points, from dist/harness/. */
 export const SNAPSHOTTER_MAIN = path.resolve(__dirname, '..', 'snapshotter', 'main.js');
-export const HELPER_MAIN = path.resolve(__dirname, '..', 'translator', 'helper', 'service', 'main.js');
+export const HELPER_MAIN = path.resolve(__dirname, '..', 'helper', 'service', 'main.js');
 export const CLI_MAIN = path.resolve(__dirname, '..', 'cli', 'main.js');
 /** tsov-runtime's entry point: a shell script that is also JavaScript (not compiled; it runs dist/translator/runtime/main.js). */
 export const RUNTIME_MAIN = path.resolve(__dirname, '..', '..', 'translator', 'runtime', 'tsov-runtime.js');

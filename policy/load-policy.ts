@@ -9,8 +9,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import YAML, { LineCounter, isMap, isPair, isSeq, type Document, type Node } from 'yaml';
 import { StartupError } from '../common/errors';
 import type { LogLevel } from '../common/logger';
-import type { Mode, QuirkSettings } from '../translator/spec/overlay-entry';
-import type { RuntimeKind } from '../translator/spec/oci-spec';
+import type { Mode, QuirkSettings, RuntimeKind } from './policy-vocabulary';
 import { POLICY_SCHEMA } from './policy-schema';
 import {
   DEFAULT_RUNTIME,

@@ -4,26 +4,23 @@
  * should be in words.
  */
 
+import { MODES, QUIRK_SETTINGS, QUIRKS, RUNTIME_KINDS, SANDBOX_MEDIA } from './policy-vocabulary';
+
 const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-expected': 'an absolute path without control characters' } as const;
 /** A root the helper may mount inside: "/" would allow every directory on the host. */
 const allowedRoot = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*[^/\\x00-\\x1f\\x7f]$', 'x-expected': 'an absolute directory other than / (a root of / lets the helper mount any host directory), without control characters or a trailing /' } as const;
 const memoryBytes = { type: 'integer', minimum: 1048576, 'x-expected': 'a whole number of bytes, at least 1048576 (1 MiB)' } as const;
 const metricsAddress = { type: 'string', pattern: '^(unix:/.+|.*:[0-9]+)$', 'x-expected': 'HOST:PORT or unix:/absolute/path' } as const;
-const mode = { enum: ['host', 'fuse', 'memory', 'sandbox', 'auto'] } as const;
-const runtimeKind = { enum: ['runc', 'crun', 'runsc'] } as const;
-const quirkSetting = { enum: ['force', 'forbid'] } as const;
+const mode = { enum: MODES } as const;
+const runtimeKind = { enum: RUNTIME_KINDS } as const;
+const quirkSetting = { enum: QUIRK_SETTINGS } as const;
 
 const quirks = {
   type: 'object',
   'x-expected': 'a mapping of overlay quirks to force or forbid',
   additionalProperties: false,
   properties: {
-    userxattr: quirkSetting,
-    index: quirkSetting,
-    redirect_dir: quirkSetting,
-    metacopy: quirkSetting,
-    xino: quirkSetting,
-    volatile: quirkSetting,
+    ...Object.fromEntries(QUIRKS.map((quirk) => [quirk, quirkSetting])),
   },
 } as const;
 
@@ -57,7 +54,7 @@ export const POLICY_SCHEMA = mapping({
     default_mode: mapping({ runc: mode, crun: mode, runsc: mode }),
     memory_bytes: memoryBytes,
     quirks,
-    sandbox: mapping({ medium: { enum: ['self', 'memory'] }, rootfs_overlay: { enum: ['none', 'self', 'memory'] } }),
+    sandbox: mapping({ medium: { enum: SANDBOX_MEDIA }, rootfs_overlay: { enum: ['none', ...SANDBOX_MEDIA] } }),
     rules: {
       type: 'array',
       'x-expected': 'a list of rules',

@@ -4,8 +4,7 @@
  * (their writes may stay in memory or in the sandbox), and what the runtime
  * is. Rules are matched in order; the first that matches decides. Pure.
  */
-import type { Mode, QuirkSettings } from '../translator/spec/overlay-entry';
-import type { RuntimeKind } from '../translator/spec/oci-spec';
+import type { Mode, QuirkSettings, RuntimeKind, SandboxMedium } from './policy-vocabulary';
 
 export interface TranslationRule {
   /** Destination glob: `*` matches within one path component, `**` across components. */
@@ -20,7 +19,7 @@ export interface TranslationRule {
   memoryBytes?: number;
 }
 
-export type SandboxMedium = 'self' | 'memory';
+export type { SandboxMedium } from './policy-vocabulary';
 
 export interface TranslationPolicy {
   /** Merged directories go to <stateDir>/<container id>/<mount index>/merged. */

@@ -16,7 +16,7 @@ import { parseCommandLine } from '../common/command-line';
 import { UsageError } from '../common/errors';
 import type { CallObserver } from '../common/grpc-unix-server';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
-import { handleSighup } from '../common/policy-reload';
+import { handleSighup } from '../policy/policy-reload';
 import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
 import { loadPolicy } from '../policy/load-policy';

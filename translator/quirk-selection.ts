@@ -6,8 +6,8 @@
  * the probe. Pure.
  */
 import { InvalidArgumentError } from '../common/errors';
-import type { OverlayChoices } from './helper/request/mount-request';
-import { findCheck, type ProbeReport } from './helper/probe/probe-report';
+import type { OverlayChoices } from '../helper/api/mount-request';
+import { findCheck, type ProbeReport } from '../helper/api/probe-report';
 import { QUIRKS, type QuirkName, type QuirkSetting, type QuirkSettings } from './spec/overlay-entry';
 
 /** The probe check that shows a setting works (none: turning the feature off needs no proof). */

@@ -19,9 +19,9 @@ import {
   type TranslationPolicy,
   type TranslationRule,
 } from '../policy/translation-policy';
-import { chooseAutoBackend, type ProbeReport } from './helper/probe/probe-report';
-import { checkRequestShape } from './helper/request/check-request-shape';
-import type { OverlayChoices, OverlayMountRequest, ResolvedBackend } from './helper/request/mount-request';
+import { chooseAutoBackend, type ProbeReport } from '../helper/api/probe-report';
+import { checkRequestShape } from '../helper/api/check-request-shape';
+import type { OverlayChoices, OverlayMountRequest, ResolvedBackend } from '../helper/api/mount-request';
 import { selectQuirks } from './quirk-selection';
 import { gvisorAnnotations, unheededMountHint, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
 import { ANNOTATION_PREFIX, isOverlayMount, TRANSLATED_ANNOTATION, type OciMount, type OciSpec } from './spec/oci-spec';

@@ -2,8 +2,8 @@
  * tsov mounts [--owner ID] [--json]: the mounts tsov-helper made (its
  * journal), and whether each is still mounted; tsov unmount ID --owner ID.
  */
-import type { HelperClient } from '../../translator/helper/service/helper-client';
-import type { MountView } from '../../translator/helper/service/wire';
+import type { HelperClient } from '../../helper/api/helper-client';
+import type { MountView } from '../../helper/api/wire';
 import { formatTable } from '../table';
 
 /** Pure. */

@@ -2,8 +2,8 @@
  * tsov probe [DIR] [--refresh] [--json]: what overlayfs can do on the
  * filesystem holding DIR, as found by tsov-helper's test mounts.
  */
-import type { ProbeReport } from '../../translator/helper/probe/probe-report';
-import type { HelperClient } from '../../translator/helper/service/helper-client';
+import type { ProbeReport } from '../../helper/api/probe-report';
+import type { HelperClient } from '../../helper/api/helper-client';
 import { formatTable } from '../table';
 
 const mark = (ok: boolean) => (ok ? 'yes' : 'NO');

@@ -9,7 +9,7 @@
 import { InvalidArgumentError } from '../../common/errors';
 import type { Policy } from '../../policy/load-policy';
 import type { RuntimeSettings } from '../../policy/translation-policy';
-import type { HelperClient } from '../../translator/helper/service/helper-client';
+import type { HelperClient } from '../../helper/api/helper-client';
 import { mountForContainer, probeUppers } from '../../translator/runtime/container-mounts';
 import { readSpecDocument } from '../../translator/runtime/spec-file';
 import { renderSpecDocument } from '../../translator/spec/spec-document';

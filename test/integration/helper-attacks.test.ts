@@ -12,7 +12,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { readMountInfo } from '../../common/mountinfo';
 import { isPathWithin } from '../../common/path-within';
-import type { OverlayMountRequest } from '../../translator/helper/request/mount-request';
+import type { OverlayMountRequest } from '../../helper/api/mount-request';
 import { helperLayout, makeDirs, startHelper, type RunningHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 

@@ -12,7 +12,7 @@ import test from 'ava';
 import { mountsUnder } from '../../harness/mounts';
 import { parseMountInfo } from '../../common/mountinfo';
 import { isPathWithin } from '../../common/path-within';
-import type { OverlayMountRequest } from '../../translator/helper/request/mount-request';
+import type { OverlayMountRequest } from '../../helper/api/mount-request';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 

@@ -11,7 +11,7 @@ import test from 'ava';
 import { CLI_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
 import { readMountInfo } from '../../common/mountinfo';
-import { HelperCallError } from '../../translator/helper/service/helper-client';
+import { HelperCallError } from '../../helper/api/helper-client';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 

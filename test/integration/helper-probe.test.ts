@@ -10,8 +10,8 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CLI_MAIN, HELPER_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
-import { MOUNT_CHECKS } from '../../translator/helper/probe/mount-check-plan';
-import type { ProbeReport } from '../../translator/helper/probe/probe-report';
+import { MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
+import type { ProbeReport } from '../../helper/api/probe-report';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 

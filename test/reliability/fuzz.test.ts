@@ -16,7 +16,7 @@ import { parseMountInfo } from '../../common/mountinfo';
 import { isPathWithin } from '../../common/path-within';
 import { policyFromText } from '../../policy/load-policy';
 import { DEFAULT_RUNTIME, DEFAULT_TRANSLATION_POLICY, type TranslationPolicy } from '../../policy/translation-policy';
-import type { OverlayMountRequest } from '../../translator/helper/request/mount-request';
+import type { OverlayMountRequest } from '../../helper/api/mount-request';
 import type { OciMount } from '../../translator/spec/oci-spec';
 import { translate } from '../../translator/translate';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';

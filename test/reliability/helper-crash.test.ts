@@ -13,7 +13,7 @@ import path from 'node:path';
 import test from 'ava';
 import { parseMountInfo } from '../../common/mountinfo';
 import { mountsUnder } from '../../harness/mounts';
-import type { HelperClient } from '../../translator/helper/service/helper-client';
+import type { HelperClient } from '../../helper/api/helper-client';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { Random, testSeed } from '../support/random';
 import { makeTempDir } from '../support/temp-dir';

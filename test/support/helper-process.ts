@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startHelperProcess, type DaemonProcess } from '../../harness/daemon-process';
-import { HelperClient } from '../../translator/helper/service/helper-client';
+import { HelperClient } from '../../helper/api/helper-client';
 import { withClient } from './daemon-fixture';
 
 export interface RunningHelper extends DaemonProcess {

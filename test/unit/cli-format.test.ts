@@ -3,8 +3,8 @@ import test from 'ava';
 import { formatMounts } from '../../cli/commands/mounts';
 import { formatProbeReport } from '../../cli/commands/probe';
 import { formatTable } from '../../cli/table';
-import type { OverlayMountRequest } from '../../translator/helper/request/mount-request';
-import { mountRequestFromWire, mountRequestToWire, probeReportFromWire, probeReportToWire, type MountView } from '../../translator/helper/service/wire';
+import type { OverlayMountRequest } from '../../helper/api/mount-request';
+import { mountRequestFromWire, mountRequestToWire, probeReportFromWire, probeReportToWire, type MountView } from '../../helper/api/wire';
 
 test('tables pad every column but the last to its widest cell', (t) => {
   t.is(formatTable(['A', 'BB', 'C'], [['xxx', 'y', 'last cell'], ['', 'zzz', '']]), 'A    BB   C\nxxx  y    last cell\n     zzz');

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { connectionFailure } from '../../translator/helper/service/helper-client';
+import { connectionFailure } from '../../helper/api/helper-client';
 
 test("an unreachable helper's reason is grpc-js's last error, without its empty resolution note", (t) => {
   t.is(connectionFailure('No connection established. Last error: Error: connect ENOENT /run/tsov/helper/helper.sock. Resolution note: '), 'connect ENOENT /run/tsov/helper/helper.sock');

@@ -1,12 +1,12 @@
 /** Table tests of the helper's pure decisions: failure hints, kernel log records, reconciliation, auto backend, probe warnings. */
 import test from 'ava';
 import { parseMountInfo } from '../../common/mountinfo';
-import { describeMountFailure, failureHints } from '../../translator/helper/failure-hints';
-import { kmsgRecordMessage, overlayLines } from '../../translator/helper/host/kernel-log';
-import type { JournalEntry } from '../../translator/helper/journal/mount-journal';
-import { planReconciliation } from '../../translator/helper/journal/reconcile';
-import { checkLayers, MOUNT_CHECKS } from '../../translator/helper/probe/mount-check-plan';
-import { chooseAutoBackend, kernelWarningChecks, type Check, type ProbeReport } from '../../translator/helper/probe/probe-report';
+import { describeMountFailure, failureHints } from '../../helper/failure-hints';
+import { kmsgRecordMessage, overlayLines } from '../../helper/host/kernel-log';
+import type { JournalEntry } from '../../helper/journal/mount-journal';
+import { planReconciliation } from '../../helper/journal/reconcile';
+import { checkLayers, MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
+import { chooseAutoBackend, kernelWarningChecks, type Check, type ProbeReport } from '../../helper/api/probe-report';
 
 const hintCases: Array<[string, RegExp]> = [
   ['overlayfs: workdir and upperdir must reside under the same mount', /workdir must be on the same mount as upperdir/],

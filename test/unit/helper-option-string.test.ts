@@ -1,6 +1,6 @@
 import test from 'ava';
-import { choiceArguments } from '../../translator/helper/host/mount-commands';
-import { choiceOptions } from '../../translator/helper/request/overlay-option-string';
+import { choiceArguments } from '../../helper/host/mount-commands';
+import { choiceOptions } from '../../helper/request/overlay-option-string';
 
 test('choiceOptions turns typed choices into fixed option words', (t) => {
   t.deepEqual(choiceOptions({}), []);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { checkPlacement, type PathFacts, type PlacementFacts } from '../../translator/helper/request/check-placement';
+import { checkPlacement, type PathFacts, type PlacementFacts } from '../../helper/request/check-placement';
 import { mountHolding, overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
 
 const dir = (field: string, p: string, extra: Partial<PathFacts> = {}): PathFacts => ({

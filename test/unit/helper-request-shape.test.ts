@@ -1,6 +1,6 @@
 import test from 'ava';
-import { checkRequestShape } from '../../translator/helper/request/check-request-shape';
-import type { OverlayMountRequest } from '../../translator/helper/request/mount-request';
+import { checkRequestShape } from '../../helper/api/check-request-shape';
+import type { OverlayMountRequest } from '../../helper/api/mount-request';
 
 const valid: OverlayMountRequest = {
   owner: 'ctr-1',

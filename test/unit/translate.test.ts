@@ -1,7 +1,7 @@
 /** Table tests of the pure translator: modes × runtimes, entry forms, contracts, runsc versions, malformed input. */
 import test from 'ava';
 import { DEFAULT_RUNTIME, DEFAULT_TRANSLATION_POLICY, type RuntimeSettings, type TranslationPolicy } from '../../policy/translation-policy';
-import type { ProbeReport } from '../../translator/helper/probe/probe-report';
+import type { ProbeReport } from '../../helper/api/probe-report';
 import type { OciMount, OciSpec } from '../../translator/spec/oci-spec';
 import { directoriesToProbe, translate, type Translation, type TranslationContext } from '../../translator/translate';
 import { runscOutcome, writableHostLayerBinds } from '../support/gvisor-oracle';

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors';
 import type { RuntimeSettings, TranslationPolicy } from '../../policy/translation-policy';
-import type { ProbeReport } from '../helper/probe/probe-report';
-import type { HelperClient } from '../helper/service/helper-client';
+import type { ProbeReport } from '../../helper/api/probe-report';
+import type { HelperClient } from '../../helper/api/helper-client';
 import type { OciSpec } from '../spec/oci-spec';
 import { directoriesToProbe, translate, type Translation } from '../translate';
 

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { FailedPreconditionError } from '../../common/errors';
 import { loadPolicy } from '../../policy/load-policy';
-import { HelperClient } from '../helper/service/helper-client';
+import { HelperClient } from '../../helper/api/helper-client';
 import { mountForContainer, releaseForContainer, undoMounts } from './container-mounts';
 import { reportFailure } from './report-failure';
 import type { RuntimeArgs } from './runtime-args';

@@ -21,9 +21,10 @@ export interface OciSpec {
 export const ANNOTATION_PREFIX = 'tsov.dev/';
 export const TRANSLATED_ANNOTATION = 'tsov.dev/translated';
 
-/** runc, crun and runsc; which one decides what a spec overlay entry can become. */
-export const RUNTIME_KINDS = ['runc', 'crun', 'runsc'] as const;
-export type RuntimeKind = (typeof RUNTIME_KINDS)[number];
+import { RUNTIME_KINDS, type RuntimeKind } from '../../policy/policy-vocabulary';
+
+export { RUNTIME_KINDS };
+export type { RuntimeKind };
 
 export function isOverlayMount(mount: OciMount): boolean {
   return mount.type === 'overlay';

@@ -10,15 +10,10 @@
 import { InvalidArgumentError } from '../../common/errors';
 import type { OciMount } from './oci-spec';
 
-export const MODES = ['host', 'fuse', 'memory', 'sandbox', 'auto'] as const;
-export type Mode = (typeof MODES)[number];
-export type ResolvedMode = Exclude<Mode, 'auto'>;
+import { MODES, QUIRKS, type Mode, type QuirkName, type QuirkSetting, type QuirkSettings, type ResolvedMode } from '../../policy/policy-vocabulary';
 
-export const QUIRKS = ['userxattr', 'index', 'redirect_dir', 'metacopy', 'xino', 'volatile'] as const;
-export type QuirkName = (typeof QUIRKS)[number];
-/** force: the option is turned on; forbid: turned off (or left out). */
-export type QuirkSetting = 'force' | 'forbid';
-export type QuirkSettings = Partial<Record<QuirkName, QuirkSetting>>;
+export { MODES, QUIRKS };
+export type { Mode, QuirkName, QuirkSetting, QuirkSettings, ResolvedMode };
 
 export interface OverlayEntry {
   /** Position in the spec's mounts array. */

@@ -7,9 +7,9 @@
  * writable filesystem that can hold an overlay upper and not in use by a live
  * overlay. Pure: facts in, problems out.
  */
-import { UNSUITABLE_UPPER_FILESYSTEMS } from '../../../common/filesystem-types';
-import { isPathWithin } from '../../../common/path-within';
-import { forbiddenCharacters, shownPath, type ShapeProblem } from './check-request-shape';
+import { UNSUITABLE_UPPER_FILESYSTEMS } from '../../common/filesystem-types';
+import { isPathWithin } from '../../common/path-within';
+import { forbiddenCharacters, shownPath, type ShapeProblem } from '../api/check-request-shape';
 
 export interface PathFacts {
   field: string;

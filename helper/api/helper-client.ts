@@ -4,8 +4,8 @@
  * an unreachable helper gets a message that says how to start it.
  */
 import { credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import type { ProbeReport } from '../probe/probe-report';
-import type { OverlayMountRequest } from '../request/mount-request';
+import type { ProbeReport } from './probe-report';
+import type { OverlayMountRequest } from './mount-request';
 import { helperServiceConstructor, mountRecordFromWire, mountRequestToWire, probeReportFromWire, type MountView } from './wire';
 
 export const DEFAULT_HELPER_SOCKET = '/run/tsov/helper/helper.sock';

@@ -5,7 +5,7 @@
  * skips everything already logged) and read after it.
  */
 import fs from 'node:fs';
-import { errnoCode } from '../../../common/errors';
+import { errnoCode } from '../../common/errors';
 
 export const KMSG_PATH = '/dev/kmsg';
 const RECORD_BUFFER_BYTES = 8192;

@@ -5,8 +5,8 @@
  * leaves a row that reconciliation at the next start can settle.
  */
 import type Database from 'better-sqlite3';
-import { openDatabase } from '../../../common/sqlite-database';
-import type { ResolvedBackend } from '../request/mount-request';
+import { openDatabase } from '../../common/sqlite-database';
+import type { ResolvedBackend } from '../api/mount-request';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE mounts (

@@ -3,8 +3,8 @@
  * policy in force and logs why; a good one is applied by the daemon, which
  * names the settings that only take effect at the next start.
  */
-import type { Logger } from './logger';
-import { loadPolicy, type Policy } from '../policy/load-policy';
+import type { Logger } from '../common/logger';
+import { loadPolicy, type Policy } from './load-policy';
 
 export type ApplyPolicy = (policy: Policy) => string[];
 

@@ -2,10 +2,10 @@
  * The gRPC edge of tsov-helper (tsov.helper.v1.Helper): wire messages to
  * HelperService calls and back.
  */
-import { UnixGrpcServer, type CallObserver } from '../../../common/grpc-unix-server';
-import type { Logger } from '../../../common/logger';
+import { UnixGrpcServer, type CallObserver } from '../../common/grpc-unix-server';
+import type { Logger } from '../../common/logger';
 import type { HelperService } from './helper-service';
-import { helperServiceConstructor, mountRecordToWire, mountRequestFromWire, probeReportToWire } from './wire';
+import { helperServiceConstructor, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 

@@ -6,8 +6,8 @@
  * directories and mounts exactly those; it closes them when done.
  */
 import fs from 'node:fs/promises';
-import { filesystemName } from '../../../common/filesystem-types';
-import type { MountInfoEntry } from '../../../common/mountinfo';
+import { filesystemName } from '../../common/filesystem-types';
+import type { MountInfoEntry } from '../../common/mountinfo';
 import type { PathFacts } from '../request/check-placement';
 import { closeDirectories, openDirectory, type OpenedDirectory } from './opened-directory';
 

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readMountInfo } from '../../../common/mountinfo';
+import { readMountInfo } from '../../common/mountinfo';
 import { privateMountPoints } from '../journal/reconcile';
 import { bindByDescriptors, MOUNT_ENV, unmount, type MountApi, type MountOutcome } from './mount-commands';
 import { closeDirectories, openDirectory, type OpenedDirectory } from './opened-directory';

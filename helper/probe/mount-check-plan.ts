@@ -2,8 +2,8 @@
  * The test mounts a probe makes, one per overlay feature, and the layers and
  * options of each. Pure: the prober (prober.ts) runs them.
  */
-import type { OverlayChoices } from '../request/mount-request';
-import { BASIC_MOUNT_CHECK } from './probe-report';
+import type { OverlayChoices } from '../api/mount-request';
+import { BASIC_MOUNT_CHECK } from '../api/probe-report';
 
 export interface MountCheckPlan {
   name: string;

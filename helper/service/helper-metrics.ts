@@ -1,6 +1,6 @@
 /** tsov-helper's own Prometheus metrics: live mounts by backend, mount attempts, probe answers. */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ProbeReport } from '../probe/probe-report';
+import type { ProbeReport } from '../api/probe-report';
 import type { HelperEvents } from './helper-service';
 
 export class HelperMetrics implements HelperEvents {

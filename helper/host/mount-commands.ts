@@ -7,7 +7,7 @@
  * here from checked values.
  */
 import path from 'node:path';
-import type { OverlayChoices } from '../request/mount-request';
+import type { OverlayChoices } from '../api/mount-request';
 import { choiceOptions } from '../request/overlay-option-string';
 import { pathForChild } from './opened-directory';
 import { firstLine, runCommand, type CommandResult } from './run-command';

@@ -14,11 +14,11 @@ import {
   NotFoundError,
   PermissionDeniedError,
   UnavailableError,
-} from '../../../common/errors';
-import type { Logger } from '../../../common/logger';
-import { mountHolding, overlayDirectoriesInUse, readMountInfo, type MountInfoEntry } from '../../../common/mountinfo';
-import { isPathWithin } from '../../../common/path-within';
-import { buildOverlayOptions } from '../../../common/overlay-mounts';
+} from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import { mountHolding, overlayDirectoriesInUse, readMountInfo, type MountInfoEntry } from '../../common/mountinfo';
+import { isPathWithin } from '../../common/path-within';
+import { buildOverlayOptions } from '../../common/overlay-mounts';
 import { describeMountFailure } from '../failure-hints';
 import { KernelLogCursor } from '../host/kernel-log';
 import { mountFuseStaged, releasePrivateDirectory, type OpenedLayers } from '../host/fuse-staged-mount';
@@ -28,11 +28,11 @@ import { gatherAllPathFacts, type RequestedPath } from '../host/path-facts';
 import { processStartTime } from '../host/process-identity';
 import { isEntryMounted, memorySourceTag, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
-import { chooseAutoBackend, type ProbeReport } from '../probe/probe-report';
+import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
 import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
-import { checkRequestShape, type ShapeProblem } from '../request/check-request-shape';
-import type { OverlayMountRequest, ResolvedBackend } from '../request/mount-request';
+import { checkRequestShape, type ShapeProblem } from '../api/check-request-shape';
+import type { OverlayMountRequest, ResolvedBackend } from '../api/mount-request';
 import { choiceOptions } from '../request/overlay-option-string';
 
 export interface HelperSettings {

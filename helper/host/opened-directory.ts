@@ -11,7 +11,7 @@
  * out of the allowed roots into a place the mover could not already write.
  */
 import fs from 'node:fs';
-import { errnoCode } from '../../../common/errors';
+import { errnoCode } from '../../common/errors';
 
 /** open(2)'s O_PATH on Linux (node's fs.constants leaves it out). */
 const O_PATH = 0o10000000;

@@ -4,10 +4,10 @@
  * and zeros on the wire mean "not given".
  */
 import type { GrpcObject, ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadProtoPackage } from '../../../common/proto-loading';
+import { loadProtoPackage } from '../../common/proto-loading';
 import type { JournalEntry } from '../journal/mount-journal';
-import type { Check, ProbeReport } from '../probe/probe-report';
-import type { Backend, OverlayChoices, OverlayMountRequest } from '../request/mount-request';
+import type { Check, ProbeReport } from './probe-report';
+import type { Backend, OverlayChoices, OverlayMountRequest } from './mount-request';
 
 export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 

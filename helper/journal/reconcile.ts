@@ -6,8 +6,8 @@
  * - mounted, owner gone       → release (unmount, then forget)
  * - not mounted               → drop (forget; also unmount what is left in its private directory)
  */
-import type { MountInfoEntry } from '../../../common/mountinfo';
-import { isPathWithin } from '../../../common/path-within';
+import type { MountInfoEntry } from '../../common/mountinfo';
+import { isPathWithin } from '../../common/path-within';
 import type { JournalEntry } from './mount-journal';
 
 export type ReconcileAction =

@@ -11,14 +11,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseCommandLine } from '../../../common/command-line';
-import { StartupError, UsageError } from '../../../common/errors';
-import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../../common/logger';
-import { DaemonMetrics, serveMetrics } from '../../../common/metrics';
-import { handleSighup } from '../../../common/policy-reload';
-import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../../../common/process-main';
-import { prepareSocketPath } from '../../../common/unix-socket';
-import { loadPolicy } from '../../../policy/load-policy';
+import { parseCommandLine } from '../../common/command-line';
+import { StartupError, UsageError } from '../../common/errors';
+import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../common/logger';
+import { DaemonMetrics, serveMetrics } from '../../common/metrics';
+import { handleSighup } from '../../policy/policy-reload';
+import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../../common/process-main';
+import { prepareSocketPath } from '../../common/unix-socket';
+import { loadPolicy } from '../../policy/load-policy';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';

@@ -4,7 +4,7 @@
  * checks them against its own list again); the journal records them with the
  * layer paths as mountinfo shows them.
  */
-import type { OverlayChoices } from './mount-request';
+import type { OverlayChoices } from '../api/mount-request';
 
 /** The option words for the typed choices, in a fixed order. */
 export function choiceOptions(choices: OverlayChoices): string[] {
