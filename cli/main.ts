@@ -16,11 +16,12 @@ import { parseCommandLine } from '../common/command-line';
 import { StartupError, TsovError, UsageError } from '../common/errors';
 import { runMain } from '../common/process-main';
 import { loadPolicy } from '../policy/load-policy';
-import { HelperCallError, HelperClient } from '../helper/api/helper-client';
+import { HelperClient } from '../helper/api/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
 import { install, uninstall } from './install/install';
 import { translateCommand } from './commands/translate';
+import { DEFAULT_POLICY_FILE } from '../policy/defaults';
 
 /** Each command's usage line and what it does (the --help text, and the usage an argument error shows). */
 const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]> = [
@@ -43,7 +44,6 @@ function usageOf(command: string | undefined): string {
   return line === undefined ? SHORT_USAGE : `usage: ${line}`;
 }
 
-const DEFAULT_CONFIG_FILE = '/etc/tsov/config.yaml';
 
 async function main(): Promise<number> {
   const { values, positionals } = parseCommandLine({
@@ -79,7 +79,7 @@ async function main(): Promise<number> {
     else uninstall(options);
     return 0;
   }
-  const config = loadPolicy(values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined));
+  const config = loadPolicy(values.config ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined));
   const client = new HelperClient(values['helper-socket'] ?? config.helper.socket);
   try {
     switch (command) {
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(command)}`, SHORT_USAGE);
     }
   } catch (error) {
-    if (error instanceof HelperCallError || error instanceof TsovError) throw new StartupError(error.message);
+    if (error instanceof TsovError) throw new StartupError(error.message);
     throw error;
   } finally {
     client.close();

@@ -3,7 +3,19 @@
  * Internal with a short message; the caller logs the full error once.
  */
 import { status as GrpcStatus, type ServiceError, Metadata } from '@grpc/grpc-js';
-import { TsovError, type ErrorCode } from './errors';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  TsovError,
+  UnavailableError,
+  UnimplementedError,
+  type ErrorCode,
+} from './errors';
 
 const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {
   NotFound: GrpcStatus.NOT_FOUND,
@@ -41,4 +53,21 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
   const code = grpcStatusFor(error);
   const details = error instanceof TsovError ? boundedStatusMessage(error.message) : 'internal error; see the tsov log for details';
   return { code, details, message: details, metadata: new Metadata() };
+}
+
+const CLASS_BY_STATUS = new Map<GrpcStatus, new (message: string) => TsovError>([
+  [GrpcStatus.NOT_FOUND, NotFoundError],
+  [GrpcStatus.ALREADY_EXISTS, AlreadyExistsError],
+  [GrpcStatus.INVALID_ARGUMENT, InvalidArgumentError],
+  [GrpcStatus.FAILED_PRECONDITION, FailedPreconditionError],
+  [GrpcStatus.PERMISSION_DENIED, PermissionDeniedError],
+  [GrpcStatus.RESOURCE_EXHAUSTED, ResourceExhaustedError],
+  [GrpcStatus.UNAVAILABLE, UnavailableError],
+  [GrpcStatus.UNIMPLEMENTED, UnimplementedError],
+]);
+
+/** The way back, on the client: a failed call's status as the same error class the server threw. */
+export function errorFromStatus(code: GrpcStatus, message: string): TsovError {
+  const ErrorClass = CLASS_BY_STATUS.get(code) ?? InternalError;
+  return new ErrorClass(message);
 }

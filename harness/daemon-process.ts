@@ -30,7 +30,7 @@ export interface DaemonProcess {
  * serves its socket. It is run as systemd runs it, through its #! line, which
  * carries the daemon's node flags.
  */
-export function startDaemonProcess(name: string, main: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
+function startDaemonProcess(name: string, main: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
   return startDaemonCommand(name, main, socket, args);
 }
 

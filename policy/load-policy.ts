@@ -11,6 +11,7 @@ import { StartupError } from '../common/errors';
 import type { LogLevel } from '../common/logger';
 import type { Mode, QuirkSettings, RuntimeKind } from './policy-vocabulary';
 import { POLICY_SCHEMA } from './policy-schema';
+import { DEFAULT_HELPER_SOCKET, DEFAULT_HELPER_STATE_DIR, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
 import {
   DEFAULT_RUNTIME,
   DEFAULT_TRANSLATION_POLICY,
@@ -47,11 +48,11 @@ export interface Policy {
 
 export const DEFAULT_POLICY: Policy = {
   logLevel: 'info',
-  snapshotter: { root: '/var/lib/tsov', address: '/run/tsov/tsov.sock' },
+  snapshotter: { root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_SOCKET },
   helper: {
-    socket: '/run/tsov/helper/helper.sock',
-    stateDir: '/var/lib/tsov-helper',
-    allowedRoots: ['/var/lib/tsov', '/var/lib/tsov-helper', '/run/tsov/mounts'],
+    socket: DEFAULT_HELPER_SOCKET,
+    stateDir: DEFAULT_HELPER_STATE_DIR,
+    allowedRoots: [DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_HELPER_STATE_DIR, DEFAULT_TRANSLATION_STATE_DIR],
     memoryBytes: 256 * 1024 * 1024,
   },
   runtime: DEFAULT_RUNTIME,

@@ -5,6 +5,7 @@
  * is. Rules are matched in order; the first that matches decides. Pure.
  */
 import type { Mode, QuirkSettings, RuntimeKind, SandboxMedium } from './policy-vocabulary';
+import { DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
 
 export interface TranslationRule {
   /** Destination glob: `*` matches within one path component, `**` across components. */
@@ -48,7 +49,7 @@ export interface RuntimeSettings {
 }
 
 export const DEFAULT_TRANSLATION_POLICY: TranslationPolicy = {
-  stateDir: '/run/tsov/mounts',
+  stateDir: DEFAULT_TRANSLATION_STATE_DIR,
   // host for runsc too (gVisor #4768: "both, defaulting to the host overlay"); sandbox only where asked.
   defaultModes: { runc: 'auto', crun: 'auto', runsc: 'host' },
   rules: [],

@@ -48,11 +48,6 @@ export class SpareDirectories {
     return spare;
   }
 
-  /** How many are ready now. */
-  get count(): number {
-    return this.ready.length;
-  }
-
   /** Resolves when no refill is running. */
   async settled(): Promise<void> {
     await this.filling;

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError } from '../../common/errors';
 import { addProxyPlugin, containerdInstructions, removeProxyPlugin } from './containerd-config';
+import { DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
 
 /** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -21,7 +22,6 @@ const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const EXECUTABLES = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
 const UNITS = ['tsov-helper.service', 'tsov-snapshotter.service'];
 const SHIPPED_PREFIX = '/usr/local';
-const DEFAULT_SNAPSHOTTER_SOCKET = '/run/tsov/tsov.sock';
 
 export interface InstallOptions {
   prefix: string;

@@ -112,7 +112,7 @@ function choiceValueProblems(choices: unknown): ShapeProblem[] {
   return problems;
 }
 
-/** Option combinations the kernel refuses with EINVAL (REFERENCE.md, "conflicting options"). */
+/** Option combinations the kernel refuses with EINVAL (Documentation/filesystems/overlayfs.rst; fs/overlayfs/params.c "conflicting options"). */
 function choiceProblems(request: OverlayMountRequest): ShapeProblem[] {
   const c = request.choices ?? {};
   const problems: ShapeProblem[] = [];

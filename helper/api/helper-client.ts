@@ -1,24 +1,17 @@
 /**
  * A client of tsov-helper for the tsov CLI, tsov-runtime and the tests.
- * Failures come back as Errors carrying the helper's message and gRPC code;
- * an unreachable helper gets a message that says how to start it.
+ * Failures come back as the error class the helper threw (common/errors.ts,
+ * mapped back from the gRPC status in common/grpc-status.ts); an unreachable
+ * helper gets a message that says how to start it.
  */
 import { credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { errorFromStatus } from '../../common/grpc-status';
 import type { ProbeReport } from './probe-report';
 import type { OverlayMountRequest } from './mount-request';
 import { helperServiceConstructor, mountRecordFromWire, mountRequestToWire, probeReportFromWire, type MountView } from './wire';
+import { DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
 
-export const DEFAULT_HELPER_SOCKET = '/run/tsov/helper/helper.sock';
-
-export class HelperCallError extends Error {
-  constructor(
-    message: string,
-    readonly code: status,
-  ) {
-    super(message);
-    this.name = 'HelperCallError';
-  }
-}
+export { DEFAULT_HELPER_SOCKET };
 
 /** grpc-js's "No connection established. Last error: Error: connect ENOENT /x. Resolution note: " as "connect ENOENT /x". Pure. */
 export function connectionFailure(details: string): string {
@@ -49,12 +42,12 @@ export class HelperClient {
         if (error === null) resolve(reply);
         else if (error.code === status.UNAVAILABLE) {
           reject(
-            new HelperCallError(
-              `cannot reach tsov-helper at ${this.socketPath} (${connectionFailure(error.details)}); start it (systemctl start tsov-helper), or make the policy's helper.socket name its socket`,
+            errorFromStatus(
               error.code,
+              `cannot reach tsov-helper at ${this.socketPath} (${connectionFailure(error.details)}); start it (systemctl start tsov-helper), or make the policy's helper.socket name its socket`,
             ),
           );
-        } else reject(new HelperCallError(error.details || error.message, error.code));
+        } else reject(errorFromStatus(error.code, error.details || error.message));
       });
     });
   }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { readMountInfo } from '../../common/mountinfo';
 import { privateMountPoints } from '../journal/reconcile';
 import { bindByDescriptors, MOUNT_ENV, unmount, type MountApi, type MountOutcome } from './mount-commands';
-import { closeDirectories, openDirectory, type OpenedDirectory } from './opened-directory';
+import { closeDirectories, makeOwnDirectory, openDirectory, type OpenedDirectory } from './opened-directory';
 
 export interface OpenedLayers {
   lowers: readonly OpenedDirectory[];
@@ -59,16 +59,6 @@ export function layerMismatches(checked: { lowers: readonly string[]; upper?: st
   }
   if (checked.work !== undefined && (workChild === undefined || !held.has(workChild))) problems.push('fuse-overlayfs did not open the checked workdir');
   return problems;
-}
-
-function makeOwnDirectory(dir: string): OpenedDirectory {
-  fs.mkdirSync(dir, { mode: 0o700 });
-  const outcome = openDirectory(dir);
-  if (outcome.kind !== 'opened' || outcome.directory.path !== dir) {
-    if (outcome.kind === 'opened') closeDirectories([outcome.directory]);
-    throw new Error(`${dir} changed while the helper made it`);
-  }
-  return outcome.directory;
 }
 
 /** Starts fuse-overlayfs in the foreground and waits for its mount (or its exit). */

@@ -67,6 +67,21 @@ export function openDirectory(requested: string): OpenOutcome {
   }
 }
 
+/**
+ * Makes dir (its parent must be the helper's own) and opens it, refusing
+ * anything but the directory just made: the helper's own directories are
+ * reached through descriptors like everything else.
+ */
+export function makeOwnDirectory(dir: string): OpenedDirectory {
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const outcome = openDirectory(dir);
+  if (outcome.kind !== 'opened' || outcome.directory.path !== dir) {
+    if (outcome.kind === 'opened') closeDirectories([outcome.directory]);
+    throw new Error(`${dir} changed while the helper made it`);
+  }
+  return outcome.directory;
+}
+
 export function closeDirectories(directories: Iterable<OpenedDirectory | undefined>): void {
   for (const directory of directories) {
     if (directory !== undefined) fs.closeSync(directory.fd);

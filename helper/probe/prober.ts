@@ -161,15 +161,21 @@ function descriptorMounter(plan: MountCheckPlan, api: MountApi): Mounter {
   };
 }
 
+/** A check and whether its test mount was made at all (a check can fail after mounting). */
+interface MountCheckOutcome {
+  check: Check;
+  mounted: boolean;
+}
+
 /** Mounts, exercises and unmounts one test overlay; the result as a Check. */
-async function runMountCheck(name: string, base: string, mounter: Mounter, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<Check> {
+async function runMountCheck(name: string, base: string, mounter: Mounter, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<MountCheckOutcome> {
   const layers = await prepareLayers(base);
   const log = KernelLogCursor.openAtEnd();
   const mounted = await mounter(layers, layers.merged);
   if (!mounted.ok) {
     const kernelLog = [...(mounted.kernelLog ?? []), ...log.finish()];
     log.close();
-    return { name, ok: false, detail: `mount failed: ${kernelLog.join(' | ') || mounted.message}`, kernelLog };
+    return { check: { name, ok: false, detail: `mount failed: ${kernelLog.join(' | ') || mounted.message}`, kernelLog }, mounted: false };
   }
   try {
     const readOnly = plan.readOnlyStack !== true && mountIsReadOnly(layers.merged);
@@ -179,7 +185,7 @@ async function runMountCheck(name: string, base: string, mounter: Mounter, plan:
     const ok = failures.length === 0;
     const worked = plan.readOnlyStack === true ? 'mounted read-only; files of both lowers visible' : 'mounted; create, remove and copy-up through it work';
     const detail = ok ? [worked, ...notes].join('; ') : `mounted, but: ${failures.join('; ')}`;
-    return { name, ok, detail, kernelLog };
+    return { check: { name, ok, detail, kernelLog }, mounted: true };
   } finally {
     log.close();
     await release(layers.merged);
@@ -225,7 +231,7 @@ async function fuseCheck(scratch: string, settings: ProbeSettings): Promise<Chec
     }
   };
   try {
-    const check = await runMountCheck(name, path.join(scratch, 'fuse'), mounter, {});
+    const { check } = await runMountCheck(name, path.join(scratch, 'fuse'), mounter, {});
     return { ...check, detail: `${version}: ${check.detail}` };
   } finally {
     await releasePrivateDirectory(settings.privateDir);
@@ -282,13 +288,16 @@ export async function probeDirectory(directory: string, settings: ProbeSettings)
   const scratch = opened.handle;
   try {
     report.upperChecks = await upperChecks(scratch);
+    let basicMounted = false;
     for (const [index, plan] of MOUNT_CHECKS.entries()) {
       const base = path.join(scratch, String(index));
       await fs.mkdir(base);
-      report.mountChecks.push(await runMountCheck(plan.name, base, descriptorMounter(plan, settings.mountApi), plan));
+      const outcome = await runMountCheck(plan.name, base, descriptorMounter(plan, settings.mountApi), plan);
+      report.mountChecks.push(outcome.check);
+      if (plan.name === BASIC_MOUNT_CHECK) basicMounted = outcome.mounted;
     }
     const basic = report.mountChecks.find((check) => check.name === BASIC_MOUNT_CHECK)!;
-    report.upperChecks.push(...kernelWarningChecks(basic.kernelLog, basic.ok || basic.detail.startsWith('mounted')));
+    report.upperChecks.push(...kernelWarningChecks(basic.kernelLog, basicMounted));
     await fs.mkdir(path.join(scratch, 'fuse'));
     report.fuseOverlayfs = await fuseCheck(scratch, settings);
   } finally {

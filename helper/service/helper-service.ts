@@ -22,11 +22,12 @@ import { buildOverlayOptions } from '../../common/overlay-mounts';
 import { describeMountFailure } from '../failure-hints';
 import { KernelLogCursor } from '../host/kernel-log';
 import { mountFuseStaged, releasePrivateDirectory, type OpenedLayers } from '../host/fuse-staged-mount';
-import { mountOverlayByDescriptors, mountTmpfs, unmount, type MountApi } from '../host/mount-commands';
+import { makeMemoryUpper } from '../host/memory-upper';
+import { mountOverlayByDescriptors, unmount, type MountApi } from '../host/mount-commands';
 import { closeDirectories, openDirectory, type OpenedDirectory } from '../host/opened-directory';
 import { gatherAllPathFacts, type RequestedPath } from '../host/path-facts';
 import { processStartTime } from '../host/process-identity';
-import { isEntryMounted, memorySourceTag, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
+import { isEntryMounted, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
 import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
 import { probeDirectory } from '../probe/prober';
@@ -61,6 +62,9 @@ function formatProblems(summary: string, problems: readonly ShapeProblem[]): str
   if (problems.length > PROBLEMS_SHOWN) shown.push(`and ${problems.length - PROBLEMS_SHOWN} more problems`);
   return `${summary}: ${shown.join('; ')}`;
 }
+
+/** The placement checks refused the request (FAILED_PRECONDITION on the wire; counted as refused, not failed). */
+export class MountRefusedError extends FailedPreconditionError {}
 
 /** What the service reports as it works (metrics); every hook is optional. */
 export interface HelperEvents {
@@ -172,7 +176,7 @@ export class HelperService {
         this.events.mountAttempt?.(entry.backend, 'mounted');
         return entry;
       } catch (error) {
-        const refused = error instanceof InvalidArgumentError || error instanceof PermissionDeniedError || (error instanceof FailedPreconditionError && error.message.startsWith('refused'));
+        const refused = error instanceof InvalidArgumentError || error instanceof PermissionDeniedError || error instanceof MountRefusedError;
         this.events.mountAttempt?.(String(request.backend), refused ? 'refused' : 'failed');
         throw error;
       }
@@ -192,7 +196,7 @@ export class HelperService {
     const gathered = await gatherAllPathFacts(requested, mounts);
     try {
       const placement = checkPlacement({ allowedRoots: this.settings.allowedRoots, paths: gathered.map((g) => g.facts), inUse: this.directoriesInUse(mounts) });
-      if (placement.length > 0) throw new FailedPreconditionError(formatProblems('refused overlay mount', placement));
+      if (placement.length > 0) throw new MountRefusedError(formatProblems('refused overlay mount', placement));
       const openedOf = (field: string) => gathered.find((g) => g.facts.field === field)?.opened;
       const layers: OpenedLayers = { lowers: request.lowers.map((_, i) => openedOf(`lowers[${i}]`)!), upper: openedOf('upper'), work: openedOf('work') };
       return await this.mountChecked(request, layers, openedOf('target')!);
@@ -265,7 +269,7 @@ export class HelperService {
     try {
       let mounted = layers;
       if (backend === 'memory') {
-        const memory = await this.makeMemoryUpper(id, privateDir!, request.memoryBytes ?? this.settings.defaultMemoryBytes);
+        const memory = await makeMemoryUpper(id, privateDir!, request.memoryBytes ?? this.settings.defaultMemoryBytes);
         own.push(memory.upper, memory.work);
         mounted = { lowers: layers.lowers, ...memory };
       }
@@ -280,26 +284,6 @@ export class HelperService {
     } finally {
       closeDirectories(own);
     }
-  }
-
-  private async makeMemoryUpper(id: number, memoryDir: string, bytes: number): Promise<{ upper: OpenedDirectory; work: OpenedDirectory }> {
-    await fsp.mkdir(memoryDir, { recursive: true, mode: 0o700 });
-    const mounted = await mountTmpfs(memorySourceTag(id), bytes, memoryDir);
-    if (!mounted.ok) throw new FailedPreconditionError(`could not mount a ${bytes}-byte tmpfs for backend memory at ${memoryDir}: ${mounted.message}`);
-    const opened: OpenedDirectory[] = [];
-    try {
-      for (const name of ['upper', 'work']) {
-        const dir = path.join(memoryDir, name);
-        await fsp.mkdir(dir);
-        const outcome = openDirectory(dir);
-        if (outcome.kind !== 'opened' || outcome.directory.path !== dir) throw new FailedPreconditionError(`${dir} changed while the helper made it`);
-        opened.push(outcome.directory);
-      }
-    } catch (error) {
-      closeDirectories(opened);
-      throw error;
-    }
-    return { upper: opened[0]!, work: opened[1]! };
   }
 
   private async mountOverlay(id: number, backend: ResolvedBackend, request: OverlayMountRequest, layers: OpenedLayers, target: OpenedDirectory, privateDir: string | undefined): Promise<void> {

@@ -5,7 +5,7 @@
  * says whether runsc refuses the spec, or gives the mount no overlay, a
  * self-backed overlay (a filestore file in the mount's source) or a memory
  * overlay. Each rule names the gVisor file and function it models; release
- * knobs come from REFERENCE.md ("gVisor (runsc) facts").
+ * knobs are the gVisor commits and releases named at each constant.
  */
 
 interface Mount {

@@ -1,5 +1,5 @@
 /**
- * A real tsov-snapshotter (see harness/snapshotter-process.ts) with a gRPC
+ * A real tsov-snapshotter (see harness/daemon-process.ts) with a gRPC
  * client, killed in the test's teardown whatever happens.
  */
 import path from 'node:path';

@@ -26,9 +26,9 @@ import { DEFAULT_STATE_ROOTS, parseRuntimeArgs, type RuntimeArgs } from './runti
 import { reportFailure } from './report-failure';
 import { runRealRuntime } from './run-real-runtime';
 import { BundleSpec } from './spec-file';
+import { DEFAULT_POLICY_FILE, DEFAULT_RUNTIME_CACHE_DIR } from '../../policy/defaults';
 
-const DEFAULT_POLICY_FILE = '/etc/tsov/config.yaml';
-const FACTS_CACHE_DIR = process.env.TSOV_RUNTIME_CACHE ?? '/run/tsov/runtime';
+const FACTS_CACHE_DIR = process.env.TSOV_RUNTIME_CACHE ?? DEFAULT_RUNTIME_CACHE_DIR;
 
 function policyFile(): string | undefined {
   if (process.env.TSOV_CONFIG) return process.env.TSOV_CONFIG;

@@ -1,7 +1,8 @@
 /**
  * The gVisor (runsc) side of sandbox mode: which annotations ask runsc to
  * overlay a bind mount inside the sandbox, and whether the configured runsc
- * version accepts them (REFERENCE.md, "gVisor (runsc) facts"). Pure.
+ * version accepts them (gVisor: runsc/boot/mount_hints.go, runsc/config/flags.go,
+ * runsc/container/container.go; the release knobs at each constant). Pure.
  *
  * - A self-backed upper for one bind mount: mount hints
  *   dev.gvisor.spec.mount.<NAME>.{source,type=bind,share=container}.
