@@ -1,12 +1,11 @@
 /** Mounts below a directory, read from /proc/self/mountinfo, and their removal. */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import { parseMountInfo } from '../common/mountinfo';
+import { readMountInfo } from '../common/mountinfo';
 import { isPathWithin } from '../common/path-within';
 
 /** Mount points at or below dir, deepest (last mounted) first. */
 export function mountsUnder(dir: string): string[] {
-  return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+  return readMountInfo()
     .map((entry) => entry.mountPoint)
     .filter((point) => isPathWithin(point, dir))
     .reverse();

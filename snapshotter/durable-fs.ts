@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Stats } from 'node:fs';
 
 const SNAPSHOT_DIR_MODE = 0o700;
 const FS_DIR_MODE = 0o755;
@@ -46,4 +47,10 @@ export function fsyncDirectory(dir: string): void {
 function makeDirectorySync(dir: string, mode: number): void {
   fs.mkdirSync(dir, { mode });
   if ((mode & UMASK) !== 0) fs.chmodSync(dir, mode);
+}
+
+/** A child's fs starts owned like its parent's (as containerd's overlayfs snapshotter does): the owner to set, if it is not this process. */
+export function ownerToCopy(parent: Stats): SnapshotDirectoryRequest['owner'] {
+  if (parent.uid === process.geteuid?.() && parent.gid === process.getegid?.()) return undefined;
+  return { uid: parent.uid, gid: parent.gid };
 }

@@ -13,6 +13,7 @@
  * Several filter strings are ORed. Pure: parse once, match many.
  */
 import { InvalidArgumentError } from '../common/errors';
+import type { SnapshotInfo } from './snapshot-model';
 
 export type Operator = 'present' | '==' | '!=' | '~=';
 
@@ -218,4 +219,24 @@ function matchSelector(selector: Selector, field: FieldAdaptor): boolean {
 export function matchFilters(filters: readonly Filter[], field: FieldAdaptor): boolean {
   if (filters.length === 0) return true;
   return filters.some((filter) => filter.every((selector) => matchSelector(selector, field)));
+}
+
+/** containerd's snapshot field adaptor: kind, name, parent, labels.<key>. */
+export function snapshotFieldAdaptor(info: SnapshotInfo): FieldAdaptor {
+  return (fieldpath) => {
+    switch (fieldpath[0]) {
+      case 'kind':
+        return info.kind;
+      case 'name':
+        return info.name;
+      case 'parent':
+        return info.parent;
+      case 'labels': {
+        const key = fieldpath.slice(1).join('.');
+        return Object.prototype.hasOwnProperty.call(info.labels, key) ? info.labels[key] : undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
 }

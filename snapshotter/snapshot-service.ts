@@ -13,7 +13,6 @@
  * thread (fs-worker.ts) or libuv's thread pool, and metadata commits share
  * fsyncs.
  */
-import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -27,9 +26,10 @@ import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
-import type { SnapshotDirectoryRequest } from './durable-fs';
+import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
-import { matchFilters, parseFilters, type FieldAdaptor } from './filters';
+import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
+import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync } from './group-sync';
 import { SpareDirectories } from './spare-directories';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
@@ -114,12 +114,10 @@ export class SnapshotService {
    */
   async start(): Promise<string[]> {
     this.snapshotsDirHandle = await fs.open(this.layout.snapshotsDir, 'r');
-    const names = new Set(await fs.readdir(this.layout.snapshotsDir));
-    const ids = [...names].map(Number).filter(Number.isSafeInteger);
-    this.store.reserveIdsAbove(Math.max(0, ...ids));
-    const missing = this.store.read((tx) => tx.all()).filter((record) => !names.has(String(record.id)));
-    const unacknowledged = missing.filter((record) => record.kind !== 'committed');
-    for (const record of missing.filter((r) => r.kind === 'committed')) {
+    const plan = planStartup(await fs.readdir(this.layout.snapshotsDir), this.store.read((tx) => tx.all()));
+    this.store.reserveIdsAbove(plan.reserveIdsAbove);
+    const unacknowledged = plan.rollBack;
+    for (const record of plan.lost) {
       this.logger.error('committed snapshot has no directory; its data is lost: remove it (ctr snapshots rm) and pull the image again', {
         snapshot: record.name,
         directory: this.layout.snapshotDir(record.id),
@@ -243,7 +241,7 @@ export class SnapshotService {
     const matching = this.store
       .read((tx) => tx.all())
       .map((record) => this.infoOfRecord(record))
-      .filter((info) => matchFilters(parsed, fieldAdaptor(info)));
+      .filter((info) => matchFilters(parsed, snapshotFieldAdaptor(info)));
     const batches: SnapshotInfo[][] = [];
     for (let i = 0; i < matching.length; i += LIST_BATCH_SIZE) {
       batches.push(matching.slice(i, i + LIST_BATCH_SIZE));
@@ -267,8 +265,7 @@ export class SnapshotService {
     // List first, then read the ids: a snapshot created while readdir runs is either
     // not listed or already named by the metadata read after it, never removed.
     const names = await fs.readdir(this.layout.snapshotsDir);
-    const ids = this.store.read((tx) => tx.allIds());
-    const orphans = names.filter((name) => !this.creating.has(name) && !this.removing.has(name) && !ids.has(Number(name)));
+    const orphans = planCleanup(names, this.store.read((tx) => tx.allIds()), (name) => this.creating.has(name) || this.removing.has(name));
     for (const name of orphans) await this.fsWorker.remove(path.join(this.layout.snapshotsDir, name));
     if (orphans.length > 0) this.logger.info('cleanup removed orphaned snapshot directories', { directories: orphans });
     return orphans;
@@ -397,28 +394,3 @@ function getCommittedParent(tx: ReadTransaction, parent: string): SnapshotRecord
   return record;
 }
 
-/** A child's fs starts owned like its parent's (as containerd's overlayfs snapshotter does): the owner to set, if it is not this process. */
-function ownerToCopy(parent: Stats): SnapshotDirectoryRequest['owner'] {
-  if (parent.uid === process.geteuid?.() && parent.gid === process.getegid?.()) return undefined;
-  return { uid: parent.uid, gid: parent.gid };
-}
-
-/** containerd's snapshot field adaptor: kind, name, parent, labels.<key>. */
-function fieldAdaptor(info: SnapshotInfo): FieldAdaptor {
-  return (fieldpath) => {
-    switch (fieldpath[0]) {
-      case 'kind':
-        return info.kind;
-      case 'name':
-        return info.name;
-      case 'parent':
-        return info.parent;
-      case 'labels': {
-        const key = fieldpath.slice(1).join('.');
-        return Object.prototype.hasOwnProperty.call(info.labels, key) ? info.labels[key] : undefined;
-      }
-      default:
-        return undefined;
-    }
-  };
-}

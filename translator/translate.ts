@@ -13,58 +13,17 @@
  */
 import path from 'node:path';
 import { InvalidArgumentError } from '../common/errors';
-import {
-  matchRule,
-  type RuntimeSettings,
-  type TranslationPolicy,
-  type TranslationRule,
-} from '../policy/translation-policy';
-import { chooseAutoBackend, type ProbeReport } from '../helper/api/probe-report';
-import { checkRequestShape } from '../helper/api/check-request-shape';
-import type { OverlayChoices, OverlayMountRequest, ResolvedBackend } from '../helper/api/mount-request';
-import { selectQuirks } from './quirk-selection';
-import { gvisorAnnotations, unheededMountHint, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
+import { chooseAutoBackend } from '../helper/api/probe-report';
+import { matchRule, type TranslationPolicy, type TranslationRule } from '../policy/translation-policy';
+import { checkModeAllowed, PLANNERS, type EntryPlan } from './entry-plans';
+import { gvisorAnnotations, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
 import { ANNOTATION_PREFIX, isOverlayMount, TRANSLATED_ANNOTATION, type OciMount, type OciSpec } from './spec/oci-spec';
+import { describeEntry, parseOverlayEntry, type OverlayEntry, type ResolvedMode } from './spec/overlay-entry';
+import type { EntryOutcome, MountAction, ReportEntry, Translation, TranslationContext } from './translation-types';
 
 export { ANNOTATION_PREFIX, TRANSLATED_ANNOTATION };
-import { describeEntry, parseOverlayEntry, type OverlayEntry, type ResolvedMode } from './spec/overlay-entry';
+export type { MountAction, ReportEntry, Translation, TranslationContext };
 
-
-export interface TranslationContext {
-  containerId: string;
-  policy: TranslationPolicy;
-  runtime: RuntimeSettings;
-  /** tsov-helper's probe of each entry's upperdir, by that directory. */
-  probes: ReadonlyMap<string, ProbeReport>;
-}
-
-export interface MountAction {
-  entryIndex: number;
-  request: OverlayMountRequest;
-}
-
-export interface ReportEntry {
-  index: number;
-  destination: string;
-  mode: ResolvedMode;
-  /** What makes the view: kernel, fuse, memory, a host read-only merge, or gVisor's sandbox overlay. */
-  backend: string;
-  lowers: string[];
-  upper?: string;
-  /** The bind mount's source in the rewritten spec. */
-  source: string;
-  /** Where writes go, for people. */
-  writes: string;
-  reasons: string[];
-}
-
-export interface Translation {
-  spec: OciSpec;
-  actions: MountAction[];
-  report: ReportEntry[];
-  /** Notes about the whole container (e.g. what a gVisor flag annotation also affects). */
-  notes: string[];
-}
 
 /** The directories whose probe auto mode and quirk selection need: every overlay entry's upperdir. */
 export function directoriesToProbe(spec: OciSpec): string[] {
@@ -86,13 +45,6 @@ export function mergedDirectory(policy: TranslationPolicy, containerId: string, 
   return path.posix.join(policy.stateDir, containerId, String(index), 'merged');
 }
 
-interface EntryOutcome {
-  mount: OciMount;
-  action?: MountAction;
-  report: ReportEntry;
-  selfBacked?: SandboxOverlayNeeds['selfBacked'][number];
-  memoryBacked?: string;
-}
 
 /** Propagation flags runsc refuses on any mount (specutils/fs.go invalidOptions). */
 const RUNSC_REFUSED_FLAGS = new Set(['shared', 'rshared']);
@@ -119,12 +71,6 @@ function resolveMode(entry: OverlayEntry, rule: TranslationRule | undefined, con
   return choice.backend === 'kernel' ? 'host' : 'fuse';
 }
 
-function bindMount(original: OciMount, source: string, flags: readonly string[], readOnly: boolean): OciMount {
-  const { type: _type, source: _source, options: _options, ...rest } = original;
-  const kept = flags.filter((flag) => flag !== 'ro' && flag !== 'rw');
-  return { ...rest, destination: original.destination, type: 'bind', source, options: ['rbind', readOnly ? 'ro' : 'rw', ...kept] };
-}
-
 function translateEntry(original: OciMount, index: number, context: TranslationContext, specAnnotations: Readonly<Record<string, string>>): EntryOutcome {
   const where = describeEntry(index, original.destination);
   const entry = parseOverlayEntry(original, index);
@@ -134,126 +80,34 @@ function translateEntry(original: OciMount, index: number, context: TranslationC
   const reasons: string[] = [];
   if (match !== undefined) reasons.push(`policy rule ${match.position + 1} matches`);
   const mode = resolveMode(entry, rule, context, where, reasons);
-  if (runtime.kind === 'runsc') {
-    // runsc refuses a whole spec with a shared/rshared mount (specutils/fs.go validateMount); the sandbox's mounts never propagate to the host anyway.
-    const dropped = entry.flags.filter((flag) => RUNSC_REFUSED_FLAGS.has(flag));
-    if (dropped.length > 0) {
-      entry.flags = entry.flags.filter((flag) => !RUNSC_REFUSED_FLAGS.has(flag));
-      reasons.push(`${dropped.join(', ')} dropped: runsc refuses a spec with shared or rshared mounts, and nothing mounted in a sandbox propagates to the host`);
-    }
-  }
-  const scratch = rule?.scratch === true;
-  const readOnly = entry.flags.includes('ro') || entry.upper === undefined;
-  const memoryBytes = rule?.memoryBytes ?? policy.memoryBytes;
-
-  if ((mode === 'memory' || mode === 'sandbox') && entry.upper !== undefined && !scratch) {
-    throw new InvalidArgumentError(
-      `${where}: names upperdir ${entry.upper}, which promises that writes persist there (as runc does); mode ${mode} would keep them ${mode === 'memory' ? 'in memory and lose them at delete' : 'inside the sandbox'}. Use mode host or fuse, or mark the entry scratch in a policy rule if losing the writes is intended`,
-    );
-  }
-  if (mode === 'sandbox' && runtime.kind !== 'runsc') {
-    throw new InvalidArgumentError(`${where}: mode sandbox needs runsc (the runtime is ${runtime.kind}); use host, fuse or memory`);
-  }
-  if (entry.upper !== undefined && entry.work === undefined && (mode === 'host' || mode === 'fuse')) {
-    throw new InvalidArgumentError(`${where}: upperdir without workdir; give a workdir on the same mount as ${entry.upper}`);
-  }
-
-  const probe = entry.upper === undefined ? undefined : context.probes.get(entry.upper);
-  const quirks = () => {
-    const selection = selectQuirks({ entry: { ...entry.optionQuirks, ...entry.tsovQuirks }, policy: { ...policy.quirks, ...rule?.quirks } }, probe, where);
-    reasons.push(...selection.notes);
-    return selection.choices;
-  };
-  const target = mergedDirectory(policy, containerId, index);
-  const report = (backend: string, source: string, writes: string): ReportEntry => ({
+  if (runtime.kind === 'runsc') reasons.push(...dropRunscRefusedFlags(entry));
+  const plan: EntryPlan = {
+    original,
+    entry,
     index,
-    destination: entry.destination,
+    where,
     mode,
-    backend,
-    lowers: entry.lowers,
-    upper: entry.upper,
-    source,
-    writes,
+    rule,
+    context,
+    specAnnotations,
     reasons,
-  });
-  const helperMount = (backend: ResolvedBackend, layers: { upper?: string; work?: string }, choices: OverlayChoices): MountAction => {
-    const request: OverlayMountRequest = { owner: containerId, lowers: entry.lowers, ...layers, target, backend, choices };
-    if (backend === 'memory') request.memoryBytes = memoryBytes;
-    const problems = checkRequestShape(request);
-    if (problems.length > 0) throw new InvalidArgumentError(`${where}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
-    return { entryIndex: index, request };
+    target: mergedDirectory(policy, containerId, index),
+    memoryBytes: rule?.memoryBytes ?? policy.memoryBytes,
   };
-  /** A read-only view of the lowers: the lower itself when there is one, else a kernel overlay of them on the host. */
-  const readOnlyView = (): { source: string; action?: MountAction; backend: string } => {
-    if (entry.lowers.length === 1) return { source: entry.lowers[0]!, backend: 'none (a bind of the only lower)' };
-    return { source: target, action: helperMount('kernel', {}, quirks()), backend: 'kernel (read-only merge on the host)' };
-  };
+  checkModeAllowed(plan);
+  return PLANNERS[mode](plan);
+}
 
-  switch (mode) {
-    case 'host':
-    case 'fuse': {
-      if (readOnly && entry.upper === undefined) {
-        const view = readOnlyView();
-        return { mount: bindMount(original, view.source, entry.flags, true), action: view.action, report: report(view.backend, view.source, 'nowhere: read-only (no upperdir)') };
-      }
-      let choices: OverlayChoices = {};
-      if (mode === 'fuse') {
-        const asked = Object.keys({ ...entry.optionQuirks, ...entry.tsovQuirks, ...rule?.quirks });
-        if (asked.length > 0) throw new InvalidArgumentError(`${where}: fuse-overlayfs takes no kernel overlay options, but ${asked.join(', ')} ${asked.length === 1 ? 'is' : 'are'} set; drop them or use mode host`);
-      } else {
-        choices = quirks();
-      }
-      const action = helperMount(mode === 'host' ? 'kernel' : 'fuse', { upper: entry.upper, work: entry.work }, choices);
-      return {
-        mount: bindMount(original, target, entry.flags, readOnly),
-        action,
-        report: report(mode === 'host' ? 'kernel' : 'fuse-overlayfs', target, `the host directory ${entry.upper} (persistent, as with runc)`),
-      };
-    }
-    case 'memory': {
-      if (entry.upper !== undefined) reasons.push(`upperdir ${entry.upper} is not used: the policy marks this entry scratch`);
-      const action = helperMount('memory', {}, quirks());
-      return {
-        mount: bindMount(original, target, entry.flags, entry.flags.includes('ro')),
-        action,
-        report: report('kernel over a tmpfs upper', target, `memory (a tmpfs of ${memoryBytes} bytes); lost when the container is deleted`),
-      };
-    }
-    case 'sandbox': {
-      if (readOnly) {
-        const view = readOnlyView();
-        reasons.push('read-only entry: no sandbox overlay');
-        return { mount: bindMount(original, view.source, entry.flags, true), action: view.action, report: report(view.backend, view.source, 'nowhere: read-only') };
-      }
-      reasons.push(`upperdir ${entry.upper} is not used: writes stay in the sandbox (the policy marks this entry scratch)`);
-      if (policy.sandbox.medium === 'self') {
-        const unheeded = unheededMountHint(runtime, specAnnotations);
-        if (unheeded !== undefined) {
-          throw new InvalidArgumentError(
-            `${where}: sandbox medium self overlays the bind through a mount hint, but ${unheeded}; without the overlay the container would write into the host lower ${entry.lowers[0]}. Use mode host (writes persist in upperdir), or sandbox medium memory`,
-          );
-        }
-        if (entry.lowers.length > 1) {
-          throw new InvalidArgumentError(
-            `${where}: sandbox medium self keeps the upper in a file inside the bind's source, but ${entry.lowers.length} lowers can only be merged read-only on the host; set sandbox.medium to memory, or use mode host`,
-          );
-        }
-        const source = entry.lowers[0]!;
-        return {
-          mount: bindMount(original, source, entry.flags, false),
-          report: report('gVisor overlay, self-backed', source, `inside the sandbox: a hidden filestore file in ${source} (.gvisor.filestore.<sandbox id>), deleted with the container`),
-          selfBacked: { name: `tsov-${index}`, source, where, destination: entry.destination },
-        };
-      }
-      const view = readOnlyView();
-      return {
-        mount: bindMount(original, view.source, entry.flags, false),
-        action: view.action,
-        report: report(`gVisor overlay in memory over ${view.backend}`, view.source, 'inside the sandbox, in memory; lost when the container is deleted'),
-        memoryBacked: where,
-      };
-    }
-  }
+/**
+ * runsc refuses a whole spec with a shared/rshared mount (specutils/fs.go
+ * validateMount), and nothing mounted in a sandbox propagates to the host:
+ * such flags are dropped from the entry. Returns the note for the report.
+ */
+function dropRunscRefusedFlags(entry: OverlayEntry): string[] {
+  const dropped = entry.flags.filter((flag) => RUNSC_REFUSED_FLAGS.has(flag));
+  if (dropped.length === 0) return [];
+  entry.flags = entry.flags.filter((flag) => !RUNSC_REFUSED_FLAGS.has(flag));
+  return [`${dropped.join(', ')} dropped: runsc refuses a spec with shared or rshared mounts, and nothing mounted in a sandbox propagates to the host`];
 }
 
 function recordAnnotations(annotations: Record<string, string>, report: ReportEntry): void {

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors';
 import { filesystemName } from '../../common/filesystem-types';
-import { parseMountInfo } from '../../common/mountinfo';
+import { readMountInfo } from '../../common/mountinfo';
 import { KernelLogCursor } from '../host/kernel-log';
 import { mountFuseStaged, releasePrivateDirectory } from '../host/fuse-staged-mount';
 import { fuseOverlayfsVersion, mountOverlayByDescriptors, unmount, type MountApi } from '../host/mount-commands';
@@ -126,7 +126,7 @@ function mountIsReadOnly(target: string): boolean {
   const root = openOwn(target);
   if (root === undefined) return false;
   try {
-    const entry = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).find((m) => m.mountId === root.mountId);
+    const entry = readMountInfo().find((m) => m.mountId === root.mountId);
     return entry !== undefined && (entry.mountOptions.includes('ro') || entry.superOptions.includes('ro'));
   } finally {
     closeDirectories([root]);

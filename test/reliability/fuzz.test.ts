@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { StartupError, TsovError } from '../../common/errors';
-import { parseMountInfo } from '../../common/mountinfo';
+import { readMountInfo } from '../../common/mountinfo';
 import { isPathWithin } from '../../common/path-within';
 import { policyFromText } from '../../policy/load-policy';
 import { DEFAULT_RUNTIME, DEFAULT_TRANSLATION_POLICY, type TranslationPolicy } from '../../policy/translation-policy';
@@ -95,7 +95,7 @@ test(`helper: 1,500 generated mount requests; every refusal is clear and no moun
   fs.symlinkSync('/etc', path.join(R, 'link-out'));
   fs.symlinkSync(path.join(base, 'outside'), path.join(R, 'link-dir'));
   const allowed = [R, layout.stateDir];
-  const before = new Set(parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.mountId));
+  const before = new Set(readMountInfo().map((m) => m.mountId));
   const deadline = Date.now() + 120_000;
   let mounted = 0;
   let refused = 0;
@@ -125,7 +125,7 @@ test(`helper: 1,500 generated mount requests; every refusal is clear and no moun
         return;
       }
     }
-    for (const m of parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    for (const m of readMountInfo()) {
       if (before.has(m.mountId)) continue;
       const inTestDir = isPathWithin(m.mountPoint, base);
       if (inTestDir && !allowed.some((root) => isPathWithin(m.mountPoint, root))) t.fail(`case ${i}: ${m.mountPoint} is below the test directory but outside the allowed roots`);

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { parseMountInfo } from '../../common/mountinfo';
+import { readMountInfo } from '../../common/mountinfo';
 import { mountsUnder } from '../../harness/mounts';
 import type { HelperClient } from '../../helper/api/helper-client';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
@@ -34,7 +34,7 @@ interface Ledger {
 
 /** Mount points of the helper's mounts below these directories as the kernel shows them: overlays (source tsov-m<id>) and memory tmpfs (tsov-m<id>-memory). */
 function kernelMounts(dirs: readonly string[]): string[] {
-  return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+  return readMountInfo()
     .filter((m) => dirs.some((dir) => m.mountPoint.startsWith(`${dir}/`)) && /^tsov-m\d+(-memory)?$/.test(m.source))
     .map((m) => m.mountPoint)
     .sort();
