@@ -12,14 +12,12 @@
  */
 import fs from 'node:fs';
 import type { Server } from 'node:http';
-import { parseCommandLine } from '../common/command-line';
-import { UsageError } from '../common/errors';
 import type { CallObserver } from '../common/grpc-unix-server';
-import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
-import { handleSighup } from '../policy/policy-reload';
-import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../common/process-main';
+import { componentLogger, createLogger, LOG_LEVELS } from '../common/logger';
+import { runMain, serveUntilStopped } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
-import { loadPolicy } from '../policy/load-policy';
+import { startDaemon } from '../policy/daemon-start';
+import type { Policy } from '../policy/load-policy';
 import { systemClock } from './clock';
 import { createSnapshotsServer } from './grpc-server';
 import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
@@ -34,25 +32,9 @@ const SOCKET_MODE = 0o660;
 const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FILE] [--log-level ${LOG_LEVELS.join('|')}] [--metrics-address HOST:PORT|unix:PATH]`;
 
 async function main(): Promise<void> {
-  const stopRequested = stopSignal();
-  const onReload = handleSighup(configFileArgument());
-  const { values } = parseCommandLine({
-    options: {
-      root: { type: 'string' },
-      address: { type: 'string' },
-      config: { type: 'string' },
-      'log-level': { type: 'string' },
-      'metrics-address': { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  }, USAGE);
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const config = loadPolicy(values.config);
-  const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, USAGE);
+  const started = startDaemon(USAGE, { root: { type: 'string' }, address: { type: 'string' } });
+  if (started === undefined) return;
+  const { stopRequested, onReload, values, common, config, logLevel } = started;
   const root = values.root ?? config.snapshotter.root;
   const address = values.address ?? config.snapshotter.address;
 
@@ -71,7 +53,7 @@ async function main(): Promise<void> {
     logger: componentLogger(logger, 'snapshots'),
   });
   await service.start();
-  const metricsAddress = values['metrics-address'] ?? config.snapshotter.metricsAddress;
+  const metricsAddress = common['metrics-address'] ?? config.snapshotter.metricsAddress;
   // Without an address nothing could read the metrics: prom-client is not even loaded
   // (it costs memory, and its default collectors run timers).
   let metricsServer: Server | undefined;
@@ -82,8 +64,8 @@ async function main(): Promise<void> {
     metricsServer = await serveMetrics(metrics, metricsAddress);
     observeCall = metrics.observeCall;
   }
-  onReload(logger, (policy) => {
-    if (values['log-level'] === undefined) logger.level = policy.logLevel;
+  onReload(logger, (policy: Policy) => {
+    if (common['log-level'] === undefined) logger.level = policy.logLevel;
     const needsRestart: string[] = [];
     if (policy.snapshotter.root !== config.snapshotter.root) needsRestart.push('snapshotter.root');
     if (policy.snapshotter.address !== config.snapshotter.address) needsRestart.push('snapshotter.address');

@@ -7,19 +7,9 @@
  */
 import { InvalidArgumentError } from '../common/errors';
 import type { OverlayChoices } from '../helper/api/mount-request';
+import { optionOfQuirk } from '../helper/api/overlay-options';
 import { findCheck, type ProbeReport } from '../helper/api/probe-report';
 import { QUIRKS, type QuirkName, type QuirkSetting, type QuirkSettings } from './spec/overlay-entry';
-
-/** The probe check that shows a setting works (none: turning the feature off needs no proof). */
-const PROBE_CHECK: Partial<Record<`${QuirkName}:${QuirkSetting}`, string>> = {
-  'userxattr:force': 'mount:userxattr',
-  'index:force': 'mount:index=on',
-  'index:forbid': 'mount:index=off',
-  'redirect_dir:force': 'mount:redirect_dir=on',
-  'metacopy:force': 'mount:metacopy=on',
-  'xino:force': 'mount:xino=on',
-  'volatile:force': 'mount:volatile',
-};
 
 export interface QuirkSources {
   /** The entry's own overlay options and x-tsov.quirks (the latter win). */
@@ -34,28 +24,11 @@ export interface QuirkSelection {
   notes: string[];
 }
 
+/** Sets the choice a quirk setting means (from the option table); forbidding a flag leaves it out. */
 function apply(choices: OverlayChoices, quirk: QuirkName, setting: QuirkSetting): void {
-  const on = setting === 'force';
-  switch (quirk) {
-    case 'userxattr':
-      if (on) choices.userxattr = true;
-      break;
-    case 'volatile':
-      if (on) choices.volatile = true;
-      break;
-    case 'index':
-      choices.index = on ? 'on' : 'off';
-      break;
-    case 'redirect_dir':
-      choices.redirectDir = on ? 'on' : 'off';
-      break;
-    case 'metacopy':
-      choices.metacopy = on ? 'on' : 'off';
-      break;
-    case 'xino':
-      choices.xino = on ? 'on' : 'off';
-      break;
-  }
+  const option = optionOfQuirk(quirk);
+  const value = setting === 'force' ? option.quirk!.force : option.quirk!.forbid;
+  if (value !== undefined) (choices as Record<string, unknown>)[option.field] = value;
 }
 
 export function selectQuirks(sources: QuirkSources, probe: ProbeReport | undefined, where: string): QuirkSelection {
@@ -76,7 +49,7 @@ export function selectQuirks(sources: QuirkSources, probe: ProbeReport | undefin
       why = 'as containerd does: an upper reused over other lowers would fail with ESTALE';
     }
     if (setting === undefined) continue;
-    const checkName = PROBE_CHECK[`${quirk}:${setting}`];
+    const checkName = optionOfQuirk(quirk).probe?.[setting];
     const check = checkName === undefined || probe === undefined ? undefined : findCheck(probe, checkName);
     if (check !== undefined && !check.ok) {
       problems.push(`${quirk} is ${setting}d (${why}) but the probe of ${probe!.directory} (${probe!.filesystem}) says it does not work: ${check.detail}`);

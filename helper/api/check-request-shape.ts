@@ -5,7 +5,8 @@
  * refuses (or accepts and then misbehaves with). Pure: request in, problems out.
  */
 import path from 'node:path';
-import { BACKENDS, MAX_LOWERS, type OverlayChoices, type OverlayMountRequest } from './mount-request';
+import { BACKENDS, MAX_LOWERS, type OverlayMountRequest } from './mount-request';
+import { OVERLAY_OPTIONS } from './overlay-options';
 
 export interface ShapeProblem {
   /** The request field the problem is about, e.g. "lowers[3]", "choices.metacopy". */
@@ -86,16 +87,10 @@ function layerProblems(request: OverlayMountRequest): ShapeProblem[] {
   return problems;
 }
 
-/** Every value a typed choice may take; anything else (e.g. "off,lowerdir=/etc") is refused, never passed on. */
-const CHOICE_VALUES: Record<keyof OverlayChoices, readonly unknown[]> = {
-  userxattr: [true, false],
-  index: ['on', 'off'],
-  redirectDir: ['on', 'off', 'follow', 'nofollow'],
-  metacopy: ['on', 'off'],
-  xino: ['on', 'off', 'auto'],
-  nfsExport: ['on', 'off'],
-  volatile: [true, false],
-};
+/** Every value a typed choice may take (from the option table); anything else (e.g. "off,lowerdir=/etc") is refused, never passed on. */
+const CHOICE_VALUES: Record<string, readonly unknown[]> = Object.fromEntries(
+  OVERLAY_OPTIONS.map((option) => [option.field, option.values === 'flag' ? [true, false] : option.values]),
+);
 
 function choiceValueProblems(choices: unknown): ShapeProblem[] {
   if (choices === undefined) return [];
@@ -103,7 +98,7 @@ function choiceValueProblems(choices: unknown): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
   for (const [key, value] of Object.entries(choices)) {
     if (value === undefined) continue;
-    const allowed = CHOICE_VALUES[key as keyof OverlayChoices];
+    const allowed = CHOICE_VALUES[key];
     if (allowed === undefined) problems.push({ field: `choices.${key}`, message: `unknown overlay option; known: ${Object.keys(CHOICE_VALUES).join(', ')}` });
     else if (!allowed.includes(value)) {
       problems.push({ field: `choices.${key}`, message: `${JSON.stringify(value)} is not a value of this option; use one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` });

@@ -9,18 +9,8 @@ export type Backend = (typeof BACKENDS)[number];
 /** What auto becomes once the helper has chosen. */
 export type ResolvedBackend = Exclude<Backend, 'auto'>;
 
-export type OnOff = 'on' | 'off';
-
-/** Overlay features the caller may force; unset means "leave the kernel's default". */
-export interface OverlayChoices {
-  userxattr?: boolean;
-  index?: OnOff;
-  redirectDir?: 'on' | 'off' | 'follow' | 'nofollow';
-  metacopy?: OnOff;
-  xino?: 'on' | 'off' | 'auto';
-  nfsExport?: OnOff;
-  volatile?: boolean;
-}
+export type { OverlayChoices } from './overlay-options';
+import type { OverlayChoices } from './overlay-options';
 
 export interface OverlayMountRequest {
   /** Who the mount belongs to (container id); Unmount must name the same owner. */

@@ -3,6 +3,7 @@
  * taken from it. Check names are stable: the translator and `tsov probe` look
  * them up.
  */
+import type { ProbeCheckName } from './overlay-options';
 
 export interface Check {
   name: string;
@@ -26,12 +27,12 @@ export interface ProbeReport {
   cached: boolean;
 }
 
-export function findCheck(report: ProbeReport, name: string): Check | undefined {
+export function findCheck(report: ProbeReport, name: ProbeCheckName): Check | undefined {
   return [...report.upperChecks, ...report.mountChecks, report.fuseOverlayfs].find((check) => check.name === name);
 }
 
 /** The name of the basic kernel overlay check (one lower, upper, work). */
-export const BASIC_MOUNT_CHECK = 'mount:overlay';
+export const BASIC_MOUNT_CHECK: ProbeCheckName = 'mount:overlay';
 
 /** The backend `auto` picks on this filesystem, and why. */
 export function chooseAutoBackend(report: ProbeReport): { backend: 'kernel' | 'fuse'; reason: string } | { backend: undefined; reason: string } {

@@ -8,6 +8,7 @@ import { loadProtoPackage } from '../../common/proto-loading';
 import type { JournalEntry } from '../journal/mount-journal';
 import type { Check, ProbeReport } from './probe-report';
 import type { Backend, OverlayChoices, OverlayMountRequest } from './mount-request';
+import { OVERLAY_OPTIONS } from './overlay-options';
 
 export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 
@@ -24,18 +25,16 @@ const optionalText = (value: unknown): string | undefined => (typeof value === '
 const count = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
 
 function choicesFromWire(wire: Wire): OverlayChoices {
-  const choices: OverlayChoices = {};
-  if (wire.userxattr === true) choices.userxattr = true;
-  if (wire.volatile === true) choices.volatile = true;
-  const set = <K extends keyof OverlayChoices>(key: K, value: unknown) => {
-    if (typeof value === 'string' && value !== '') choices[key] = value as OverlayChoices[K];
-  };
-  set('index', wire.index);
-  set('redirectDir', wire.redirect_dir);
-  set('metacopy', wire.metacopy);
-  set('xino', wire.xino);
-  set('nfsExport', wire.nfs_export);
-  return choices;
+  const choices: Record<string, unknown> = {};
+  for (const option of OVERLAY_OPTIONS) {
+    const value = wire[option.wire];
+    if (option.values === 'flag' ? value === true : typeof value === 'string' && value !== '') choices[option.field] = value;
+  }
+  return choices as OverlayChoices;
+}
+
+function choicesToWire(choices: OverlayChoices): Wire {
+  return Object.fromEntries(OVERLAY_OPTIONS.map((option) => [option.wire, option.values === 'flag' ? choices[option.field] === true : (choices[option.field] ?? '')]));
 }
 
 export function mountRequestFromWire(wire: Wire): OverlayMountRequest {
@@ -63,15 +62,7 @@ export function mountRequestToWire(request: OverlayMountRequest): Wire {
     work: request.work ?? '',
     target: request.target,
     backend: request.backend,
-    choices: {
-      userxattr: c.userxattr === true,
-      index: c.index ?? '',
-      redirect_dir: c.redirectDir ?? '',
-      metacopy: c.metacopy ?? '',
-      xino: c.xino ?? '',
-      nfs_export: c.nfsExport ?? '',
-      volatile: c.volatile === true,
-    },
+    choices: choicesToWire(c),
     memory_bytes: request.memoryBytes ?? 0,
     owner_alive_path: request.ownerAlivePath ?? '',
     owner_pid: request.ownerPid ?? 0,

@@ -3,10 +3,11 @@
  * options of each. Pure: the prober (prober.ts) runs them.
  */
 import type { OverlayChoices } from '../api/mount-request';
+import type { ProbeCheckName } from '../api/overlay-options';
 import { BASIC_MOUNT_CHECK } from '../api/probe-report';
 
 export interface MountCheckPlan {
-  name: string;
+  name: ProbeCheckName;
   choices: OverlayChoices;
   /** Two lowers and no upper: a read-only stack. */
   readOnlyStack?: boolean;

@@ -11,14 +11,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseCommandLine } from '../../common/command-line';
 import { StartupError, UsageError } from '../../common/errors';
-import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../common/logger';
+import { componentLogger, createLogger, LOG_LEVELS } from '../../common/logger';
 import { DaemonMetrics, serveMetrics } from '../../common/metrics';
-import { handleSighup } from '../../policy/policy-reload';
-import { configFileArgument, runMain, serveUntilStopped, stopSignal } from '../../common/process-main';
+import { runMain, serveUntilStopped } from '../../common/process-main';
 import { prepareSocketPath } from '../../common/unix-socket';
-import { loadPolicy } from '../../policy/load-policy';
+import { startDaemon } from '../../policy/daemon-start';
+import type { Policy } from '../../policy/load-policy';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';
@@ -54,28 +53,15 @@ function resolveRoots(roots: readonly string[]): string[] {
 }
 
 async function main(): Promise<void> {
-  const stopRequested = stopSignal();
-  const onReload = handleSighup(configFileArgument());
-  const { values } = parseCommandLine({
-    options: {
-      socket: { type: 'string' },
-      config: { type: 'string' },
-      'state-dir': { type: 'string' },
-      'allowed-root': { type: 'string', multiple: true },
-      'log-level': { type: 'string' },
-      'metrics-address': { type: 'string' },
-      'mount-api': { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  }, USAGE);
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
+  const started = startDaemon(USAGE, {
+    socket: { type: 'string' },
+    'state-dir': { type: 'string' },
+    'allowed-root': { type: 'string', multiple: true },
+    'mount-api': { type: 'string' },
+  });
+  if (started === undefined) return;
   if (process.getuid?.() !== 0) throw new StartupError('tsov-helper mounts filesystems and must run as root');
-  const config = loadPolicy(values.config);
-  const logLevel = (values['log-level'] ?? config.logLevel) as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, USAGE);
+  const { stopRequested, onReload, values, common, config, logLevel } = started;
   const mountApi = (values['mount-api'] ?? 'auto') as MountApi;
   if (!MOUNT_APIS.includes(mountApi)) throw new UsageError(`--mount-api must be one of ${MOUNT_APIS.join(', ')}`, USAGE);
   const socket = values.socket ?? config.helper.socket;
@@ -99,10 +85,10 @@ async function main(): Promise<void> {
 
   await prepareSocketPath(socket, SOCKET_DIR_MODE);
   checkSocketDirectory(socket);
-  const metricsAddress = values['metrics-address'] ?? config.helper.metricsAddress;
+  const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;
   const metricsServer = metricsAddress === undefined ? undefined : await serveMetrics(metrics, metricsAddress);
-  onReload(logger, (policy) => {
-    if (values['log-level'] === undefined) logger.level = policy.logLevel;
+  onReload(logger, (policy: Policy) => {
+    if (common['log-level'] === undefined) logger.level = policy.logLevel;
     const needsRestart: string[] = [];
     if (values['allowed-root'] === undefined) service.updateSettings({ allowedRoots: resolveRoots(policy.helper.allowedRoots), defaultMemoryBytes: policy.helper.memoryBytes });
     else service.updateSettings({ allowedRoots, defaultMemoryBytes: policy.helper.memoryBytes });

@@ -1,6 +1,9 @@
 import test from 'ava';
 import { choiceArguments } from '../../helper/host/mount-commands';
 import { choiceOptions } from '../../helper/request/overlay-option-string';
+import { OVERLAY_OPTIONS, optionOfQuirk, PROBE_CHECK_NAMES } from '../../helper/api/overlay-options';
+import { MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
+import { QUIRKS } from '../../policy/policy-vocabulary';
 
 test('choiceOptions turns typed choices into fixed option words', (t) => {
   t.deepEqual(choiceOptions({}), []);
@@ -14,4 +17,12 @@ test('choiceOptions turns typed choices into fixed option words', (t) => {
 test('tsov-mount gets the same words: valued ones with --set, bare ones with --flag', (t) => {
   t.deepEqual(choiceArguments({}), []);
   t.deepEqual(choiceArguments({ userxattr: true, index: 'off', volatile: true }), ['--flag', 'userxattr', '--set', 'index=off', '--flag', 'volatile']);
+});
+
+test('the option table serves every policy quirk, and the probe plan runs exactly the checks it names', (t) => {
+  for (const quirk of QUIRKS) t.is(optionOfQuirk(quirk).quirk!.name, quirk);
+  t.deepEqual(MOUNT_CHECKS.map((plan) => plan.name), [...PROBE_CHECK_NAMES]);
+  for (const option of OVERLAY_OPTIONS) {
+    for (const check of Object.values(option.probe ?? {})) t.true(PROBE_CHECK_NAMES.includes(check), `${option.word}: ${check}`);
+  }
 });

@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../../common/errors';
 import type { OciMount } from './oci-spec';
 
 import { MODES, QUIRKS, type Mode, type QuirkName, type QuirkSetting, type QuirkSettings, type ResolvedMode } from '../../policy/policy-vocabulary';
+import { OVERLAY_OPTIONS } from '../../helper/api/overlay-options';
 
 export { MODES, QUIRKS };
 export type { Mode, QuirkName, QuirkSetting, QuirkSettings, ResolvedMode };
@@ -39,18 +40,16 @@ const BIND_FLAGS = new Set([
 ]);
 
 /** Overlay options tsov understands, as quirk settings. */
-const OPTION_QUIRKS: Record<string, [QuirkName, QuirkSetting]> = {
-  userxattr: ['userxattr', 'force'],
-  volatile: ['volatile', 'force'],
-  'index=on': ['index', 'force'],
-  'index=off': ['index', 'forbid'],
-  'redirect_dir=on': ['redirect_dir', 'force'],
-  'redirect_dir=off': ['redirect_dir', 'forbid'],
-  'metacopy=on': ['metacopy', 'force'],
-  'metacopy=off': ['metacopy', 'forbid'],
-  'xino=on': ['xino', 'force'],
-  'xino=off': ['xino', 'forbid'],
-};
+const OPTION_QUIRKS: Record<string, [QuirkName, QuirkSetting]> = Object.fromEntries(
+  OVERLAY_OPTIONS.flatMap((option) => {
+    const quirk = option.quirk;
+    if (quirk === undefined) return [];
+    const word = (value: string | true) => (value === true ? option.word : `${option.word}=${value}`);
+    const forms: Array<[string, [QuirkName, QuirkSetting]]> = [[word(quirk.force), [quirk.name, 'force']]];
+    if (quirk.forbid !== undefined) forms.push([word(quirk.forbid), [quirk.name, 'forbid']]);
+    return forms;
+  }),
+);
 
 /** `+volatile,-index`, `volatile=force,index=forbid`, or several x-tsov.quirks options. */
 export function parseQuirkList(text: string, where: string): QuirkSettings {
