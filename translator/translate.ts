@@ -11,13 +11,13 @@
  *   sandbox runsc overlays the bind inside the sandbox (gVisor annotations)
  *   auto    host when the probe says the kernel overlay works there, else fuse
  */
-import path from 'node:path';
 import { InvalidArgumentError } from '../common/errors';
 import { chooseAutoBackend } from '../helper/api/probe-report';
-import { matchRule, type TranslationPolicy, type TranslationRule } from '../policy/translation-policy';
+import { matchRule, type TranslationRule } from '../policy/translation-policy';
 import { checkModeAllowed, PLANNERS, type EntryPlan } from './entry-plans';
 import { gvisorAnnotations, type SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
 import { ANNOTATION_PREFIX, isOverlayMount, TRANSLATED_ANNOTATION, type OciMount, type OciSpec } from './spec/oci-spec';
+import { mergedDirectory } from './state-layout';
 import { describeEntry, parseOverlayEntry, type OverlayEntry, type ResolvedMode } from './spec/overlay-entry';
 import type { EntryOutcome, MountAction, ReportEntry, Translation, TranslationContext } from './translation-types';
 
@@ -39,12 +39,6 @@ export function directoriesToProbe(spec: OciSpec): string[] {
   }
   return [...dirs];
 }
-
-/** Where the helper mounts an entry's merged view. */
-export function mergedDirectory(policy: TranslationPolicy, containerId: string, index: number): string {
-  return path.posix.join(policy.stateDir, containerId, String(index), 'merged');
-}
-
 
 /** Propagation flags runsc refuses on any mount (specutils/fs.go invalidOptions). */
 const RUNSC_REFUSED_FLAGS = new Set(['shared', 'rshared']);
@@ -91,7 +85,7 @@ function translateEntry(original: OciMount, index: number, context: TranslationC
     context,
     specAnnotations,
     reasons,
-    target: mergedDirectory(policy, containerId, index),
+    target: mergedDirectory(policy.stateDir, containerId, index),
     memoryBytes: rule?.memoryBytes ?? policy.memoryBytes,
   };
   checkModeAllowed(plan);

@@ -10,6 +10,7 @@ import type { RuntimeSettings, TranslationPolicy } from '../../policy/translatio
 import type { ProbeReport } from '../../helper/api/probe-report';
 import type { HelperClient } from '../../helper/api/helper-client';
 import type { OciSpec } from '../spec/oci-spec';
+import { containerStateDirectory } from '../state-layout';
 import { directoriesToProbe, translate, type Translation } from '../translate';
 
 export interface ContainerMountContext {
@@ -33,10 +34,7 @@ export async function probeUppers(spec: OciSpec, client: HelperClient): Promise<
   return probes;
 }
 
-/** The directory holding a container's merged mount points. */
-export function containerStateDirectory(policy: TranslationPolicy, containerId: string): string {
-  return path.join(policy.stateDir, containerId);
-}
+
 
 export interface MountedTranslation {
   translation: Translation;
@@ -71,19 +69,14 @@ export async function undoMounts(containerId: string, mounted: readonly number[]
   for (const id of [...mounted].reverse()) {
     await client.unmount(id, containerId, true).catch((error: Error) => failures.push(`mount ${id}: ${error.message}`));
   }
-  removeEmptyTree(containerStateDirectory(policy, containerId));
+  removeEmptyTree(containerStateDirectory(policy.stateDir, containerId));
   if (failures.length > 0) throw new Error(`could not unmount what this call mounted: ${failures.join('; ')}`);
-}
-
-/** Whether tsov mounted anything for the container (its state directory exists). */
-export function hasContainerMounts(policy: TranslationPolicy, containerId: string): boolean {
-  return fs.existsSync(containerStateDirectory(policy, containerId));
 }
 
 /** Unmounts everything of the container (detaching busy mounts) and removes its empty mount points. */
 export async function releaseForContainer(containerId: string, policy: TranslationPolicy, client: HelperClient): Promise<number[]> {
   const released = await client.release(containerId, true);
-  removeEmptyTree(containerStateDirectory(policy, containerId));
+  removeEmptyTree(containerStateDirectory(policy.stateDir, containerId));
   return released;
 }
 

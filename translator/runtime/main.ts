@@ -26,6 +26,7 @@ import { DEFAULT_STATE_ROOTS, parseRuntimeArgs, type RuntimeArgs } from './runti
 import { reportFailure } from './report-failure';
 import { runRealRuntime } from './run-real-runtime';
 import { BundleSpec } from './spec-file';
+import { containerStateDirectory } from '../state-layout';
 import { DEFAULT_POLICY_FILE, DEFAULT_RUNTIME_CACHE_DIR } from '../../policy/defaults';
 
 const FACTS_CACHE_DIR = process.env.TSOV_RUNTIME_CACHE ?? DEFAULT_RUNTIME_CACHE_DIR;
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
     }
     const status = await runRealRuntime(facts.binary, argv, args.preserveFds);
     // An id runc refuses names no state of tsov's: never look it up (delete ../x must not reach outside state_dir).
-    if (args.command === 'delete' && id !== undefined && isValidContainerId(id) && fs.existsSync(path.join(facts.stateDir, id))) {
+    if (args.command === 'delete' && id !== undefined && isValidContainerId(id) && fs.existsSync(containerStateDirectory(facts.stateDir, id))) {
       // Release when the container is gone: deleted now, never created, or deleted before.
       if (status !== 0 && fs.existsSync(path.join(stateRoot, id))) return status;
       const { releaseAfterDelete } = await import('./create-with-overlays');
