@@ -23,7 +23,6 @@ import {
   classifyFilesystemError,
 } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { getOrCompute } from '../common/memoize';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
 import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
@@ -31,6 +30,7 @@ import { FsWorker } from './fs-worker';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync } from './group-sync';
+import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
@@ -65,22 +65,7 @@ export class SnapshotService {
   private readonly snapshotsDirSync: GroupSync;
   /** snapshots/, open from start() to close(): its fsyncs need no open and close each. */
   private snapshotsDirHandle: fs.FileHandle | undefined;
-  /**
-   * The parent chain of committed snapshots, nearest first, starting with the
-   * snapshot itself. A committed snapshot's chain never changes, and it can
-   * only be removed after all its descendants, so an entry is dropped on its
-   * own removal only.
-   */
-  private readonly chains = new Map<number, readonly number[]>();
-  /** Info of each catalog record (the store replaces a record's object when it changes). */
-  private readonly infos = new WeakMap<SnapshotRecord, SnapshotInfo>();
-  /**
-   * The mounts of each active snapshot and view, by id: they depend only on
-   * its id, kind and parent chain, which never change while it is active or a
-   * view. Callers get the same array each time (the gRPC edge caches its
-   * encoding by identity). Dropped at Commit and Remove.
-   */
-  private readonly mountCache = new Map<number, MountSpec[]>();
+  private readonly caches = new SnapshotReadCaches();
   private readonly spares: SpareDirectories;
   /** Making, measuring and removing snapshot directories, off the event loop. */
   private readonly fsWorker = new FsWorker();
@@ -182,7 +167,7 @@ export class SnapshotService {
         labels: storedLabels(labels),
         usage,
       });
-      this.mountCache.delete(current.id);
+      this.caches.committed(current.id);
     });
   }
 
@@ -193,8 +178,7 @@ export class SnapshotService {
         throw new FailedPreconditionError(`cannot remove snapshot with child: ${JSON.stringify(key)} is a parent; remove its children first`);
       }
       tx.remove(record.id);
-      this.chains.delete(record.id);
-      this.mountCache.delete(record.id);
+      this.caches.removed(record.id);
       return record.id;
     });
     // The record is gone durably: the reply need not wait for the directory,
@@ -256,7 +240,7 @@ export class SnapshotService {
   }
 
   private infoOfRecord(record: SnapshotRecord): SnapshotInfo {
-    return getOrCompute(this.infos, record, () => infoOf(record));
+    return this.caches.infoOf(record);
   }
 
   /** Removes directories under snapshots/ that no metadata names. */
@@ -336,7 +320,7 @@ export class SnapshotService {
   }
 
   private mountsOf(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
-    return getOrCompute(this.mountCache, record.id, () => this.buildMounts(tx, record));
+    return this.caches.mountsOf(record.id, () => this.buildMounts(tx, record));
   }
 
   private buildMounts(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
@@ -352,7 +336,7 @@ export class SnapshotService {
 
   /** The committed snapshot id and its ancestors, nearest first. */
   private chainOf(tx: ReadTransaction, committedId: number): readonly number[] {
-    return getOrCompute(this.chains, committedId, () => [committedId, ...tx.parentIds(committedId)]);
+    return this.caches.chainOf(committedId, () => tx.parentIds(committedId));
   }
 
   /** containerd >= 2.2 may name a parent at Commit; only a parentless snapshot may take one. */

@@ -1,0 +1,50 @@
+/**
+ * What Stat, List and Mounts reuse between calls, and when each is dropped,
+ * in one place. Everything here is derived from records the store holds; the
+ * service tells the caches what changed (committed, removed) inside the same
+ * transaction that changed it.
+ */
+import { getOrCompute } from '../common/memoize';
+import type { MountSpec } from '../common/overlay-mounts';
+import { infoOf, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
+
+export class SnapshotReadCaches {
+  /**
+   * The parent chain of committed snapshots, nearest first, starting with the
+   * snapshot itself. A committed snapshot's chain never changes, and it can
+   * only be removed after all its descendants, so an entry is dropped on its
+   * own removal only.
+   */
+  private readonly chains = new Map<number, readonly number[]>();
+  /** Info of each catalog record (the store replaces a record's object when it changes). */
+  private readonly infos = new WeakMap<SnapshotRecord, SnapshotInfo>();
+  /**
+   * The mounts of each active snapshot and view, by id: they depend only on
+   * its id, kind and parent chain, which never change while it is active or a
+   * view. Callers get the same array each time (the gRPC edge caches its
+   * encoding by identity). Dropped at Commit and Remove.
+   */
+  private readonly mounts = new Map<number, MountSpec[]>();
+
+  chainOf(committedId: number, parentIds: () => readonly number[]): readonly number[] {
+    return getOrCompute(this.chains, committedId, () => [committedId, ...parentIds()]);
+  }
+
+  infoOf(record: SnapshotRecord): SnapshotInfo {
+    return getOrCompute(this.infos, record, () => infoOf(record));
+  }
+
+  mountsOf(id: number, build: () => MountSpec[]): MountSpec[] {
+    return getOrCompute(this.mounts, id, build);
+  }
+
+  /** An active snapshot became committed: its mounts change (it has none as a committed snapshot). */
+  committed(id: number): void {
+    this.mounts.delete(id);
+  }
+
+  removed(id: number): void {
+    this.chains.delete(id);
+    this.mounts.delete(id);
+  }
+}
