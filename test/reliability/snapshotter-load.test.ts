@@ -108,15 +108,21 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   t.deepEqual(errors.slice(0, 10), [], `${errors.length} errors`);
   t.true(lags.length >= 3 && lags.every(Number.isFinite), `lag samples: ${lags.join(', ')}`);
   t.true(worstLag < MAX_LAG_SECONDS, `event loop stalled ${(worstLag * 1000).toFixed(1)} ms`);
-  // Flat: RSS saws up and down with V8's collections (±10%); what a leak raises is the floor
-  // after each collection, so the lowest RSS of the last third must stay within 10% of the
-  // lowest of the first third.
+  // Flat: memory saws up and down with V8's collections; what a leak raises is the floor after
+  // each collection. The heap's floor must not grow from the first third of the run to the
+  // last. RSS also holds the allocators' high-water marks (SQLite, gRPC buffers), which can
+  // still be rising in the first third on a loaded machine (seen in CI: 114 → 134 MiB while
+  // the heap floor stayed at 20-25 MiB), so RSS is judged from the middle third on.
   const third = Math.max(1, Math.floor(rss.length / 3));
-  const floor = (samples: typeof rss) => Math.min(...samples.map((r) => r.bytes));
-  const earlyFloor = floor(rss.slice(0, third));
-  const lateFloor = floor(rss.slice(-third));
-  t.log(`RSS floor: first third ${mib(earlyFloor)} MiB, last third ${mib(lateFloor)} MiB`);
-  t.true(lateFloor <= earlyFloor * 1.1, `RSS floor grew from ${mib(earlyFloor)} to ${mib(lateFloor)} MiB`);
+  const floor = (samples: readonly number[]) => Math.min(...samples);
+  const rssBytes = rss.map((r) => r.bytes);
+  const heapEarly = floor(heap.slice(0, third));
+  const heapLate = floor(heap.slice(-third));
+  const rssMiddle = floor(rssBytes.slice(third, -third).length > 0 ? rssBytes.slice(third, -third) : rssBytes.slice(0, third));
+  const rssLate = floor(rssBytes.slice(-third));
+  t.log(`heap floor: first third ${mib(heapEarly)} MiB, last third ${mib(heapLate)} MiB; RSS floor: middle third ${mib(rssMiddle)} MiB, last third ${mib(rssLate)} MiB`);
+  t.true(heapLate <= heapEarly * 1.1 + 4 * 2 ** 20, `heap floor grew from ${mib(heapEarly)} to ${mib(heapLate)} MiB`);
+  t.true(rssLate <= rssMiddle * 1.1, `RSS floor grew from ${mib(rssMiddle)} to ${mib(rssLate)} MiB`);
   t.true(calls > CLIENTS * 10, 'the load really ran');
   t.is(snapshotter.process.exitCode, null, 'still running');
 });
