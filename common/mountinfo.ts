@@ -1,9 +1,8 @@
 /**
- * /proc/self/mountinfo, parsed (pure), for the helper and the test harness: which mount holds a path, and which
+ * /proc/self/mountinfo, parsed (pure), for the helper and the test harness: which
  * live overlays use which upper and work directories.
  */
 import { readFileSync } from 'node:fs';
-import { isPathWithin } from './path-within';
 
 export interface MountInfoEntry {
   mountId: number;
@@ -57,16 +56,6 @@ function splitOptions(list: string): string[] {
   }
   options.push(current);
   return options;
-}
-
-/** The mount that holds a resolved path: the deepest mount point above it, the latest mounted if stacked. */
-export function mountHolding(entries: readonly MountInfoEntry[], resolvedPath: string): MountInfoEntry | undefined {
-  let best: MountInfoEntry | undefined;
-  for (const entry of entries) {
-    if (!isPathWithin(resolvedPath, entry.mountPoint)) continue;
-    if (best === undefined || entry.mountPoint.length >= best.mountPoint.length) best = entry;
-  }
-  return best;
 }
 
 /** upperdir and workdir paths of every live overlay mount. */

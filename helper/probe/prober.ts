@@ -244,31 +244,33 @@ async function fuseCheck(scratch: string, settings: ProbeSettings): Promise<Chec
  * that descriptor (/proc/self/fd/N/...), so renaming it or swapping in a
  * symlink cannot send a test mount elsewhere.
  */
-async function openScratch(directory: string): Promise<{ scratch?: OpenedDirectory; failure?: string }> {
+async function openScratch(directory: OpenedDirectory): Promise<{ scratch?: OpenedDirectory; name?: string; failure?: string }> {
   let made: string;
   try {
-    made = await fs.mkdtemp(path.join(directory, '.tsov-probe-'));
+    made = await fs.mkdtemp(path.join(directory.handle, '.tsov-probe-'));
   } catch (error) {
-    return { failure: `cannot create a scratch directory in ${directory}: ${describeError(error)}` };
+    return { failure: `cannot create a scratch directory in ${directory.path}: ${describeError(error)}` };
   }
+  const name = path.basename(made);
   const opened = openDirectory(made);
-  if (opened.kind === 'opened' && opened.directory.path === made) return { scratch: opened.directory };
+  if (opened.kind === 'opened' && opened.directory.path === path.join(directory.path, name)) return { scratch: opened.directory, name };
   if (opened.kind === 'opened') closeDirectories([opened.directory]);
-  return { failure: `the scratch directory ${made} was replaced while the probe opened it; nothing was mounted` };
+  return { failure: `the scratch directory ${name} in ${directory.path} was replaced while the probe opened it; nothing was mounted` };
 }
 
-/** Empties the scratch directory through its descriptor, then removes its (then empty) entry. */
-async function removeScratch(scratch: OpenedDirectory): Promise<void> {
-  for (const name of await fs.readdir(scratch.handle)) await fs.rm(path.join(scratch.handle, name), { recursive: true, force: true });
-  await fs.rmdir(scratch.path).catch(() => undefined);
+/** Empties the scratch directory through its descriptor, then removes its (then empty) entry through the probed directory's. */
+async function removeScratch(directory: OpenedDirectory, scratch: OpenedDirectory, name: string): Promise<void> {
+  for (const entry of await fs.readdir(scratch.handle)) await fs.rm(path.join(scratch.handle, entry), { recursive: true, force: true });
+  await fs.rmdir(path.join(directory.handle, name)).catch(() => undefined);
   closeDirectories([scratch]);
 }
 
-export async function probeDirectory(directory: string, settings: ProbeSettings): Promise<ProbeReport> {
-  const stat = await fs.stat(directory);
-  const statfs = await fs.statfs(directory);
+/** Probes the filesystem holding an opened directory; the caller keeps it open until this returns. */
+export async function probeDirectory(directory: OpenedDirectory, settings: ProbeSettings): Promise<ProbeReport> {
+  const stat = await fs.stat(directory.handle);
+  const statfs = await fs.statfs(directory.handle);
   const report: ProbeReport = {
-    directory,
+    directory: directory.path,
     device: Number(stat.dev),
     filesystem: filesystemName(statfs.type),
     filesystemMagic: Number(statfs.type),
@@ -280,7 +282,7 @@ export async function probeDirectory(directory: string, settings: ProbeSettings)
     probedAtMs: Date.now(),
     cached: false,
   };
-  const { scratch: opened, failure } = await openScratch(directory);
+  const { scratch: opened, name, failure } = await openScratch(directory);
   if (opened === undefined) {
     report.upperChecks.push({ name: 'writable', ok: false, detail: failure!, kernelLog: [] });
     return report;
@@ -301,7 +303,7 @@ export async function probeDirectory(directory: string, settings: ProbeSettings)
     await fs.mkdir(path.join(scratch, 'fuse'));
     report.fuseOverlayfs = await fuseCheck(scratch, settings);
   } finally {
-    await removeScratch(opened);
+    await removeScratch(directory, opened, name!);
   }
   return report;
 }

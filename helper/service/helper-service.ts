@@ -16,7 +16,7 @@ import {
   UnavailableError,
 } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { mountHolding, overlayDirectoriesInUse, readMountInfo, type MountInfoEntry } from '../../common/mountinfo';
+import { overlayDirectoriesInUse, readMountInfo, type MountInfoEntry } from '../../common/mountinfo';
 import { isPathWithin } from '../../common/path-within';
 import { buildOverlayOptions } from '../../common/overlay-mounts';
 import { describeMountFailure } from '../failure-hints';
@@ -140,31 +140,33 @@ export class HelperService {
 
   private async probeUnlocked(directory: string, refresh: boolean): Promise<ProbeReport> {
     if (typeof directory !== 'string' || !directory.startsWith('/')) throw new InvalidArgumentError('probe needs an absolute directory');
-    let resolved: string;
+    // Opened once, like a mount's layers: the checks and the probe's scratch directory go through the descriptor.
+    const outcome = openDirectory(directory);
+    if (outcome.kind === 'missing') throw new NotFoundError(`${JSON.stringify(directory)} does not exist; probe a directory that does`);
+    if (outcome.kind === 'not-directory') throw new InvalidArgumentError(`${JSON.stringify(directory)} is not a directory`);
+    if (outcome.kind === 'unresolvable') throw new InvalidArgumentError(`${JSON.stringify(directory)} cannot be resolved (${outcome.code})`);
+    const opened = outcome.directory;
     try {
-      resolved = await fsp.realpath(directory);
-    } catch {
-      throw new NotFoundError(`${JSON.stringify(directory)} does not exist; probe a directory that does`);
+      const roots = [...this.settings.allowedRoots, this.settings.stateDir];
+      if (!roots.some((root) => isPathWithin(opened.path, root))) {
+        throw new PermissionDeniedError(`${JSON.stringify(directory)} is outside the allowed roots ${roots.join(', ')}; the probe writes a scratch directory there, so only allowed roots can be probed`);
+      }
+      const cacheKey = `${Number((await fsp.stat(opened.handle)).dev)}:${opened.mountId}`;
+      const cached = this.probes.get(cacheKey);
+      if (cached !== undefined && !refresh) return { ...cached, cached: true };
+      const report = await probeDirectory(opened, { privateDir: path.join(this.settings.stateDir, 'probe', 'fuse'), mountApi: this.settings.mountApi });
+      this.probes.set(cacheKey, report);
+      this.events.probed?.(report);
+      this.logger.info('probed', {
+        directory: opened.path,
+        filesystem: report.filesystem,
+        works: report.mountChecks.filter((c) => c.ok).map((c) => c.name),
+        fails: report.mountChecks.filter((c) => !c.ok).map((c) => c.name),
+      });
+      return report;
+    } finally {
+      closeDirectories([opened]);
     }
-    const roots = [...this.settings.allowedRoots, this.settings.stateDir];
-    if (!roots.some((root) => isPathWithin(resolved, root))) {
-      throw new PermissionDeniedError(`${JSON.stringify(directory)} is outside the allowed roots ${roots.join(', ')}; the probe writes a scratch directory there, so only allowed roots can be probed`);
-    }
-    if (!(await fsp.stat(resolved)).isDirectory()) throw new InvalidArgumentError(`${JSON.stringify(directory)} is not a directory`);
-    const device = Number((await fsp.stat(resolved)).dev);
-    const cacheKey = `${device}:${mountHolding(readMountInfo(), resolved)?.mountId ?? '?'}`;
-    const cached = this.probes.get(cacheKey);
-    if (cached !== undefined && !refresh) return { ...cached, cached: true };
-    const report = await probeDirectory(resolved, { privateDir: path.join(this.settings.stateDir, 'probe', 'fuse'), mountApi: this.settings.mountApi });
-    this.probes.set(cacheKey, report);
-    this.events.probed?.(report);
-    this.logger.info('probed', {
-      directory: resolved,
-      filesystem: report.filesystem,
-      works: report.mountChecks.filter((c) => c.ok).map((c) => c.name),
-      fails: report.mountChecks.filter((c) => !c.ok).map((c) => c.name),
-    });
-    return report;
   }
 
   // ---- Mount ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { checkPlacement, type PathFacts, type PlacementFacts } from '../../helper/request/check-placement';
-import { mountHolding, overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
+import { overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
 
 const dir = (field: string, p: string, extra: Partial<PathFacts> = {}): PathFacts => ({
   field,
@@ -81,14 +81,6 @@ test('parseMountInfo reads ids, mount points (unescaped), types and options', (t
   t.like(entries[2], { mountId: 31, parentId: 30, mountPoint: '/srv/bound', fsType: 'ext4', source: '/dev/vdb' });
   t.deepEqual(entries[2]!.mountOptions, ['ro', 'relatime']);
   t.is(entries[3]!.mountPoint, '/run/tsov/with space');
-});
-
-test('mountHolding picks the deepest mount point, not a name prefix', (t) => {
-  const entries = parseMountInfo(MOUNTINFO);
-  t.is(mountHolding(entries, '/srv/rw/upper')!.mountId, 30);
-  t.is(mountHolding(entries, '/srv/bound/x')!.mountId, 31);
-  t.is(mountHolding(entries, '/srvx')!.mountId, 22);
-  t.is(mountHolding(entries, '/run/tsov/with space/a')!.mountId, 40);
 });
 
 test('overlayDirectoriesInUse lists uppers and works of live overlays', (t) => {
