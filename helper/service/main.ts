@@ -13,7 +13,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError, UsageError } from '../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS } from '../../common/logger';
-import { DaemonMetrics, serveMetrics } from '../../common/metrics';
 import { runMain, serveUntilStopped } from '../../common/process-main';
 import { prepareSocketPath } from '../../common/unix-socket';
 import { startDaemon } from '../../policy/daemon-start';
@@ -21,8 +20,9 @@ import type { Policy } from '../../policy/load-policy';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';
-import { HelperMetrics } from './helper-metrics';
-import { HelperService } from './helper-service';
+import type { CallObserver } from '../../common/grpc-unix-server';
+import type { Server } from 'node:http';
+import { HelperService, type HelperEvents } from './helper-service';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 const SOCKET_DIR_MODE = 0o700;
@@ -71,10 +71,24 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: logLevel, process: 'tsov-helper' });
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const journal = new MountJournal(path.join(stateDir, 'journal.db'));
-  const metrics = new DaemonMetrics('tsov-helper');
-  // The gauge reads the service's journal at scrape time, after the service exists.
-  const helperMetrics: HelperMetrics = new HelperMetrics(metrics.registry, (): Record<string, number> => service.mountsByBackend());
-  const service: HelperService = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes, mountApi }, journal, componentLogger(logger, 'helper'), helperMetrics);
+  const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;
+  // As in tsov-snapshotter: without an address nothing could read the metrics, so prom-client is not loaded.
+  let metricsServer: Server | undefined;
+  let observeCall: CallObserver | undefined;
+  let events: HelperEvents = {};
+  let serveHelperMetrics: (() => Promise<void>) | undefined;
+  if (metricsAddress !== undefined) {
+    const { DaemonMetrics, serveMetrics } = await import('../../common/metrics');
+    const { HelperMetrics } = await import('./helper-metrics');
+    const metrics = new DaemonMetrics('tsov-helper');
+    // The gauge reads the service's journal at scrape time, after the service exists.
+    events = new HelperMetrics(metrics.registry, (): Record<string, number> => service.mountsByBackend());
+    observeCall = metrics.observeCall;
+    serveHelperMetrics = async () => {
+      metricsServer = await serveMetrics(metrics, metricsAddress);
+    };
+  }
+  const service: HelperService = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes, mountApi }, journal, componentLogger(logger, 'helper'), events);
   const actions = await service.reconcile();
   logger.info('reconciled the journal', {
     component: 'main',
@@ -85,8 +99,7 @@ async function main(): Promise<void> {
 
   await prepareSocketPath(socket, SOCKET_DIR_MODE);
   checkSocketDirectory(socket);
-  const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;
-  const metricsServer = metricsAddress === undefined ? undefined : await serveMetrics(metrics, metricsAddress);
+  await serveHelperMetrics?.();
   onReload(logger, (policy: Policy) => {
     if (common['log-level'] === undefined) logger.level = policy.logLevel;
     const needsRestart: string[] = [];
@@ -98,7 +111,7 @@ async function main(): Promise<void> {
     return needsRestart;
   });
   await serveUntilStopped({
-    server: createHelperServer(service, componentLogger(logger, 'grpc'), metrics.observeCall),
+    server: createHelperServer(service, componentLogger(logger, 'grpc'), observeCall),
     socket,
     socketMode: SOCKET_MODE,
     logger,

@@ -89,7 +89,8 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
     lags.push(sample(text, 'tsov_nodejs_eventloop_lag_max_seconds') ?? Number.NaN);
     if (at < warmUpMs) continue;
     rss.push({ at, bytes: sample(text, 'tsov_process_resident_memory_bytes') ?? Number.NaN });
-    heap.push(sample(text, 'tsov_nodejs_heap_size_used_bytes') ?? Number.NaN);
+    // Old space: where what survives collections (a leak) accumulates; the young generation saws 20-55 MiB.
+    heap.push(sample(text, 'tsov_nodejs_heap_space_size_used_bytes', { space: 'old' }) ?? Number.NaN);
   }
   stopped = true;
   const calls = (await Promise.all(running)).reduce((a, b) => a + b, 0);
@@ -104,13 +105,14 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   t.log(`event-loop lag max per 2 s window, whole run: worst ${(worstLag * 1000).toFixed(1)} ms over ${lags.length} windows`);
   t.log(`RSS after warm-up ${mib(firstRss)} MiB, at the end ${mib(lastRss)} MiB, peak ${mib(peakRss)} MiB`);
   t.log(`RSS MiB: ${rss.map((r) => mib(r.bytes)).join(' ')}`);
-  t.log(`heap used MiB: ${heap.map(mib).join(' ')}`);
+  t.log(`old-space used MiB: ${heap.map(mib).join(' ')}`);
   t.deepEqual(errors.slice(0, 10), [], `${errors.length} errors`);
   t.true(lags.length >= 3 && lags.every(Number.isFinite), `lag samples: ${lags.join(', ')}`);
   t.true(worstLag < MAX_LAG_SECONDS, `event loop stalled ${(worstLag * 1000).toFixed(1)} ms`);
   // Flat: memory saws up and down with V8's collections; what a leak raises is the floor after
-  // each collection. The heap's floor must not grow from the first third of the run to the
-  // last. RSS also holds the allocators' high-water marks (SQLite, gRPC buffers), which can
+  // each collection. The old space's floor must not grow from the first third of the run to the
+  // last by more than a quarter and 8 MiB (16 samples seldom land right after a major collection;
+  // a leak of 100 bytes per call is ~9 MiB over this run and more over longer ones). RSS also holds the allocators' high-water marks (SQLite, gRPC buffers), which can
   // still be rising in the first third on a loaded machine (seen in CI: 114 → 134 MiB while
   // the heap floor stayed at 20-25 MiB), so RSS is judged from the middle third on.
   const third = Math.max(1, Math.floor(rss.length / 3));
@@ -120,8 +122,8 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   const heapLate = floor(heap.slice(-third));
   const rssMiddle = floor(rssBytes.slice(third, -third).length > 0 ? rssBytes.slice(third, -third) : rssBytes.slice(0, third));
   const rssLate = floor(rssBytes.slice(-third));
-  t.log(`heap floor: first third ${mib(heapEarly)} MiB, last third ${mib(heapLate)} MiB; RSS floor: middle third ${mib(rssMiddle)} MiB, last third ${mib(rssLate)} MiB`);
-  t.true(heapLate <= heapEarly * 1.1 + 4 * 2 ** 20, `heap floor grew from ${mib(heapEarly)} to ${mib(heapLate)} MiB`);
+  t.log(`old-space floor: first third ${mib(heapEarly)} MiB, last third ${mib(heapLate)} MiB; RSS floor: middle third ${mib(rssMiddle)} MiB, last third ${mib(rssLate)} MiB`);
+  t.true(heapLate <= heapEarly * 1.25 + 8 * 2 ** 20, `old-space floor grew from ${mib(heapEarly)} to ${mib(heapLate)} MiB`);
   t.true(rssLate <= rssMiddle * 1.1, `RSS floor grew from ${mib(rssMiddle)} to ${mib(rssLate)} MiB`);
   t.true(calls > CLIENTS * 10, 'the load really ran');
   t.is(snapshotter.process.exitCode, null, 'still running');
