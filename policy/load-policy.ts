@@ -9,14 +9,12 @@ import Ajv, { type ErrorObject } from 'ajv';
 import YAML, { LineCounter, isMap, isPair, isSeq, type Document, type Node } from 'yaml';
 import { StartupError } from '../common/errors';
 import type { LogLevel } from '../common/logger';
-import type { Mode, QuirkSettings, RuntimeKind } from './policy-vocabulary';
-import { POLICY_SCHEMA } from './policy-schema';
+import { POLICY_SCHEMA, type RawPolicy } from './policy-schema';
 import { DEFAULT_HELPER_SOCKET, DEFAULT_HELPER_STATE_DIR, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
 import {
   DEFAULT_RUNTIME,
   DEFAULT_TRANSLATION_POLICY,
   type RuntimeSettings,
-  type SandboxMedium,
   type TranslationPolicy,
   type TranslationRule,
 } from './translation-policy';
@@ -211,30 +209,7 @@ export function loadPolicy(file: string | undefined): Policy {
 
 // ---- the validated document, as the schema allows it, to the typed policy ----
 
-interface RawRule {
-  destination?: string;
-  runtime?: RuntimeKind;
-  annotations?: Record<string, string>;
-  mode?: Mode;
-  scratch?: boolean;
-  quirks?: QuirkSettings;
-  memory_bytes?: number;
-}
-
-interface RawPolicy {
-  log?: { level?: LogLevel };
-  snapshotter?: { root?: string; address?: string; metrics_address?: string };
-  helper?: { socket?: string; state_dir?: string; allowed_roots?: string[]; memory_bytes?: number; metrics_address?: string };
-  runtime?: { kind?: RuntimeKind; binary?: string; root?: string; runsc_version?: string; runsc_allow_flag_override?: boolean };
-  translation?: {
-    state_dir?: string;
-    default_mode?: Partial<Record<RuntimeKind, Mode>>;
-    memory_bytes?: number;
-    quirks?: QuirkSettings;
-    sandbox?: { medium?: SandboxMedium; rootfs_overlay?: 'none' | SandboxMedium };
-    rules?: RawRule[];
-  };
-}
+type RawRule = NonNullable<NonNullable<RawPolicy['translation']>['rules']>[number];
 
 function toRule(raw: RawRule): TranslationRule {
   const rule: TranslationRule = {};

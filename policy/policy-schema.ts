@@ -4,6 +4,7 @@
  * should be in words.
  */
 
+import { LOG_LEVELS } from '../common/logger';
 import { MODES, QUIRK_SETTINGS, QUIRKS, RUNTIME_KINDS, SANDBOX_MEDIA } from './policy-vocabulary';
 
 const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-expected': 'an absolute path without control characters' } as const;
@@ -24,8 +25,8 @@ const quirks = {
   },
 } as const;
 
-const mapping = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  type: 'object',
+const mapping = <const P extends Record<string, unknown>>(properties: P, extra: Record<string, unknown> = {}) => ({
+  type: 'object' as const,
   'x-expected': 'a mapping',
   additionalProperties: false,
   properties,
@@ -33,7 +34,7 @@ const mapping = (properties: Record<string, unknown>, extra: Record<string, unkn
 });
 
 export const POLICY_SCHEMA = mapping({
-  log: mapping({ level: { enum: ['error', 'warn', 'info', 'debug'] } }),
+  log: mapping({ level: { enum: LOG_LEVELS } }),
   snapshotter: mapping({ root: absolutePath, address: absolutePath, metrics_address: metricsAddress }),
   helper: mapping({
     socket: absolutePath,
@@ -74,3 +75,27 @@ export const POLICY_SCHEMA = mapping({
   }),
 });
 
+
+/**
+ * The type of a document the schema accepts, derived from the schema itself
+ * (the keywords it uses: enum, string, integer, boolean, array items, object
+ * properties or additionalProperties), so the loader's raw type cannot drift
+ * from what ajv checks.
+ */
+export type SchemaValue<S> = S extends { enum: readonly (infer E)[] }
+  ? E
+  : S extends { type: 'string' }
+    ? string
+    : S extends { type: 'integer' }
+      ? number
+      : S extends { type: 'boolean' }
+        ? boolean
+        : S extends { type: 'array'; items: infer I }
+          ? Array<SchemaValue<I>>
+          : S extends { type: 'object'; properties: infer P }
+            ? { [K in keyof P]?: SchemaValue<P[K]> }
+            : S extends { type: 'object'; additionalProperties: infer A }
+              ? Record<string, SchemaValue<A>>
+              : never;
+
+export type RawPolicy = SchemaValue<typeof POLICY_SCHEMA>;

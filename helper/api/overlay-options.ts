@@ -45,16 +45,20 @@ export interface OverlayOption {
   values: 'flag' | readonly string[];
   /** The policy quirk it serves: the value force and forbid choose (a flag is only ever forced). */
   quirk?: { name: QuirkName; force: string | true; forbid?: string };
-  /** The probe check that shows a chosen value works; none: turning a feature off needs no proof. */
-  probe?: { force?: ProbeCheckName; forbid?: ProbeCheckName };
+  /**
+   * The probe's test mounts for it: the check that shows the force (or forbid)
+   * value works (none: turning a feature off needs no proof), other options the
+   * test mount needs, and whether renaming a lower directory must then work.
+   */
+  probe?: { force?: ProbeCheckName; forbid?: ProbeCheckName; needs?: OverlayChoices; expectDirectoryRename?: boolean };
 }
 
 /** In the order the kernel words are written. */
 export const OVERLAY_OPTIONS: readonly OverlayOption[] = [
   { field: 'userxattr', word: 'userxattr', wire: 'userxattr', values: 'flag', quirk: { name: 'userxattr', force: true }, probe: { force: 'mount:userxattr' } },
   { field: 'index', word: 'index', wire: 'index', values: ['on', 'off'], quirk: { name: 'index', force: 'on', forbid: 'off' }, probe: { force: 'mount:index=on', forbid: 'mount:index=off' } },
-  { field: 'redirectDir', word: 'redirect_dir', wire: 'redirect_dir', values: ['on', 'off', 'follow', 'nofollow'], quirk: { name: 'redirect_dir', force: 'on', forbid: 'off' }, probe: { force: 'mount:redirect_dir=on' } },
-  { field: 'metacopy', word: 'metacopy', wire: 'metacopy', values: ['on', 'off'], quirk: { name: 'metacopy', force: 'on', forbid: 'off' }, probe: { force: 'mount:metacopy=on' } },
+  { field: 'redirectDir', word: 'redirect_dir', wire: 'redirect_dir', values: ['on', 'off', 'follow', 'nofollow'], quirk: { name: 'redirect_dir', force: 'on', forbid: 'off' }, probe: { force: 'mount:redirect_dir=on', expectDirectoryRename: true } },
+  { field: 'metacopy', word: 'metacopy', wire: 'metacopy', values: ['on', 'off'], quirk: { name: 'metacopy', force: 'on', forbid: 'off' }, probe: { force: 'mount:metacopy=on', needs: { redirectDir: 'on' } } },
   { field: 'xino', word: 'xino', wire: 'xino', values: ['on', 'off', 'auto'], quirk: { name: 'xino', force: 'on', forbid: 'off' }, probe: { force: 'mount:xino=on' } },
   { field: 'nfsExport', word: 'nfs_export', wire: 'nfs_export', values: ['on', 'off'] },
   { field: 'volatile', word: 'volatile', wire: 'volatile', values: 'flag', quirk: { name: 'volatile', force: true }, probe: { force: 'mount:volatile' } },

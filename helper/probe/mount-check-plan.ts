@@ -3,7 +3,7 @@
  * options of each. Pure: the prober (prober.ts) runs them.
  */
 import type { OverlayChoices } from '../api/mount-request';
-import type { ProbeCheckName } from '../api/overlay-options';
+import { OVERLAY_OPTIONS, type ProbeCheckName } from '../api/overlay-options';
 import { BASIC_MOUNT_CHECK } from '../api/probe-report';
 
 export interface MountCheckPlan {
@@ -17,17 +17,27 @@ export interface MountCheckPlan {
   expectDirectoryRename?: boolean;
 }
 
+/** One test mount per probed value of the option table (forbid before force), after the layer checks. */
+function optionChecks(): MountCheckPlan[] {
+  return OVERLAY_OPTIONS.flatMap((option) => {
+    const { probe, quirk } = option;
+    if (probe === undefined || quirk === undefined) return [];
+    const plans: MountCheckPlan[] = [];
+    for (const setting of ['forbid', 'force'] as const) {
+      const name = probe[setting];
+      const value = quirk[setting];
+      if (name === undefined || value === undefined) continue;
+      plans.push({ name, choices: { ...probe.needs, [option.field]: value }, ...(probe.expectDirectoryRename === true ? { expectDirectoryRename: true } : {}) });
+    }
+    return plans;
+  });
+}
+
 export const MOUNT_CHECKS: readonly MountCheckPlan[] = [
   { name: BASIC_MOUNT_CHECK, choices: {} },
   { name: 'mount:multiple-lowers', choices: {}, readOnlyStack: true },
   { name: 'mount:lowerdir+', choices: {}, lowerdirPlus: true },
-  { name: 'mount:userxattr', choices: { userxattr: true } },
-  { name: 'mount:index=off', choices: { index: 'off' } },
-  { name: 'mount:index=on', choices: { index: 'on' } },
-  { name: 'mount:redirect_dir=on', choices: { redirectDir: 'on' }, expectDirectoryRename: true },
-  { name: 'mount:metacopy=on', choices: { metacopy: 'on', redirectDir: 'on' } },
-  { name: 'mount:xino=on', choices: { xino: 'on' } },
-  { name: 'mount:volatile', choices: { volatile: true } },
+  ...optionChecks(),
 ];
 
 export interface ScratchLayers {

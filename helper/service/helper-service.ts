@@ -30,6 +30,7 @@ import { processStartTime } from '../host/process-identity';
 import { isEntryMounted, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
 import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
+import { ProbeCache } from '../probe/probe-cache';
 import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
 import { checkRequestShape, type ShapeProblem } from '../api/check-request-shape';
@@ -75,8 +76,7 @@ export interface HelperEvents {
 export class HelperService {
   private queue: Promise<unknown> = Promise.resolve();
   private settings: HelperSettings;
-  /** Probe reports by device and mount: a read-only bind mount of a filesystem answers differently from the filesystem. */
-  private readonly probes = new Map<string, ProbeReport>();
+  private readonly probes = new ProbeCache();
 
   constructor(
     settings: HelperSettings,
@@ -151,11 +151,9 @@ export class HelperService {
       if (!roots.some((root) => isPathWithin(opened.path, root))) {
         throw new PermissionDeniedError(`${JSON.stringify(directory)} is outside the allowed roots ${roots.join(', ')}; the probe writes a scratch directory there, so only allowed roots can be probed`);
       }
-      const cacheKey = `${Number((await fsp.stat(opened.handle)).dev)}:${opened.mountId}`;
-      const cached = this.probes.get(cacheKey);
-      if (cached !== undefined && !refresh) return { ...cached, cached: true };
-      const report = await probeDirectory(opened, { privateDir: path.join(this.settings.stateDir, 'probe', 'fuse'), mountApi: this.settings.mountApi });
-      this.probes.set(cacheKey, report);
+      const settings = { privateDir: path.join(this.settings.stateDir, 'probe', 'fuse'), mountApi: this.settings.mountApi };
+      const { report, fresh } = await this.probes.report(opened, refresh, () => probeDirectory(opened, settings));
+      if (!fresh) return report;
       this.events.probed?.(report);
       this.logger.info('probed', {
         directory: opened.path,
