@@ -1,7 +1,7 @@
 /**
  * The typed request tsov-helper accepts for an overlay mount. Option choices
  * are typed fields, never option strings: the helper builds the kernel's
- * option string itself (overlay-option-string.ts).
+ * option words itself, from the option table (overlay-options.ts).
  */
 
 export const BACKENDS = ['kernel', 'fuse', 'memory', 'auto'] as const;

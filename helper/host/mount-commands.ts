@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { OverlayChoices } from '../api/mount-request';
-import { choiceOptions } from '../request/overlay-option-string';
+import { choiceWords } from '../api/overlay-options';
 import { pathForChild } from './opened-directory';
 import { firstLine, runCommand, type CommandResult } from './run-command';
 
@@ -56,7 +56,7 @@ export interface DescriptorLayers {
 
 /** tsov-mount's arguments for typed choices: the same fixed words as the option string. */
 export function choiceArguments(choices: OverlayChoices): string[] {
-  return choiceOptions(choices).flatMap((word) => (word.includes('=') ? ['--set', word] : ['--flag', word]));
+  return choiceWords(choices).flatMap((word) => (word.includes('=') ? ['--set', word] : ['--flag', word]));
 }
 
 export async function mountOverlayByDescriptors(source: string, layers: DescriptorLayers, target: number, choices: OverlayChoices, api: MountApi): Promise<DescriptorMountOutcome> {

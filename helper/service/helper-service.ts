@@ -35,7 +35,7 @@ import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
 import { checkRequestShape, type ShapeProblem } from '../api/check-request-shape';
 import type { OverlayMountRequest, ResolvedBackend } from '../api/mount-request';
-import { choiceOptions } from '../request/overlay-option-string';
+import { choiceWords } from '../api/overlay-options';
 
 export interface HelperSettings {
   /** Every layer, upper, work and target must resolve inside one of these. */
@@ -52,8 +52,6 @@ export interface MountListing {
   entry: JournalEntry;
   mounted: boolean;
 }
-
-
 
 /** Problems shown in one refusal; the rest are counted (a 501-lower request can have hundreds). */
 const PROBLEMS_SHOWN = 10;
@@ -275,7 +273,7 @@ export class HelperService {
       }
       await this.mountOverlay(id, backend, request, mounted, target, privateDir);
       await this.checkMounted(id, target.path, mounted.upper !== undefined);
-      return buildOverlayOptions({ lowers: mounted.lowers.map((l) => l.path), upper: mounted.upper?.path, work: mounted.work?.path }, backend === 'fuse' ? [] : choiceOptions(request.choices ?? {})).join(',');
+      return buildOverlayOptions({ lowers: mounted.lowers.map((l) => l.path), upper: mounted.upper?.path, work: mounted.work?.path }, backend === 'fuse' ? [] : choiceWords(request.choices ?? {})).join(',');
     } catch (error) {
       await releasePrivateDirectory(privateDir).catch((cleanup: unknown) =>
         this.logger.warn('could not clean up after a failed mount', { mount_id: id, reason: (cleanup as Error).message }),

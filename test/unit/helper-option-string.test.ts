@@ -1,7 +1,6 @@
 import test from 'ava';
 import { choiceArguments } from '../../helper/host/mount-commands';
-import { choiceOptions } from '../../helper/request/overlay-option-string';
-import { OVERLAY_OPTIONS, optionOfQuirk, PROBE_CHECK_NAMES } from '../../helper/api/overlay-options';
+import { choiceWords as choiceOptions, OVERLAY_OPTIONS, optionOfQuirk, PROBE_CHECK_NAMES } from '../../helper/api/overlay-options';
 import { MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
 import { QUIRKS } from '../../policy/policy-vocabulary';
 
