@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { unmountAllUnder } from './mounts';
+import { containerdRelease, pathFor, type ContainerdRelease, type ContainerdVersion } from './containerd-versions';
 import { waitFor } from './wait';
 
 const execFileAsync = promisify(execFile);
@@ -17,6 +18,9 @@ export interface PrivateContainerd {
   dir: string;
   address: string;
   logFile: string;
+  release: ContainerdRelease;
+  /** The namespace ctr() works in (CONTAINERD_NAMESPACE; `-n` in args overrides it). */
+  namespace: string;
   /** Runs ctr against this containerd; rejects with ctr's stderr on failure. */
   ctr(args: string[], options?: { timeoutMs?: number }): Promise<string>;
   /**
@@ -30,12 +34,16 @@ export interface PrivateContainerd {
   stop(): Promise<void>;
 }
 
-export function containerdConfig(dir: string, tsovSocket: string, otherSnapshotters: Readonly<Record<string, string>> = {}): string {
-  const others = Object.entries(otherSnapshotters).map(([name, address]) => `  [proxy_plugins.${name}]\n    type = "snapshot"\n    address = "${address}"\n`);
-  return `version = 2
-root = "${dir}/root"
+/** containerd's plugins a test containerd does without (CRI unless asked for, and snapshotters this host lacks). */
+const DISABLED_PLUGINS: Readonly<Record<2 | 3, readonly string[]>> = {
+  2: ['io.containerd.grpc.v1.cri', 'io.containerd.snapshotter.v1.btrfs', 'io.containerd.snapshotter.v1.zfs', 'io.containerd.snapshotter.v1.devmapper', 'io.containerd.snapshotter.v1.aufs'],
+  3: ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images', 'io.containerd.cri.v1.runtime', 'io.containerd.snapshotter.v1.btrfs', 'io.containerd.snapshotter.v1.zfs', 'io.containerd.snapshotter.v1.devmapper', 'io.containerd.snapshotter.v1.erofs'],
+};
+
+/** The top-level keys that keep a containerd's files and socket inside dir. */
+export function privatePlaceKeys(dir: string): string {
+  return `root = "${dir}/root"
 state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
 
 [grpc]
   address = "${dir}/containerd.sock"
@@ -48,12 +56,31 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 
 [metrics]
   address = ""
+`;
+}
 
+/**
+ * The transfer service's unpack targets (containerd 2.x's `ctr images import`
+ * and pull need one per snapshotter they unpack into; REFERENCE.md, "Newer containerd").
+ */
+export function unpackConfig(snapshotters: readonly string[], platform = 'linux/amd64'): string {
+  return snapshotters.map((name) => `[[plugins."io.containerd.transfer.v1.local".unpack_config]]
+  platform = "${platform}"
+  snapshotter = "${name}"
+`).join('');
+}
+
+/** A test containerd's config: no CRI, tsov (and the given others) as proxy snapshotters. */
+export function containerdConfig(release: ContainerdRelease, dir: string, tsovSocket: string, otherSnapshotters: Readonly<Record<string, string>> = {}): string {
+  const proxies = { tsov: tsovSocket, ...otherSnapshotters };
+  const tables = Object.entries(proxies).map(([name, address]) => `  [proxy_plugins.${name}]\n    type = "snapshot"\n    address = "${address}"\n`);
+  const disabled = DISABLED_PLUGINS[release.configVersion].map((name) => `"${name}"`).join(', ');
+  const transfer = release.configVersion === 3 ? `\n${unpackConfig(['overlayfs', ...Object.keys(proxies)])}` : '';
+  return `version = ${release.configVersion}
+disabled_plugins = [${disabled}]
+${privatePlaceKeys(dir)}
 [proxy_plugins]
-  [proxy_plugins.tsov]
-    type = "snapshot"
-    address = "${tsovSocket}"
-${others.join('')}`;
+${tables.join('')}${transfer}`;
 }
 
 /** Kills the shims this containerd started (they outlive it by design). */
@@ -76,6 +103,16 @@ function killShims(address: string): void {
 }
 
 export interface ContainerdOptions {
+  /** Which release (default 1.6, the system's). */
+  version?: ContainerdVersion;
+  /**
+   * ctr's namespace (default: one of this containerd's own). Runtimes keep
+   * their state per namespace below /run/containerd/runc whatever containerd's
+   * state dir, so containerds running side by side need distinct ones.
+   */
+  namespace?: string;
+  /** The whole config instead of the generated one (the CRI tests' deploy/ files); it must keep the files below dir. */
+  configText?: string;
   /** Extra environment for containerd, which its shims and runtimes inherit (e.g. TSOV_CONFIG for tsov-runtime). */
   env?: NodeJS.ProcessEnv;
   /** More proxy snapshotters, name → socket (the benchmark's reference proxy). */
@@ -87,9 +124,13 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   const configFile = path.join(dir, 'config.toml');
   const address = path.join(dir, 'containerd.sock');
   const logFile = path.join(dir, 'containerd.log');
-  fs.writeFileSync(configFile, containerdConfig(dir, tsovSocket, options.otherSnapshotters));
+  const release = containerdRelease(options.version ?? '1.6');
+  const namespace = options.namespace ?? `tsov-${path.basename(path.dirname(dir))}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const env = { ...process.env, ...options.env, PATH: pathFor(release), CONTAINERD_NAMESPACE: namespace };
+  fs.writeFileSync(configFile, options.configText ?? containerdConfig(release, dir, tsovSocket, options.otherSnapshotters));
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn('containerd', ['--config', configFile, '--log-level', 'info'], { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } });
+  const child: ChildProcess = spawn(path.join(release.binDir, 'containerd'), ['--config', configFile, '--log-level', 'info'], { stdio: ['ignore', log, log], env });
+  const ctrBinary = path.join(release.binDir, 'ctr');
   fs.closeSync(log);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -102,7 +143,8 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   };
   const ctr = async (args: string[], options: { timeoutMs?: number } = {}) => {
     try {
-      const { stdout } = await execFileAsync('ctr', ['--address', address, ...args], {
+      const { stdout } = await execFileAsync(ctrBinary, ['--address', address, ...args], {
+        env,
         timeout: options.timeoutMs ?? 120_000,
         maxBuffer: 64 * 1024 * 1024,
       });
@@ -128,11 +170,11 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   try {
     await waitFor('containerd to answer', () => {
       if (child.exitCode !== null) throw new Error(`containerd exited: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
-      return fs.existsSync(address) && spawnSync('ctr', ['--address', address, 'version'], { timeout: 5000 }).status === 0;
+      return fs.existsSync(address) && spawnSync(ctrBinary, ['--address', address, 'version'], { timeout: 5000, env }).status === 0;
     });
   } catch (error) {
     await stop();
     throw error;
   }
-  return { dir, address, logFile, ctr, runCaptured, stop };
+  return { dir, address, logFile, release, namespace, ctr, runCaptured, stop };
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  containerd runc                                          # the real runtime stack the tests and demo drive
+  containerd runc crun                                     # the real runtime stack the tests and demo drive (containerd 1.6)
   busybox-static tar                                       # small test images
   fuse-overlayfs                                           # the fuse backend
   attr                                                     # setfattr: the helper probes trusted.* and user.* xattrs
@@ -32,6 +32,11 @@ if ((${#missing[@]} > 0)); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# containerd 1.7 and 2.1 (Debian 13's and unstable's packages) unpacked beside the
+# system's 1.6, and crun 1.21 built from Debian 13's source, for the version
+# matrix; harness/containerd-versions.ts names them.
+bash scripts/fetch-runtimes.sh
 
 need_node
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then

@@ -1,10 +1,13 @@
 /**
- * End to end with a real containerd and runc from Debian: images built from
- * busybox-static are imported into tsov and run with `ctr run --snapshotter tsov`.
+ * End to end with real containerd releases (1.6, 1.7, 2.1) and real runc and
+ * crun: images built from busybox-static are imported into tsov and run with
+ * `ctr run --snapshotter tsov`, once per release and runtime.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import { startTestContainerd } from '../support/containerd';
+import { CONTAINERD_VERSIONS, containerdRelease, type ContainerdVersion } from '../../harness/containerd-versions';
+import { OCI_RUNTIMES, wrappedRuntime, type OciRuntime } from '../../harness/oci-runtimes';
 import { buildImageArchive, type LayerEntry } from '../../harness/oci-image';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
@@ -27,16 +30,26 @@ const EIGHT_LAYERS: LayerEntry[][] = [
   [{ file: '/etc/motd', content: 'tsov layer 8\n' }],
 ];
 
-async function setUp(t: Parameters<typeof makeTempDir>[0]) {
+async function setUp(t: Parameters<typeof makeTempDir>[0], version: ContainerdVersion, runtime: OciRuntime) {
   const dir = makeTempDir(t, 'e2e');
   const tsovSocket = path.join(dir, 'tsov.sock');
   const snapshotter = await startSnapshotter(t, path.join(dir, 'tsov'), tsovSocket);
-  const containerd = await startTestContainerd(t, path.join(dir, 'containerd'), tsovSocket);
-  return { dir, snapshotter, containerd };
+  const containerd = await startTestContainerd(t, path.join(dir, 'containerd'), tsovSocket, { version });
+  const oci = wrappedRuntime(runtime, containerdRelease(version), path.join(dir, 'runtime'));
+  const runOptions = ['--snapshotter', 'tsov', '--runc-binary', oci.binary];
+  return { dir, snapshotter, containerd, runOptions, oci };
 }
 
-test('an 8-layer image with whiteouts and an opaque directory imports and runs through tsov', async (t) => {
-  const { dir, containerd, snapshotter } = await setUp(t);
+for (const version of CONTAINERD_VERSIONS) {
+  for (const runtime of OCI_RUNTIMES) {
+    const name = `containerd ${version} · ${runtime}`;
+    test(`${name}: an 8-layer image with whiteouts and an opaque directory imports and runs through tsov`, (t) => eightLayers(t, version, runtime));
+    test(`${name}: a 128-layer image runs through tsov`, (t) => deepImage(t, version, runtime));
+  }
+}
+
+async function eightLayers(t: ExecutionContext, version: ContainerdVersion, runtime: OciRuntime) {
+  const { dir, containerd, snapshotter, runOptions, oci } = await setUp(t, version, runtime);
   const image = 'docker.io/tsov/test:8layers';
   const archive = buildImageArchive(path.join(dir, 'image'), image, EIGHT_LAYERS);
   await containerd.ctr(['images', 'import', '--snapshotter', 'tsov', archive]);
@@ -53,11 +66,12 @@ test('an 8-layer image with whiteouts and an opaque directory imports and runs t
     'echo written > /written && cat /written',
     'mkdir /newdir && rm /data/c.txt && ls /data',
   ].join('; ');
-  const output = await containerd.runCaptured('eight', image, ['/bin/sh', '-c', script], ['--snapshotter', 'tsov']);
+  const output = await containerd.runCaptured('eight', image, ['/bin/sh', '-c', script], runOptions);
   t.is(
     output.replace(/\r/g, ''),
     ['a v2', 'tsov layer 8', 'seven', 'a.txt', 'c.txt', 'new1', 'b-absent', 'keep-absent', 'written', 'a.txt', ''].join('\n'),
   );
+  t.true(oci.calls().some((line) => /\bcreate\b.*\beight$/.test(line)), `${runtime} created the container: ${oci.calls().join(' | ')}`);
 
   // --rm removed the container's snapshot (containerd's garbage collector tells tsov soon after); the layers remain.
   await waitFor('containerd to remove the container snapshot from tsov', async () => (await snapshotter.client.list(['kind==active'])).length === 0);
@@ -80,10 +94,10 @@ test('an 8-layer image with whiteouts and an opaque directory imports and runs t
   await containerd.ctr(['snapshots', '--snapshotter', 'tsov', 'rm', 'scratch']);
   t.notRegex(await containerd.ctr(['snapshots', '--snapshotter', 'tsov', 'ls']), /scratch/);
   await t.throwsAsync(snapshotter.client.stat('scratch'), { message: /NOT_FOUND|does not exist/ });
-});
+}
 
-test('a 128-layer image runs through tsov', async (t) => {
-  const { dir, containerd } = await setUp(t);
+async function deepImage(t: ExecutionContext, version: ContainerdVersion, runtime: OciRuntime) {
+  const { dir, containerd, runOptions, oci } = await setUp(t, version, runtime);
   const image = 'docker.io/tsov/test:128layers';
   const layers: LayerEntry[][] = Array.from({ length: 127 }, (_, i) => [
     { file: `/layers/${i + 1}`, content: `${i + 1}\n` },
@@ -91,6 +105,7 @@ test('a 128-layer image runs through tsov', async (t) => {
   ]);
   const archive = buildImageArchive(path.join(dir, 'image'), image, layers);
   await containerd.ctr(['images', 'import', '--snapshotter', 'tsov', archive], { timeoutMs: 300_000 });
-  const output = await containerd.runCaptured('deep', image, ['/bin/sh', '-c', 'cat /top; ls /layers | wc -l'], ['--snapshotter', 'tsov']);
+  const output = await containerd.runCaptured('deep', image, ['/bin/sh', '-c', 'cat /top; ls /layers | wc -l'], runOptions);
   t.deepEqual(output.replace(/\r/g, '').trim().split('\n').map((line) => line.trim()), ['layer 127', '127']);
-});
+  t.true(oci.calls().some((line) => /\bcreate\b.*\bdeep$/.test(line)), `${runtime} created the container: ${oci.calls().join(' | ')}`);
+}

@@ -1,5 +1,6 @@
 /**
- * gVisor issue #4768's scenario end to end with a real containerd and runc:
+ * gVisor issue #4768's scenario end to end with real containerd releases
+ * (1.6, 1.7, 2.1) and real runc and crun (tsov-runtime wraps each in turn):
  * an OCI spec mount `type: overlay` with two host lowers and an upper, run
  * through `ctr run --runc-binary tsov-runtime --mount ...` (ctr splits the
  * options on ':', the form tsov must accept). Also memory mode (writes gone
@@ -12,13 +13,21 @@ import { buildImageArchive } from '../../harness/oci-image';
 import { mountsUnder } from '../../harness/mounts';
 import { RUNTIME_MAIN } from '../../harness/daemon-process';
 import { startTestContainerd } from '../support/containerd';
+import { CONTAINERD_VERSIONS, containerdRelease, type ContainerdVersion } from '../../harness/containerd-versions';
+import { OCI_RUNTIMES, wrappedRuntime, type OciRuntime } from '../../harness/oci-runtimes';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 
 const IMAGE = 'docker.io/tsov/runtime-test:1';
 
-async function setUp(t: ExecutionContext, extraPolicy = '') {
+interface Case {
+  version: ContainerdVersion;
+  runtime: OciRuntime;
+}
+
+async function setUp(t: ExecutionContext, { version, runtime }: Case, extraPolicy = '') {
   const base = makeTempDir(t, 'e2e-runtime');
+  const oci = wrappedRuntime(runtime, containerdRelease(version), path.join(base, 'oci'));
   const layout = helperLayout(base);
   const root = layout.roots[0]!;
   const stateDir = path.join(root, 'mounts');
@@ -30,17 +39,23 @@ async function setUp(t: ExecutionContext, extraPolicy = '') {
   state_dir: ${layout.stateDir}
   allowed_roots: [${root}]
 runtime:
-  kind: runc
-  binary: /usr/sbin/runc
+  kind: ${runtime}
+  binary: ${oci.binary}
 translation:
   state_dir: ${stateDir}
 ${extraPolicy}`,
   );
   const helper = await startHelper(t, layout);
-  const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), { env: { TSOV_CONFIG: policyFile, TSOV_RUNTIME_CACHE: path.join(base, 'runtime-cache') } });
+  const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), {
+    version,
+    env: { TSOV_CONFIG: policyFile, TSOV_RUNTIME_CACHE: path.join(base, 'runtime-cache') },
+  });
   await containerd.ctr(['images', 'import', buildImageArchive(path.join(base, 'image'), IMAGE, [])]);
-  const run = (id: string, mountOptions: string, script: string, destination = '/ov') =>
-    containerd.runCaptured(id, IMAGE, ['/bin/sh', '-c', script], ['--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`]);
+  const run = async (id: string, mountOptions: string, script: string, destination = '/ov') => {
+    const output = await containerd.runCaptured(id, IMAGE, ['/bin/sh', '-c', script], ['--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`]);
+    t.true(oci.calls().some((line) => new RegExp(`\\bcreate\\b.*\\b${id}$`).test(line)), `${runtime} created ${id}: ${oci.calls().join(' | ')}`);
+    return output;
+  };
   return { base, root, stateDir, helper, containerd, run };
 }
 
@@ -49,8 +64,8 @@ const isWhiteout = (file: string) => {
   return stat.isCharacterDevice() && stat.rdev === 0;
 };
 
-test('#4768: /ov is the union of two host lowers and the upper; writes and deletions persist in upperdir', async (t) => {
-  const { root, stateDir, helper, run } = await setUp(t);
+async function union(t: ExecutionContext, c: Case) {
+  const { root, stateDir, helper, run } = await setUp(t, c);
   const [l1, l2, upper, work] = makeDirs(...['l1', 'l2', 'upper', 'work'].map((d) => path.join(root, 'ov', d)));
   fs.writeFileSync(path.join(l1!, 'from-l1'), 'l1\n');
   fs.writeFileSync(path.join(l2!, 'from-l2'), 'l2\n');
@@ -66,10 +81,10 @@ test('#4768: /ov is the union of two host lowers and the upper; writes and delet
   t.deepEqual(mountsUnder(root), [], 'ctr run --rm (task delete) left no mount behind');
   t.deepEqual(await helper.client.list(), []);
   t.false(fs.existsSync(path.join(stateDir, 'ov4768')), 'the merged mount points are removed');
-});
+}
 
-test('memory mode (a policy rule marks /scratch scratch): writes are visible inside and gone after delete', async (t) => {
-  const { root, helper, run } = await setUp(t, '  rules:\n    - destination: /scratch/**\n      mode: memory\n      scratch: true\n      memory_bytes: 16777216\n');
+async function memory(t: ExecutionContext, c: Case) {
+  const { root, helper, run } = await setUp(t, c, '  rules:\n    - destination: /scratch/**\n      mode: memory\n      scratch: true\n      memory_bytes: 16777216\n');
   const [lower, upper, work] = makeDirs(...['lower', 'upper', 'work'].map((d) => path.join(root, 'mem', d)));
   fs.writeFileSync(path.join(lower!, 'base'), 'base\n');
   const output = await run('mem1', `lowerdir=${lower}:upperdir=${upper}:workdir=${work}`, 'echo temp > /scratch/tmp/new; cat /scratch/tmp/base /scratch/tmp/new; df -k /scratch/tmp | tail -1', '/scratch/tmp');
@@ -80,20 +95,20 @@ test('memory mode (a policy rule marks /scratch scratch): writes are visible ins
   t.deepEqual(fs.readdirSync(lower!), ['base']);
   t.deepEqual(mountsUnder(root), []);
   t.deepEqual(await helper.client.list(), [], 'the tmpfs and its overlay are released at delete');
-});
+}
 
-test('an upperdir entry in memory mode without a scratch rule is refused with the persistence contract, and nothing is mounted', async (t) => {
-  const { root, helper, run, containerd } = await setUp(t);
+async function refusal(t: ExecutionContext, c: Case) {
+  const { root, helper, run, containerd } = await setUp(t, c);
   const [lower, upper, work] = makeDirs(...['lower', 'upper', 'work'].map((d) => path.join(root, 'c', d)));
   const error = await t.throwsAsync(run('refused1', `lowerdir=${lower}:upperdir=${upper}:workdir=${work}:x-tsov.mode=memory`, 'true'));
   t.regex(error.message, /tsov-runtime: mount \d+ \(\/ov\): names upperdir .*, which promises that writes persist there/);
   t.deepEqual(mountsUnder(root), []);
   t.deepEqual(await helper.client.list(), []);
   await containerd.ctr(['containers', 'rm', 'refused1']).catch(() => undefined);
-});
+}
 
-test('fuse mode: the same entry through fuse-overlayfs; writes persist in upperdir', async (t) => {
-  const { root, helper, run } = await setUp(t);
+async function fuse(t: ExecutionContext, c: Case) {
+  const { root, helper, run } = await setUp(t, c);
   const [l1, l2, upper, work] = makeDirs(...['l1', 'l2', 'upper', 'work'].map((d) => path.join(root, 'fuse', d)));
   fs.writeFileSync(path.join(l1!, 'a'), 'a\n');
   fs.writeFileSync(path.join(l2!, 'b'), 'b\n');
@@ -102,4 +117,17 @@ test('fuse mode: the same entry through fuse-overlayfs; writes persist in upperd
   t.is(fs.readFileSync(path.join(upper!, 'c'), 'utf8'), 'f\n');
   t.deepEqual(mountsUnder(root), []);
   t.deepEqual(await helper.client.list(), []);
-});
+}
+
+const SCENARIOS: ReadonlyArray<[string, (t: ExecutionContext, c: Case) => Promise<void>]> = [
+  ['#4768: /ov is the union of two host lowers and the upper; writes and deletions persist in upperdir', union],
+  ['memory mode (a policy rule marks /scratch scratch): writes are visible inside and gone after delete', memory],
+  ['an upperdir entry in memory mode without a scratch rule is refused with the persistence contract, and nothing is mounted', refusal],
+  ['fuse mode: the same entry through fuse-overlayfs; writes persist in upperdir', fuse],
+];
+
+for (const version of CONTAINERD_VERSIONS) {
+  for (const runtime of OCI_RUNTIMES) {
+    for (const [title, scenario] of SCENARIOS) test(`containerd ${version} · tsov-runtime over ${runtime}: ${title}`, (t) => scenario(t, { version, runtime }));
+  }
+}
