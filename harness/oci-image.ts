@@ -88,7 +88,8 @@ function entryLayer(workDir: string, index: number, entries: readonly LayerEntry
  * Writes an OCI image archive (a tar of an OCI layout) named `name` (a full
  * reference such as docker.io/tsov/test:8) and returns its path.
  */
-export function buildImageArchive(workDir: string, name: string, layers: ReadonlyArray<readonly LayerEntry[]>): string {
+/** The image's default command (the config's Cmd), /bin/sh unless given (a pause-like image: ['/bin/sleep', 'infinity']). */
+export function buildImageArchive(workDir: string, name: string, layers: ReadonlyArray<readonly LayerEntry[]>, cmd: readonly string[] = ['/bin/sh']): string {
   const layout = new LayoutWriter(path.join(workDir, 'layout'));
   const layerDirs = [baseLayer(workDir), ...layers.map((entries, i) => entryLayer(workDir, i + 1, entries))];
   const layerDescriptors: Descriptor[] = [];
@@ -106,7 +107,7 @@ export function buildImageArchive(workDir: string, name: string, layers: Readonl
     Buffer.from(JSON.stringify({
       architecture,
       os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'], WorkingDir: '/' },
+      config: { Env: ['PATH=/bin'], Cmd: cmd, WorkingDir: '/' },
       rootfs: { type: 'layers', diff_ids: diffIds },
     })),
   );
