@@ -128,3 +128,21 @@ test('create/run go to Node when the spec may have an overlay entry, delete when
     if (!expected) t.deepEqual(result.received, argv);
   }
 });
+
+test('`features` (containerd 2.x runs it for every runtime handler at each start) passes through to the real runtime and writes no cache', (t) => {
+  const base = makeTempDir(t, 'features');
+  const policy = path.join(base, 'policy.yaml');
+  fs.writeFileSync(policy, `runtime:\n  kind: runc\n  binary: /usr/sbin/runc\ntranslation:\n  state_dir: ${path.join(base, 'state')}\n`);
+  const cacheDir = path.join(base, 'cache');
+  const direct = spawnSync('/usr/sbin/runc', ['features'], { encoding: 'utf8' });
+  t.is(direct.status, 0, direct.stderr);
+  for (const argv of [['features'], ['--version']]) {
+    const through = spawnSync(RUNTIME_MAIN, argv, { encoding: 'utf8', env: { ...process.env, TSOV_CONFIG: policy, TSOV_RUNTIME_CACHE: cacheDir } });
+    const expected = spawnSync('/usr/sbin/runc', argv, { encoding: 'utf8' });
+    t.is(through.status, 0, through.stderr);
+    t.is(through.stdout, expected.stdout, `${argv.join(' ')}: runc's own output, byte for byte`);
+    t.is(through.stderr, '');
+  }
+  t.true(JSON.parse(direct.stdout).ociVersionMax !== undefined, 'runc features answers JSON, as containerd reads it');
+  t.false(fs.existsSync(cacheDir), 'nothing written below TSOV_RUNTIME_CACHE');
+});

@@ -36,17 +36,23 @@ function policyFile(): string | undefined {
   return fs.existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined;
 }
 
-async function loadFacts(file: string | undefined): Promise<RuntimeFacts> {
+/**
+ * The policy's runtime facts, from the cache when it is current. remember:
+ * write the caches. Calls about no container (containerd 2.x runs `features`
+ * of every runtime handler at each start, pods or not; `--version`, `help`)
+ * only read: they pass through without writing below the cache directory.
+ */
+async function loadFacts(file: string | undefined, remember: boolean): Promise<RuntimeFacts> {
   const cache = cacheFile(FACTS_CACHE_DIR, file);
   let facts = readCachedFacts(cache, file);
   if (facts === undefined) {
     const { loadPolicy } = await import('../../policy/load-policy');
     const policy = loadPolicy(file);
     facts = { binary: policy.runtime.binary, kind: policy.runtime.kind, root: policy.runtime.root, stateDir: policy.translation.stateDir };
-    writeCachedFacts(cache, file, facts);
+    if (remember) writeCachedFacts(cache, file, facts);
   }
   // The next calls of this policy can take tsov-runtime.js's shell fast path.
-  refreshPassthrough(FACTS_CACHE_DIR, file, facts);
+  if (remember) refreshPassthrough(FACTS_CACHE_DIR, file, facts);
   return facts;
 }
 
@@ -61,7 +67,7 @@ async function main(): Promise<number> {
   const file = policyFile();
   let facts: RuntimeFacts;
   try {
-    facts = await loadFacts(file);
+    facts = await loadFacts(file, args.containerId !== undefined);
   } catch (error) {
     reportFailure(args, (error as Error).message);
     return 1;
