@@ -1,14 +1,48 @@
 /**
- * containerd's config.toml and tsov: the [proxy_plugins.tsov] table, added
- * between marker comments so `tsov uninstall` can take exactly it out again.
- * Pure text transformations; the caller keeps a backup.
+ * containerd's config.toml and tsov: the [proxy_plugins.tsov] table (with
+ * `exports.root`, which CRI's ImageFsInfo reports on 1.7+) and, for
+ * containerd 2.x, the transfer service's unpack targets (without one naming
+ * tsov, `ctr images import --snapshotter tsov` and pulls fail with "no unpack
+ * platforms defined"), added between marker comments so `tsov uninstall` can
+ * take exactly them out again. Pure text transformations; the caller keeps a
+ * backup and asks containerd for its version.
  */
 
 export const BEGIN_MARKER = '# --- added by tsov install: the tsov proxy snapshotter ---';
 export const END_MARKER = '# --- end of tsov ---';
 
-export function proxyPluginBlock(socket: string): string {
-  return `${BEGIN_MARKER}\n[proxy_plugins.tsov]\n  type = "snapshot"\n  address = "${socket}"\n${END_MARKER}\n`;
+/** containerd's major and minor version from `containerd --version` ("containerd github.com/containerd/containerd/v2 2.1.9+unknown"). Pure. */
+export function parseContainerdVersion(output: string): { major: number; minor: number } | undefined {
+  const match = /^containerd\s+\S+\s+v?(\d+)\.(\d+)\./m.exec(output);
+  return match === null ? undefined : { major: Number(match[1]), minor: Number(match[2]) };
+}
+
+/** Go's GOARCH for Node's process.arch (the platform an unpack target names). */
+const GOARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+export interface BlockOptions {
+  socket: string;
+  /** tsov-snapshotter's root (snapshotter.root). */
+  root: string;
+  containerdMajor: number;
+  /** Node's process.arch. */
+  arch?: string;
+}
+
+/**
+ * What tsov adds to containerd's config. The unpack targets of 2.x replace
+ * containerd's default list, so overlayfs is named again. Pure.
+ */
+export function proxyPluginBlock(options: BlockOptions): string {
+  const lines = [BEGIN_MARKER, '[proxy_plugins.tsov]', '  type = "snapshot"', `  address = ${JSON.stringify(options.socket)}`, '  [proxy_plugins.tsov.exports]', `    root = ${JSON.stringify(options.root)}`];
+  if (options.containerdMajor >= 2) {
+    const platform = `linux/${GOARCH[options.arch ?? process.arch] ?? options.arch ?? process.arch}`;
+    for (const snapshotter of ['overlayfs', 'tsov']) {
+      lines.push('', "[[plugins.'io.containerd.transfer.v1.local'.unpack_config]]", `  platform = ${JSON.stringify(platform)}`, `  snapshotter = ${JSON.stringify(snapshotter)}`);
+    }
+  }
+  lines.push(END_MARKER);
+  return `${lines.join('\n')}\n`;
 }
 
 /** Whether the config already names a tsov proxy plugin (ours or written by hand). */
@@ -18,11 +52,29 @@ export function hasTsovProxyPlugin(text: string): boolean {
 
 export type MergeResult = { changed: true; text: string } | { changed: false; reason: string };
 
-/** Appends the table (a new table header may follow anything in TOML, so appending keeps the file valid). */
-export function addProxyPlugin(text: string, socket: string): MergeResult {
+/** The config `version` that file declares, if any. Pure. */
+export function configVersion(text: string): number | undefined {
+  const match = /^version\s*=\s*(\d+)\s*$/m.exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/**
+ * Appends the tables (a new table header, or another element of an array of
+ * tables, may follow anything in TOML, so appending keeps the file valid). An
+ * empty file gets the config version of that containerd first; a file declaring
+ * another version than that containerd reads natively is refused (2.x migrates
+ * a version 2 file in memory, but its plugin names are 1.x's).
+ */
+export function addProxyPlugin(text: string, options: BlockOptions): MergeResult {
   if (hasTsovProxyPlugin(text)) return { changed: false, reason: 'it already has [proxy_plugins.tsov]' };
-  const separator = text === '' || text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
-  return { changed: true, text: `${text}${separator}${proxyPluginBlock(socket)}` };
+  const wanted = options.containerdMajor >= 2 ? 3 : 2;
+  const declared = configVersion(text);
+  if (declared !== undefined && declared !== wanted) {
+    return { changed: false, reason: `it declares version = ${declared} but containerd ${options.containerdMajor}.x reads version = ${wanted}; migrate it first (containerd config migrate) or edit it by hand` };
+  }
+  const head = text.trim() === '' ? `version = ${wanted}\n\n` : text;
+  const separator = head.endsWith('\n\n') ? '' : head.endsWith('\n') ? '\n' : '\n\n';
+  return { changed: true, text: `${head}${separator}${proxyPluginBlock(options)}` };
 }
 
 /** Removes the block between the markers, and nothing else. */
@@ -38,10 +90,10 @@ export function removeProxyPlugin(text: string): MergeResult {
 }
 
 /** What to tell an operator who installs without --containerd-config. */
-export function containerdInstructions(socket: string, runtimeBinary: string): string {
-  return `Add to /etc/containerd/config.toml (containerd 1.6/1.7: version = 2; 2.x: version = 3, same table):
+export function containerdInstructions(options: BlockOptions, runtimeBinary: string): string {
+  return `Add to /etc/containerd/config.toml (containerd ${options.containerdMajor}.x, config version ${options.containerdMajor >= 2 ? 3 : 2}):
 
-${proxyPluginBlock(socket)}
+${proxyPluginBlock(options)}
 then restart containerd: ctr image import --snapshotter tsov, ctr run --snapshotter tsov.
 For CRI (Kubernetes), see deploy/kubernetes.md: snapshotter = "tsov", and a runtime whose
 BinaryName is ${runtimeBinary} for type: overlay spec mounts.`;

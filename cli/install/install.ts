@@ -12,8 +12,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError } from '../../common/errors';
-import { addProxyPlugin, containerdInstructions, removeProxyPlugin } from './containerd-config';
-import { DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
+import { spawnSync } from 'node:child_process';
+import { addProxyPlugin, containerdInstructions, parseContainerdVersion, removeProxyPlugin, type BlockOptions } from './containerd-config';
+import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
 
 /** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -47,6 +48,16 @@ function backup(file: string): string {
   const copy = `${file}.tsov-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   fs.copyFileSync(file, copy);
   return copy;
+}
+
+/** The containerd in PATH, as it names its version. */
+function containerdVersion(): { major: number; minor: number } | undefined {
+  const result = spawnSync('containerd', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return result.status === 0 ? parseContainerdVersion(result.stdout) : undefined;
+}
+
+function blockOptions(containerdMajor: number): BlockOptions {
+  return { socket: DEFAULT_SNAPSHOTTER_SOCKET, root: DEFAULT_SNAPSHOTTER_ROOT, containerdMajor };
 }
 
 export function install(options: InstallOptions): void {
@@ -83,17 +94,21 @@ export function install(options: InstallOptions): void {
     fs.writeFileSync(`${policy}.example`, shipped, { mode: 0o644 });
     say(`kept     ${policy} (edited; the shipped default is in ${policy}.example)`);
   }
+  const version = containerdVersion();
   if (options.containerdConfig === undefined) {
     say('');
-    say(containerdInstructions(DEFAULT_SNAPSHOTTER_SOCKET, path.join(options.prefix, 'bin', 'tsov-runtime')));
+    if (version === undefined) say('(containerd --version did not answer: showing what containerd 2.x needs; 1.x needs only the [proxy_plugins.tsov] table, in a version = 2 file)');
+    say(containerdInstructions(blockOptions(version?.major ?? 2), path.join(options.prefix, 'bin', 'tsov-runtime')));
   } else {
+    if (version === undefined) throw new StartupError('cannot tell which containerd this is: `containerd --version` did not answer; put containerd in PATH (its config differs between 1.x and 2.x)');
+    say(`found    containerd ${version.major}.${version.minor}`);
     const file = options.containerdConfig;
     const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    const merged = addProxyPlugin(current, DEFAULT_SNAPSHOTTER_SOCKET);
+    const merged = addProxyPlugin(current, blockOptions(version.major));
     if (merged.changed) {
       const saved = current === '' ? undefined : backup(file);
       fs.writeFileSync(file, merged.text);
-      say(`merged   [proxy_plugins.tsov] into ${file}${saved ? ` (backup: ${saved})` : ''}; restart containerd`);
+      say(`merged   [proxy_plugins.tsov]${version.major >= 2 ? ' and the transfer unpack_config for tsov' : ''} into ${file}${saved ? ` (backup: ${saved})` : ''}; restart containerd`);
     } else {
       say(`kept     ${file}: ${merged.reason}`);
     }
