@@ -17,7 +17,7 @@ import { containerdEndToEnd } from './containerd-workloads';
 import type { Workload } from './context';
 import { filesystemWorkload } from './filesystem-workload';
 import { runtimeOverhead } from './runtime-overhead';
-import { chain, cycle, list, memory } from './snapshotter-workloads';
+import { activeUsage, chain, cycle, list, memory } from './snapshotter-workloads';
 import { markdownTable, ratio, type ResultRow } from './stats';
 
 const RESULTS_DIR = path.resolve(__dirname, '..', '..', 'bench', 'results');
@@ -26,6 +26,7 @@ const WORKLOADS: Record<string, Workload> = {
   cycle,
   chain,
   list,
+  usage: activeUsage,
   memory,
   containerd: containerdEndToEnd,
   filesystem: filesystemWorkload,

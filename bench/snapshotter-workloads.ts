@@ -183,6 +183,17 @@ export async function list(context: BenchContext): Promise<ResultRow[]> {
   return rows;
 }
 
+/** Usage of a running container's active snapshot (CRI asks every 10 s per container). */
+export async function activeUsage(context: BenchContext): Promise<ResultRow[]> {
+  const calls = String(Math.max(20, context.runs * 5));
+  const results = await perServer(context, 'usage', (daemon) => drive(daemon.socket, ['-workload', 'usage', '-files', '10000', '-calls', calls]));
+  const label = `Usage of an active snapshot with 10,000 files ×${calls}`;
+  return [
+    { workload: label, metric: 'p50', tsov: results.tsov.p50Ms, reference: results.reference.p50Ms, unit: 'ms', lowerIsBetter: true, target: '≤ 1.0×' },
+    { workload: label, metric: 'p99', tsov: results.tsov.p99Ms, reference: results.reference.p99Ms, unit: 'ms', lowerIsBetter: true },
+  ];
+}
+
 /** Idle memory two seconds after start, and the peak RSS over 8-worker cycles. */
 export async function memory(context: BenchContext): Promise<ResultRow[]> {
   const results = await perServer(context, 'memory', async (daemon) => {

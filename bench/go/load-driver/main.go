@@ -49,13 +49,13 @@ type Latency struct {
 
 func main() {
 	address := flag.String("address", "", "Snapshots API unix socket")
-	workload := flag.String("workload", "", "cycle, chain or list")
+	workload := flag.String("workload", "", "cycle, chain, list or usage")
 	workers := flag.Int("workers", 1, "cycle: concurrent workers")
-	files := flag.Int("files", 0, "cycle: small files written into the upper before Commit")
+	files := flag.Int("files", 0, "cycle: small files written into the upper before Commit; usage: files in the active snapshot's upper")
 	duration := flag.Duration("duration", 10*time.Second, "cycle: how long to run")
 	layers := flag.Int("layers", 128, "chain: layers under the view")
 	count := flag.Int("snapshots", 2000, "list: committed snapshots to list")
-	calls := flag.Int("calls", 1000, "chain, list: timed calls")
+	calls := flag.Int("calls", 1000, "chain, list, usage: timed calls")
 	flag.Parse()
 	if *address == "" {
 		fail(fmt.Errorf("-address is required"))
@@ -76,8 +76,10 @@ func main() {
 		result, err = chain(ctx, sn, *layers, *calls)
 	case "list":
 		result, err = list(ctx, sn, *count, *calls)
+	case "usage":
+		result, err = usage(ctx, sn, *files, *calls)
 	default:
-		err = fmt.Errorf("unknown -workload %q: cycle, chain or list", *workload)
+		err = fmt.Errorf("unknown -workload %q: cycle, chain, list or usage", *workload)
 	}
 	if err != nil {
 		fail(err)
@@ -291,6 +293,41 @@ func list(ctx context.Context, sn snapshots.Snapshotter, count, calls int) (Resu
 		"filtered": {Count: filtered.Operations, P50Ms: filtered.P50Ms, P99Ms: filtered.P99Ms},
 	}
 	return full, nil
+}
+
+// usage: an active snapshot over a base whose upper holds files small files
+// in 100 directories (a running container's writable layer); timed Usage
+// calls of it, as CRI makes one per running container every stats_collect_period.
+func usage(ctx context.Context, sn snapshots.Snapshotter, files, calls int) (Result, error) {
+	base, err := commitBase(ctx, sn, "usage-base")
+	if err != nil {
+		return Result{}, err
+	}
+	mounts, err := sn.Prepare(ctx, "usage-active", base)
+	if err != nil {
+		return Result{}, err
+	}
+	upper, err := upperDir(mounts)
+	if err != nil {
+		return Result{}, err
+	}
+	for f := 0; f < files; f++ {
+		dir := filepath.Join(upper, fmt.Sprintf("dir-%d", f%100))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Result{}, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%d", f)), []byte("tsov bench payload\n"), 0o644); err != nil {
+			return Result{}, err
+		}
+	}
+	want := int64(files + 100)
+	return timeCalls(fmt.Sprintf("Usage of an active snapshot with %d files", files), calls, func() error {
+		u, err := sn.Usage(ctx, "usage-active")
+		if err == nil && u.Inodes < want {
+			err = fmt.Errorf("Usage counted %d inodes, want at least %d", u.Inodes, want)
+		}
+		return err
+	})
 }
 
 func timeCalls(name string, calls int, call func() error) (Result, error) {
