@@ -129,7 +129,7 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   const env = { ...process.env, ...options.env, PATH: pathFor(release), CONTAINERD_NAMESPACE: namespace };
   fs.writeFileSync(configFile, options.configText ?? containerdConfig(release, dir, tsovSocket, options.otherSnapshotters));
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn(path.join(release.binDir, 'containerd'), ['--config', configFile, '--log-level', 'info'], { stdio: ['ignore', log, log], env });
+  const child: ChildProcess = spawn(path.join(release.binDir, 'containerd'), ['--config', configFile, '--log-level', process.env.TSOV_TEST_CONTAINERD_LOG_LEVEL ?? 'info'], { stdio: ['ignore', log, log], env });
   const ctrBinary = path.join(release.binDir, 'ctr');
   fs.closeSync(log);
   const stop = async () => {

@@ -67,8 +67,17 @@ export class SnapshotService {
   private snapshotsDirHandle: fs.FileHandle | undefined;
   private readonly caches = new SnapshotReadCaches();
   private readonly spares: SpareDirectories;
-  /** Making, measuring and removing snapshot directories, off the event loop. */
+  /** Making and removing snapshot directories, off the event loop. */
   private readonly fsWorker = new FsWorker();
+  /**
+   * Measuring them (Usage, Commit), on a thread of its own: CRI asks every
+   * running container's Usage every 10 s, and a walk queued before a removal
+   * made Cleanup wait for it — widening the window in which containerd's
+   * garbage collector misses a snapshot deleted during its run (it ignores
+   * deletions older than the collection's end), which then outlived
+   * RemovePodSandbox until the next collection.
+   */
+  private readonly measurer = new FsWorker();
 
   constructor(options: SnapshotServiceOptions) {
     this.store = options.store;
@@ -121,7 +130,7 @@ export class SnapshotService {
   /** After the server has stopped: lets directory removals finish and releases what start() opened. */
   async close(): Promise<void> {
     await Promise.all([this.settled(), this.spares.settled()]);
-    await this.fsWorker.close();
+    await Promise.all([this.fsWorker.close(), this.measurer.close()]);
     await this.snapshotsDirHandle?.close();
     this.snapshotsDirHandle = undefined;
   }
@@ -352,7 +361,7 @@ export class SnapshotService {
 
   private async measure(id: number): Promise<DiskUsage> {
     try {
-      return await this.fsWorker.usage(this.layout.fsDir(id));
+      return await this.measurer.usage(this.layout.fsDir(id));
     } catch (error) {
       throw classifyFilesystemError(error, `measuring the disk usage of snapshot ${id}`);
     }

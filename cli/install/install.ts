@@ -15,6 +15,7 @@ import { StartupError } from '../../common/errors';
 import { spawnSync } from 'node:child_process';
 import { addProxyPlugin, containerdInstructions, parseContainerdVersion, removeProxyPlugin, type BlockOptions } from './containerd-config';
 import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
+import { containerdRootOf, imageFsPath, linkImageFilesystem, unlinkImageFilesystem } from './image-fs-link';
 
 /** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -112,6 +113,11 @@ export function install(options: InstallOptions): void {
     } else {
       say(`kept     ${file}: ${merged.reason}`);
     }
+    if (version.major === 1 && version.minor <= 6) {
+      const link = under(options.destdir, imageFsPath(containerdRootOf(current)));
+      const outcome = linkImageFilesystem(link, DEFAULT_SNAPSHOTTER_ROOT);
+      say(`${outcome === 'linked' ? 'linked  ' : 'kept    '} ${link} -> ${DEFAULT_SNAPSHOTTER_ROOT} (containerd 1.6's CRI reports it as tsov's image filesystem)`);
+    }
   }
   say('');
   say('next: systemctl daemon-reload && systemctl enable --now tsov-helper tsov-snapshotter && systemctl restart containerd');
@@ -145,6 +151,8 @@ export function uninstall(options: InstallOptions): void {
   }
   if (options.containerdConfig !== undefined && fs.existsSync(options.containerdConfig)) {
     const file = options.containerdConfig;
+    const link = under(options.destdir, imageFsPath(containerdRootOf(fs.readFileSync(file, 'utf8'))));
+    if (unlinkImageFilesystem(link, DEFAULT_SNAPSHOTTER_ROOT)) say(`removed  ${link}`);
     const removed = removeProxyPlugin(fs.readFileSync(file, 'utf8'));
     if (removed.changed) {
       const saved = backup(file);

@@ -22,6 +22,7 @@ import { canLowerOomScore, privateDeployConfig, readDeployFile } from '../suppor
 import { helperLayout, startHelper } from '../support/helper-process';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { imageFsPath, linkImageFilesystem } from '../../cli/install/image-fs-link';
 
 const APP_IMAGE = 'docker.io/tsov/cri-app:1';
 const MiB = 1024 * 1024;
@@ -44,6 +45,8 @@ async function setUp(t: ExecutionContext, version: ContainerdVersion, deployFile
     runtimeBinary: RUNTIME_MAIN,
     runscConfig: path.join(dir, 'runsc.toml'),
   }, !canLowerOomScore());
+  // containerd 1.6 reports <root>/io.containerd.snapshotter.v1.tsov as the image filesystem; tsov install links it (cli/install/image-fs-link.ts).
+  if (version === '1.6') linkImageFilesystem(imageFsPath(path.join(containerdDir, 'root')), snapshotterRoot);
   const containerd = await startTestContainerd(t, containerdDir, snapshotterSocket, {
     version,
     configText,
@@ -159,12 +162,13 @@ async function podsOnTsov(t: ExecutionContext, version: ContainerdVersion, deplo
   const fsInfo = await f.cri.imageFsInfo();
   const imageFs = fsInfo.image_filesystems[0]!;
   if (version === '1.6') {
-    // 1.6 ignores [proxy_plugins.tsov.exports] root: it names the directory a built-in snapshotter would have (README: known limits).
+    // 1.6 ignores [proxy_plugins.tsov.exports] root: it names the directory a built-in snapshotter would have, which tsov install links to tsov's root.
     t.is(imageFs.fs_id?.mountpoint, path.join(f.containerd.dir, 'root', 'io.containerd.snapshotter.v1.tsov'));
   } else {
     t.is(imageFs.fs_id?.mountpoint, f.snapshotterRoot, 'ImageFsInfo names tsov\'s root ([proxy_plugins.tsov.exports] root)');
-    t.true(fs.existsSync(imageFs.fs_id!.mountpoint));
   }
+  // kubelet stats the mountpoint (following links) to find the image filesystem's device.
+  t.is(fs.realpathSync(imageFs.fs_id!.mountpoint), fs.realpathSync(f.snapshotterRoot), 'the mountpoint leads to tsov\'s root');
   t.true((imageFs.used_bytes?.value ?? 0) > 0, 'the image filesystem\'s usage is measured (the sum of tsov\'s Usage of the image layers)');
 
   for (const pod of [plain, wrapped]) await removePodAndItsSnapshots(t, f, pod);

@@ -48,6 +48,9 @@ test('install links the executables, writes units and policy, merges containerd 
   const dump = spawnSync('containerd', ['--config', containerdConfig, 'config', 'dump'], { encoding: 'utf8' });
   t.is(dump.status, 0, dump.stderr);
   t.regex(dump.stdout, /\[proxy_plugins\.tsov\]\s+address = "\/run\/tsov\/tsov\.sock"/, 'containerd reads the merged table');
+  const imageFsLink = path.join(destdir, 'var/lib/containerd/io.containerd.snapshotter.v1.tsov');
+  t.is(fs.readlinkSync(imageFsLink), '/var/lib/tsov', 'containerd 1.6: the path its CRI reports as the image filesystem leads to tsov\'s root');
+  t.regex(first.stdout, /found {4}containerd 1\.6/);
 
   fs.appendFileSync(path.join(destdir, 'etc/tsov/config.yaml'), '# edited by the operator\n');
   const again = tsov('install', '--destdir', destdir, '--prefix', '/opt/tsov', '--containerd-config', containerdConfig);
@@ -61,6 +64,7 @@ test('install links the executables, writes units and policy, merges containerd 
   t.deepEqual(fs.readdirSync(path.join(destdir, 'opt/tsov/bin')), []);
   t.false(fs.existsSync(path.join(destdir, 'etc/systemd/system/tsov-helper.service')));
   t.is(fs.readFileSync(containerdConfig, 'utf8'), original, 'exactly the added table is removed');
+  t.is(fs.lstatSync(imageFsLink, { throwIfNoEntry: false }), undefined, 'and the link');
   t.true(fs.existsSync(path.join(destdir, 'etc/tsov/config.yaml')), 'the policy stays without --purge');
   t.is(tsov('uninstall', '--destdir', destdir, '--prefix', '/opt/tsov', '--purge').status, 0);
   t.false(fs.existsSync(path.join(destdir, 'etc/tsov')));

@@ -197,3 +197,28 @@ test('at start, a record whose directory did not survive is rolled back if its c
   t.is((await third.client.stat('layer')).kind, 'COMMITTED', 'a committed snapshot is never dropped silently');
   t.regex(third.stderr(), /committed snapshot has no directory; its data is lost/);
 });
+
+test('Remove and Cleanup do not wait behind a Usage walk in flight (containerd\'s garbage collector calls them while CRI measures containers)', async (t) => {
+  const { client } = await started(t);
+  await client.prepare('base-active');
+  await client.commit('base', 'base-active');
+  const mounts = await client.prepare('busy', 'base');
+  const upper = mounts[0]!.options.find((option) => option.startsWith('upperdir='))!.slice('upperdir='.length);
+  for (let i = 0; i < 30_000; i++) {
+    const dir = path.join(upper, `d${i % 100}`);
+    if (i < 100) fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, `f${i}`), 'x');
+  }
+  await client.prepare('doomed', 'base');
+  const order: string[] = [];
+  const usage = client.usage('busy').then((u) => {
+    order.push('usage');
+    return u;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 5)); // the walk has started
+  await client.remove('doomed');
+  await client.cleanup();
+  order.push('cleanup');
+  t.is((await usage).inodes, 30_000 + 100 + 1);
+  t.deepEqual(order, ['cleanup', 'usage'], 'Cleanup answered while the 30,000-file walk was still running');
+});

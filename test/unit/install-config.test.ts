@@ -2,6 +2,10 @@
 import test from 'ava';
 import { addProxyPlugin, BEGIN_MARKER, configVersion, hasTsovProxyPlugin, parseContainerdVersion, proxyPluginBlock, removeProxyPlugin, type BlockOptions } from '../../cli/install/containerd-config';
 import { unitForPrefix } from '../../cli/install/install';
+import fs from 'node:fs';
+import path from 'node:path';
+import { containerdRootOf, imageFsPath, linkImageFilesystem, unlinkImageFilesystem } from '../../cli/install/image-fs-link';
+import { makeTempDir } from '../support/temp-dir';
 
 const original = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "pause"\n';
 const v1: BlockOptions = { socket: '/run/tsov/tsov.sock', root: '/var/lib/tsov', containerdMajor: 1, arch: 'x64' };
@@ -66,4 +70,24 @@ test('a file of the other config version is refused with the way out; versions a
   for (const [output, expected] of cases) t.deepEqual(parseContainerdVersion(output), expected, output);
   t.is(configVersion('# c\nversion = 3\n'), 3);
   t.is(configVersion('root = "/x"\n'), undefined);
+});
+
+test('containerd 1.6\'s image filesystem path: the config\'s top-level root (or the default), linked to tsov\'s root once', (t) => {
+  const cases: Array<[string, string]> = [
+    ['', '/var/lib/containerd'],
+    ['version = 2\nroot = "/srv/containerd"\n', '/srv/containerd'],
+    ["version = 2\nroot = '/srv/c' # comment\n", '/srv/c'],
+    ['version = 2\n[plugins.x]\n  root = "/not/top/level"\n', '/var/lib/containerd'],
+  ];
+  for (const [text, root] of cases) t.is(containerdRootOf(text), root, text);
+  t.is(imageFsPath('/var/lib/containerd'), '/var/lib/containerd/io.containerd.snapshotter.v1.tsov');
+  const dir = makeTempDir(t, 'image-fs-link');
+  const link = path.join(dir, 'containerd', 'io.containerd.snapshotter.v1.tsov');
+  t.is(linkImageFilesystem(link, '/var/lib/tsov'), 'linked');
+  t.is(linkImageFilesystem(link, '/var/lib/tsov'), 'kept');
+  t.false(unlinkImageFilesystem(link, '/elsewhere'), 'a link to elsewhere is not tsov\'s');
+  t.true(unlinkImageFilesystem(link, '/var/lib/tsov'));
+  fs.mkdirSync(link);
+  t.throws(() => linkImageFilesystem(link, '/var/lib/tsov'), { message: /exists and is not a link to \/var\/lib\/tsov/ });
+  t.false(unlinkImageFilesystem(link, '/var/lib/tsov'));
 });

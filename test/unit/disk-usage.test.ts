@@ -1,0 +1,63 @@
+/**
+ * The snapshotter's disk usage (the Usage of an active snapshot) against GNU
+ * du on the same trees: du counts each inode once (hard links too) with its
+ * st_blocks, as containerd's continuity fs.DiskUsage does.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { measureDiskUsageSync } from '../../snapshotter/disk-usage';
+import { makeTempDir } from '../support/temp-dir';
+
+function du(root: string): { size: number; inodes: number } {
+  const size = Number(execFileSync('du', ['-s', '-B1', root], { encoding: 'utf8' }).split('\t')[0]);
+  const inodes = Number(execFileSync('du', ['-s', '--inodes', root], { encoding: 'utf8' }).split('\t')[0]);
+  return { size, inodes };
+}
+
+const TREES: ReadonlyArray<[string, (root: string) => void]> = [
+  ['an empty directory', () => undefined],
+  ['files in nested directories', (root) => {
+    for (let d = 0; d < 5; d++) {
+      fs.mkdirSync(path.join(root, `d${d}`, 'inner'), { recursive: true });
+      for (let f = 0; f < 20; f++) fs.writeFileSync(path.join(root, `d${d}`, f % 2 ? 'inner' : '', `f${f}`), 'x'.repeat(f * 1000));
+    }
+  }],
+  ['hard links inside the tree (counted once), and a link whose other name is outside', (root) => {
+    fs.writeFileSync(path.join(root, 'data'), Buffer.alloc(64 * 1024, 1));
+    fs.mkdirSync(path.join(root, 'dir'));
+    fs.linkSync(path.join(root, 'data'), path.join(root, 'dir', 'again'));
+    fs.linkSync(path.join(root, 'data'), path.join(root, 'dir', 'thrice'));
+    fs.writeFileSync(path.join(root, '..', 'outside'), 'o');
+    fs.linkSync(path.join(root, '..', 'outside'), path.join(root, 'from-outside'));
+  }],
+  ['symlinks (not followed), a sparse file, a fifo, an OCI whiteout', (root) => {
+    fs.symlinkSync('/etc', path.join(root, 'etc-link'));
+    fs.symlinkSync('dangling', path.join(root, 'dangling-link'));
+    const fd = fs.openSync(path.join(root, 'sparse'), 'w');
+    fs.writeSync(fd, 'end', 50 * 1024 * 1024);
+    fs.closeSync(fd);
+    execFileSync('mkfifo', [path.join(root, 'fifo')]);
+    execFileSync('mknod', [path.join(root, 'whiteout'), 'c', '0', '0']);
+  }],
+  ['names with spaces, newlines and non-UTF-8-looking characters', (root) => {
+    for (const name of ['with space', 'new\nline', 'ünïcode', '-dash', '.hidden']) fs.writeFileSync(path.join(root, name), name);
+  }],
+];
+
+for (const [title, build] of TREES) {
+  test(`disk usage equals du's: ${title}`, (t) => {
+    const root = path.join(makeTempDir(t, 'du'), 'tree');
+    fs.mkdirSync(root);
+    build(root);
+    t.deepEqual(measureDiskUsageSync(root), du(root));
+  });
+}
+
+test('a root that is a file is one inode; a missing root is an error', (t) => {
+  const dir = makeTempDir(t, 'du-file');
+  fs.writeFileSync(path.join(dir, 'f'), 'x'.repeat(10000));
+  t.deepEqual(measureDiskUsageSync(path.join(dir, 'f')), du(path.join(dir, 'f')));
+  t.throws(() => measureDiskUsageSync(path.join(dir, 'missing')), { code: 'ENOENT' });
+});
