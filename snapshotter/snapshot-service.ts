@@ -252,9 +252,17 @@ export class SnapshotService {
     return this.caches.infoOf(record);
   }
 
-  /** Removes directories under snapshots/ that no metadata names. */
+  /**
+   * Removes directories under snapshots/ that no metadata names and no removal
+   * is already deleting. It does not wait for those removals: containerd's
+   * garbage collector calls Cleanup at the end of each collection while
+   * Removes of that snapshotter wait for it (metadata garbageCollect holds its
+   * lock through walk and prune), and the scheduler ignores every deletion
+   * committed before the collection returned — a slow Cleanup let a pod's
+   * snapshot, removed in that window, outlive RemovePodSandbox until some
+   * later collection.
+   */
   async cleanup(): Promise<string[]> {
-    await this.settled();
     // List first, then read the ids: a snapshot created while readdir runs is either
     // not listed or already named by the metadata read after it, never removed.
     const names = await fs.readdir(this.layout.snapshotsDir);
