@@ -34,14 +34,23 @@ function entriesIfPresent(dir: string): fs.Dirent[] {
   }
 }
 
-export function measureDiskUsageSync(root: string): DiskUsage {
+/** A measurement, and the tree's directories when asked for (absent when there were more than asked for). */
+export type MeasuredTree = DiskUsage & { directories?: string[] };
+
+/** directoryLimit > 0: also list the directories walked (the root first), up to that many. */
+export function measureDiskUsageSync(root: string, directoryLimit = 0): MeasuredTree {
   const rootStat = fs.lstatSync(root);
   let size = rootStat.blocks * 512;
   let inodes = 1;
   if (!rootStat.isDirectory()) return { size, inodes };
   const linked = new Set<string>();
   const pending = [root];
+  let directories: string[] | undefined = directoryLimit > 0 ? [] : undefined;
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    if (directories !== undefined) {
+      directories.push(dir);
+      if (directories.length > directoryLimit) directories = undefined;
+    }
     for (const entry of entriesIfPresent(dir)) {
       const file = `${dir}/${entry.name}`;
       const stat = lstatIfPresent(file);
@@ -60,5 +69,5 @@ export function measureDiskUsageSync(root: string): DiskUsage {
       inodes++;
     }
   }
-  return { size, inodes };
+  return directoryLimit > 0 && directories !== undefined ? { size, inodes, directories } : { size, inodes };
 }

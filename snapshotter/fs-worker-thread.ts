@@ -14,7 +14,7 @@ if (port === null) throw new Error('fs-worker-thread runs only as a worker threa
 port.on('message', (job: FsJob) => {
   let reply: FsJobReply;
   try {
-    if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path) };
+    if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit ?? 0) };
     else if (job.op === 'make') {
       makeSnapshotDirectorySync({ dir: job.path, kind: job.kind ?? 'active', owner: job.owner });
       reply = { id: job.id };

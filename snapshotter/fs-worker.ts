@@ -10,12 +10,12 @@
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type { SnapshotDirectoryRequest } from './durable-fs';
-import type { DiskUsage } from './snapshot-model';
+import type { MeasuredTree } from './disk-usage';
 
-export type FsJob = { id: number; op: 'usage' | 'remove' | 'make'; path: string } & Partial<Omit<SnapshotDirectoryRequest, 'dir'>>;
+export type FsJob = { id: number; op: 'usage' | 'remove' | 'make'; path: string; directoryLimit?: number } & Partial<Omit<SnapshotDirectoryRequest, 'dir'>>;
 export type FsJobReply = {
   id: number;
-  usage?: DiskUsage;
+  usage?: MeasuredTree;
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
 };
 
@@ -35,9 +35,9 @@ export class FsWorker {
 
   constructor(private readonly idleMs = 30_000) {}
 
-  /** Disk usage of the tree at dir (see disk-usage.ts). */
-  async usage(dir: string): Promise<DiskUsage> {
-    const reply = await this.run('usage', dir);
+  /** Disk usage of the tree at dir, and its directories up to directoryLimit (see disk-usage.ts). */
+  async usage(dir: string, directoryLimit = 0): Promise<MeasuredTree> {
+    const reply = await this.run('usage', dir, { directoryLimit });
     return reply.usage!;
   }
 

@@ -27,6 +27,7 @@ import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '.
 import type { Clock } from './clock';
 import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
+import { UsageCache } from './usage-cache';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync } from './group-sync';
@@ -69,15 +70,10 @@ export class SnapshotService {
   private readonly spares: SpareDirectories;
   /** Making and removing snapshot directories, off the event loop. */
   private readonly fsWorker = new FsWorker();
-  /**
-   * Measuring them (Usage, Commit), on a thread of its own: CRI asks every
-   * running container's Usage every 10 s, and a walk queued before a removal
-   * made Cleanup wait for it — widening the window in which containerd's
-   * garbage collector misses a snapshot deleted during its run (it ignores
-   * deletions older than the collection's end), which then outlived
-   * RemovePodSandbox until the next collection.
-   */
+  /** Measuring them (Usage, Commit) on a thread of its own: a walk never delays a removal or Cleanup. */
   private readonly measurer = new FsWorker();
+  /** Usage of active snapshots, kept until inotify reports a change (usage-cache.ts). */
+  private readonly usageCache = new UsageCache({ measure: (dir, directoryLimit) => this.measurer.usage(dir, directoryLimit) });
 
   constructor(options: SnapshotServiceOptions) {
     this.store = options.store;
@@ -130,6 +126,7 @@ export class SnapshotService {
   /** After the server has stopped: lets directory removals finish and releases what start() opened. */
   async close(): Promise<void> {
     await Promise.all([this.settled(), this.spares.settled()]);
+    this.usageCache.close();
     await Promise.all([this.fsWorker.close(), this.measurer.close()]);
     await this.snapshotsDirHandle?.close();
     this.snapshotsDirHandle = undefined;
@@ -177,6 +174,7 @@ export class SnapshotService {
         usage,
       });
       this.caches.committed(current.id);
+      this.usageCache.forget(current.id);
     });
   }
 
@@ -188,6 +186,7 @@ export class SnapshotService {
       }
       tx.remove(record.id);
       this.caches.removed(record.id);
+      this.usageCache.forget(record.id);
       return record.id;
     });
     // The record is gone durably: the reply need not wait for the directory,
@@ -245,7 +244,7 @@ export class SnapshotService {
   async usage(key: string): Promise<DiskUsage> {
     const record = this.store.read((tx) => getExisting(tx, key));
     if (record.kind !== 'active') return { size: record.size, inodes: record.inodes };
-    return this.measure(record.id);
+    return this.measured(record.id, () => this.usageCache.usage(record.id, this.layout.fsDir(record.id)));
   }
 
   private infoOfRecord(record: SnapshotRecord): SnapshotInfo {
@@ -254,13 +253,9 @@ export class SnapshotService {
 
   /**
    * Removes directories under snapshots/ that no metadata names and no removal
-   * is already deleting. It does not wait for those removals: containerd's
-   * garbage collector calls Cleanup at the end of each collection while
-   * Removes of that snapshotter wait for it (metadata garbageCollect holds its
-   * lock through walk and prune), and the scheduler ignores every deletion
-   * committed before the collection returned — a slow Cleanup let a pod's
-   * snapshot, removed in that window, outlive RemovePodSandbox until some
-   * later collection.
+   * is already deleting, without waiting for those: containerd's collector
+   * ignores deletions committed before its run returns, and calls Cleanup last
+   * (a slow Cleanup let a pod's snapshot outlive RemovePodSandbox; README, CRI).
    */
   async cleanup(): Promise<string[]> {
     // List first, then read the ids: a snapshot created while readdir runs is either
@@ -367,9 +362,14 @@ export class SnapshotService {
     return getCommittedParent(tx, parent).id;
   }
 
-  private async measure(id: number): Promise<DiskUsage> {
+  /** A fresh walk (Commit records it). */
+  private measure(id: number): Promise<DiskUsage> {
+    return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id)));
+  }
+
+  private async measured(id: number, walk: () => Promise<DiskUsage>): Promise<DiskUsage> {
     try {
-      return await this.measurer.usage(this.layout.fsDir(id));
+      return await walk();
     } catch (error) {
       throw classifyFilesystemError(error, `measuring the disk usage of snapshot ${id}`);
     }

@@ -56,6 +56,7 @@ func main() {
 	layers := flag.Int("layers", 128, "chain: layers under the view")
 	count := flag.Int("snapshots", 2000, "list: committed snapshots to list")
 	calls := flag.Int("calls", 1000, "chain, list, usage: timed calls")
+	writeEach := flag.Bool("write-each", false, "usage: write a file into the upper before each timed call (a container that keeps writing)")
 	flag.Parse()
 	if *address == "" {
 		fail(fmt.Errorf("-address is required"))
@@ -77,7 +78,7 @@ func main() {
 	case "list":
 		result, err = list(ctx, sn, *count, *calls)
 	case "usage":
-		result, err = usage(ctx, sn, *files, *calls)
+		result, err = usage(ctx, sn, *files, *calls, *writeEach)
 	default:
 		err = fmt.Errorf("unknown -workload %q: cycle, chain, list or usage", *workload)
 	}
@@ -298,7 +299,8 @@ func list(ctx context.Context, sn snapshots.Snapshotter, count, calls int) (Resu
 // usage: an active snapshot over a base whose upper holds files small files
 // in 100 directories (a running container's writable layer); timed Usage
 // calls of it, as CRI makes one per running container every stats_collect_period.
-func usage(ctx context.Context, sn snapshots.Snapshotter, files, calls int) (Result, error) {
+// writeEach: a file is written into the upper before each call (untimed).
+func usage(ctx context.Context, sn snapshots.Snapshotter, files, calls int, writeEach bool) (Result, error) {
 	base, err := commitBase(ctx, sn, "usage-base")
 	if err != nil {
 		return Result{}, err
@@ -321,7 +323,16 @@ func usage(ctx context.Context, sn snapshots.Snapshotter, files, calls int) (Res
 		}
 	}
 	want := int64(files + 100)
-	return timeCalls(fmt.Sprintf("Usage of an active snapshot with %d files", files), calls, func() error {
+	written := 0
+	before := func() error {
+		if !writeEach {
+			return nil
+		}
+		written++
+		want++
+		return os.WriteFile(filepath.Join(upper, "dir-0", fmt.Sprintf("written-%d", written)), []byte("more\n"), 0o644)
+	}
+	return timeCallsAfter(fmt.Sprintf("Usage of an active snapshot with %d files", files), calls, before, func() error {
 		u, err := sn.Usage(ctx, "usage-active")
 		if err == nil && u.Inodes < want {
 			err = fmt.Errorf("Usage counted %d inodes, want at least %d", u.Inodes, want)
@@ -331,9 +342,17 @@ func usage(ctx context.Context, sn snapshots.Snapshotter, files, calls int) (Res
 }
 
 func timeCalls(name string, calls int, call func() error) (Result, error) {
+	return timeCallsAfter(name, calls, func() error { return nil }, call)
+}
+
+// timeCallsAfter times calls of call, each after an untimed before.
+func timeCallsAfter(name string, calls int, before, call func() error) (Result, error) {
 	latencies := make([]time.Duration, 0, calls)
 	start := time.Now()
 	for i := 0; i < calls; i++ {
+		if err := before(); err != nil {
+			return Result{}, err
+		}
 		began := time.Now()
 		if err := call(); err != nil {
 			return Result{}, err

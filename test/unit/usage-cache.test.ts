@@ -1,0 +1,120 @@
+/** The usage cache's decisions, with a scripted walk and scripted watches (the real overlay: test/integration/usage-cache.test.ts). */
+import { EventEmitter } from 'node:events';
+import type fs from 'node:fs';
+import test from 'ava';
+import type { MeasuredTree } from '../../snapshotter/disk-usage';
+import { MAX_WATCHED_DIRECTORIES, UsageCache } from '../../snapshotter/usage-cache';
+
+function harness(options: { directories?: () => string[] | undefined; refuse?: (dir: string) => boolean; maxAgeMs?: number } = {}) {
+  let walks = 0;
+  let clock = 0;
+  let size = 100;
+  const watchers = new Map<string, () => void>();
+  const closed: string[] = [];
+  let duringWalk: (() => void) | undefined;
+  const cache = new UsageCache({
+    maxAgeMs: options.maxAgeMs,
+    now: () => clock,
+    measure: async (_dir, limit): Promise<MeasuredTree> => {
+      walks++;
+      t0.limit = limit;
+      duringWalk?.();
+      duringWalk = undefined;
+      const directories = options.directories ? options.directories() : ['/s/fs', '/s/fs/a'];
+      return directories === undefined ? { size, inodes: 3 } : { size, inodes: 3, directories };
+    },
+    watch: (dir, onChange) => {
+      if (options.refuse?.(dir)) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+      watchers.set(dir, onChange);
+      const watcher = new EventEmitter() as unknown as fs.FSWatcher;
+      (watcher as unknown as { close: () => void }).close = () => {
+        closed.push(dir);
+        watchers.delete(dir);
+      };
+      return watcher;
+    },
+  });
+  const t0 = { limit: 0 };
+  return {
+    cache,
+    walks: () => walks,
+    change: (dir = '/s/fs/a') => watchers.get(dir)!(),
+    setSize: (n: number) => (size = n),
+    advance: (ms: number) => (clock += ms),
+    watched: () => [...watchers.keys()].sort(),
+    closed,
+    onNextWalk: (fn: () => void) => (duringWalk = fn),
+    limit: () => t0.limit,
+  };
+}
+
+test('an idle snapshot: the first walk arms the watches, the second is cached, later calls walk nothing', async (t) => {
+  const h = harness();
+  t.deepEqual(await h.cache.usage(1, '/s/fs'), { size: 100, inodes: 3 });
+  t.is(h.limit(), MAX_WATCHED_DIRECTORIES);
+  t.deepEqual(h.watched(), ['/s/fs', '/s/fs/a']);
+  await h.cache.usage(1, '/s/fs');
+  await h.cache.usage(1, '/s/fs');
+  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 2);
+});
+
+test('a change reported by a watch is measured at the next call', async (t) => {
+  const h = harness();
+  await h.cache.usage(1, '/s/fs');
+  await h.cache.usage(1, '/s/fs');
+  h.setSize(4196);
+  h.change();
+  t.deepEqual(await h.cache.usage(1, '/s/fs'), { size: 4196, inodes: 3 });
+  t.is(h.walks(), 3);
+  t.deepEqual(await h.cache.usage(1, '/s/fs'), { size: 4196, inodes: 3 }, 'nothing changed during that walk: cached again');
+  t.is(h.walks(), 3);
+});
+
+test('a change during the walk keeps the result out of the cache', async (t) => {
+  const h = harness();
+  await h.cache.usage(1, '/s/fs');
+  h.onNextWalk(() => h.change());
+  await h.cache.usage(1, '/s/fs');
+  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 3);
+});
+
+test('a directory the walk found unwatched (made since) keeps the result out of the cache; one gone is unwatched', async (t) => {
+  let directories = ['/s/fs', '/s/fs/a'];
+  const h = harness({ directories: () => directories });
+  await h.cache.usage(1, '/s/fs');
+  directories = ['/s/fs', '/s/fs/b'];
+  await h.cache.usage(1, '/s/fs');
+  t.deepEqual(h.watched(), ['/s/fs', '/s/fs/b']);
+  t.deepEqual(h.closed, ['/s/fs/a']);
+  await h.cache.usage(1, '/s/fs');
+  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 3);
+});
+
+test('too many directories or a refused watch: measured every time, nothing watched', async (t) => {
+  for (const h of [harness({ directories: () => undefined }), harness({ refuse: (dir) => dir === '/s/fs/a' })]) {
+    for (let i = 0; i < 3; i++) await h.cache.usage(1, '/s/fs');
+    t.is(h.walks(), 3);
+    t.deepEqual(h.watched(), []);
+  }
+});
+
+test('a cached value older than maxAgeMs is measured again; forget and close release every watch', async (t) => {
+  const h = harness({ maxAgeMs: 60_000 });
+  await h.cache.usage(1, '/s/fs');
+  await h.cache.usage(1, '/s/fs');
+  h.advance(59_999);
+  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 2);
+  h.advance(1);
+  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 3);
+  await h.cache.usage(2, '/t/fs');
+  t.is(h.cache.watchedDirectories(), 4, 'two snapshots, two directories each');
+  h.cache.forget(1);
+  t.is(h.cache.watchedDirectories(), 2);
+  h.cache.close();
+  t.is(h.cache.watchedDirectories(), 0);
+});
