@@ -31,3 +31,22 @@ test('the containerd files name the proxy plugin, the snapshotter and tsov-runti
     t.regex(text, /pod_annotations = \["dev\.gvisor\.\*"/, file);
   }
 });
+
+const CONTAINERD_FILES = ['containerd-1.6-1.7.toml', 'containerd-1.7-tsov-handler.toml', 'containerd-2.x.toml', 'containerd-2.x-tsov-handler.toml'];
+
+test('every containerd file keeps containerd\'s runc handler as the default, exports tsov\'s root and says which cgroup driver it uses', (t) => {
+  for (const file of CONTAINERD_FILES) {
+    const text = deploy(file);
+    t.regex(text, /default_runtime_name = "runc"/, file);
+    t.regex(text, /\.runtimes\.runc\]\s+runtime_type = "io\.containerd\.runc\.v2"/, file);
+    t.regex(text, /\[proxy_plugins\.tsov\.exports\]\s+root = "\/var\/lib\/tsov"/, file);
+    t.notRegex(text, /^\s*SystemdCgroup = true/m, `${file}: cgroupfs, as the comments say`);
+    t.regex(text, /cgroup driver/, file);
+  }
+  for (const file of CONTAINERD_FILES.filter((name) => name.startsWith('containerd-2'))) {
+    const text = deploy(file);
+    for (const snapshotter of ['overlayfs', 'tsov']) {
+      t.regex(text, new RegExp(`unpack_config\\]\\]\\s+platform = "linux/amd64"\\s+snapshotter = "${snapshotter}"`), `${file}: unpacks into ${snapshotter}`);
+    }
+  }
+});
