@@ -175,6 +175,7 @@ async function podsOnTsov(t: ExecutionContext, version: ContainerdVersion, deplo
   for (const id of [plain.sandboxId, plain.containerId, wrapped.sandboxId, wrapped.containerId]) t.true(active.includes(id), `${id} has its rootfs in tsov: ${active.join(', ')}`);
   t.true(f.runc.calls().some((line) => /\bcreate\b/.test(line) && line.endsWith(wrapped.containerId)), 'the tsov handler ran the container through tsov-runtime, which ran runc');
   t.false(f.runc.calls().some((line) => line.endsWith(plain.containerId)), 'the default handler did not');
+  if (version === '2.1') t.true(f.runc.calls().includes('features'), `containerd 2.x ran \`features\` of the tsov handler through tsov-runtime, which passed it to runc: ${f.runc.calls().slice(0, 3).join(' | ')}`);
 
   // ContainerStats' writable layer is tsov's Usage of the active snapshot (CRI refreshes it every stats_collect_period, 10 s).
   let used = 0;
