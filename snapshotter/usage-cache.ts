@@ -10,8 +10,9 @@
  * test/integration/usage-cache.test.ts checks that with a real overlay). A
  * value is cached only from a walk during which every directory it found was
  * already watched and no event came: a change made before its directory was
- * watched is never hidden. So an idle snapshot costs two walks, then none; a
- * busy one one walk per call, as without the cache. Trees of more than
+ * watched is never hidden. Watches are set from the second call on (a one-off
+ * Usage, `ctr snapshots usage`, sets none). So an idle snapshot costs three
+ * walks, then none; a busy one one walk per call, as without the cache. Trees of more than
  * MAX_WATCHED_DIRECTORIES directories, and a watch the kernel refuses
  * (max_user_watches), are measured every time. A cached value is also
  * dropped after maxAgeMs: inotify can overflow its queue, and a hard link
@@ -32,6 +33,7 @@ export interface UsageCacheOptions {
   watch?: (dir: string, onChange: () => void) => fs.FSWatcher;
 }
 
+/** A snapshot whose Usage was asked before (so worth watching). */
 interface Entry {
   watchers: Map<string, fs.FSWatcher>;
   /** Set by any event since the last walk began. */
@@ -68,6 +70,7 @@ export class UsageCache {
     if (entry === undefined) {
       entry = { watchers: new Map(), changed: false };
       this.entries.set(id, entry);
+      return this.options.measure(dir, 0).then(({ size, inodes }) => ({ size, inodes }));
     }
     entry.changed = false;
     entry.value = undefined;

@@ -138,7 +138,9 @@ test('Cleanup removes directories that no metadata names, and only those', async
   t.is((await client.stat('kept')).name, 'kept');
 });
 
-test('Remove drops the record before replying and the directory behind it; Cleanup leaves a removal under way to finish on its own', async (t) => {
+// Serial: the timing tests below write tens of thousands of files synchronously, which
+// would stall this process's event loop, and so the timings of any test running beside them.
+test.serial('Remove drops the record before replying and the directory behind it; Cleanup leaves a removal under way to finish on its own', async (t) => {
   const { client, root } = await started(t);
   const mounts = await client.prepare('gone');
   const dir = path.join(root, 'snapshots', '1');
@@ -208,7 +210,7 @@ test('at start, a record whose directory did not survive is rolled back if its c
   t.regex(third.stderr(), /committed snapshot has no directory; its data is lost/);
 });
 
-test('Remove and Cleanup do not wait behind a Usage walk in flight (containerd\'s garbage collector calls them while CRI measures containers)', async (t) => {
+test.serial('Remove and Cleanup do not wait behind a Usage walk in flight (containerd\'s garbage collector calls them while CRI measures containers)', async (t) => {
   const { client } = await started(t);
   await client.prepare('base-active');
   await client.commit('base', 'base-active');

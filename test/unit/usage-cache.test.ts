@@ -48,70 +48,81 @@ function harness(options: { directories?: () => string[] | undefined; refuse?: (
   };
 }
 
-test('an idle snapshot: the first walk arms the watches, the second is cached, later calls walk nothing', async (t) => {
+/** Three calls: a one-off walk, the walk that arms the watches, the walk that is cached. */
+async function armed(h: ReturnType<typeof harness>, id = 1): Promise<void> {
+  for (let i = 0; i < 3; i++) await h.cache.usage(id, '/s/fs');
+}
+
+test('an idle snapshot: a first call watches nothing, the second arms the watches, the third is cached, later calls walk nothing', async (t) => {
   const h = harness();
   t.deepEqual(await h.cache.usage(1, '/s/fs'), { size: 100, inodes: 3 });
+  t.is(h.limit(), 0, 'a one-off Usage lists no directories');
+  t.deepEqual(h.watched(), []);
+  await h.cache.usage(1, '/s/fs');
   t.is(h.limit(), MAX_WATCHED_DIRECTORIES);
   t.deepEqual(h.watched(), ['/s/fs', '/s/fs/a']);
   await h.cache.usage(1, '/s/fs');
   await h.cache.usage(1, '/s/fs');
   await h.cache.usage(1, '/s/fs');
-  t.is(h.walks(), 2);
+  t.is(h.walks(), 3);
 });
 
-test('a change reported by a watch is measured at the next call', async (t) => {
+test('a change reported by a watch is measured at the next call, then cached again', async (t) => {
   const h = harness();
+  await armed(h);
   await h.cache.usage(1, '/s/fs');
-  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 3, 'cached');
   h.setSize(4196);
   h.change();
   t.deepEqual(await h.cache.usage(1, '/s/fs'), { size: 4196, inodes: 3 });
-  t.is(h.walks(), 3);
+  t.is(h.walks(), 4);
   t.deepEqual(await h.cache.usage(1, '/s/fs'), { size: 4196, inodes: 3 }, 'nothing changed during that walk: cached again');
-  t.is(h.walks(), 3);
+  t.is(h.walks(), 4);
 });
 
 test('a change during the walk keeps the result out of the cache', async (t) => {
   const h = harness();
-  await h.cache.usage(1, '/s/fs');
+  await armed(h);
+  h.change();
   h.onNextWalk(() => h.change());
   await h.cache.usage(1, '/s/fs');
   await h.cache.usage(1, '/s/fs');
-  t.is(h.walks(), 3);
+  await h.cache.usage(1, '/s/fs');
+  t.is(h.walks(), 5, 'the walk after the one that saw a change is cached');
 });
 
 test('a directory the walk found unwatched (made since) keeps the result out of the cache; one gone is unwatched', async (t) => {
   let directories = ['/s/fs', '/s/fs/a'];
   const h = harness({ directories: () => directories });
-  await h.cache.usage(1, '/s/fs');
+  await armed(h);
+  h.change();
   directories = ['/s/fs', '/s/fs/b'];
   await h.cache.usage(1, '/s/fs');
   t.deepEqual(h.watched(), ['/s/fs', '/s/fs/b']);
   t.deepEqual(h.closed, ['/s/fs/a']);
   await h.cache.usage(1, '/s/fs');
   await h.cache.usage(1, '/s/fs');
-  t.is(h.walks(), 3);
+  t.is(h.walks(), 5);
 });
 
 test('too many directories or a refused watch: measured every time, nothing watched', async (t) => {
   for (const h of [harness({ directories: () => undefined }), harness({ refuse: (dir) => dir === '/s/fs/a' })]) {
-    for (let i = 0; i < 3; i++) await h.cache.usage(1, '/s/fs');
-    t.is(h.walks(), 3);
+    for (let i = 0; i < 4; i++) await h.cache.usage(1, '/s/fs');
+    t.is(h.walks(), 4);
     t.deepEqual(h.watched(), []);
   }
 });
 
 test('a cached value older than maxAgeMs is measured again; forget and close release every watch', async (t) => {
   const h = harness({ maxAgeMs: 60_000 });
-  await h.cache.usage(1, '/s/fs');
-  await h.cache.usage(1, '/s/fs');
+  await armed(h);
   h.advance(59_999);
   await h.cache.usage(1, '/s/fs');
-  t.is(h.walks(), 2);
+  t.is(h.walks(), 3);
   h.advance(1);
   await h.cache.usage(1, '/s/fs');
-  t.is(h.walks(), 3);
-  await h.cache.usage(2, '/t/fs');
+  t.is(h.walks(), 4);
+  await armed(h, 2);
   t.is(h.cache.watchedDirectories(), 4, 'two snapshots, two directories each');
   h.cache.forget(1);
   t.is(h.cache.watchedDirectories(), 2);
