@@ -1,8 +1,10 @@
 /**
  * A private containerd for tests, the demo and benchmarks: its own config,
  * root, state and socket (never the system's), with tsov configured as a proxy
- * snapshotter. stop() ends it and its shims and removes every mount below its
- * directory; callers run it also when they failed.
+ * snapshotter, of a chosen release (harness/containerd-versions.ts). stop()
+ * ends it and its shims and removes every mount below its directory; callers
+ * run it also when they failed. TSOV_TEST_CONTAINERD_LOG_LEVEL (default info)
+ * sets its log level: `trace` shows the garbage collector's runs.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
