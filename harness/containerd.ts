@@ -10,6 +10,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { unpackConfigTables } from '../cli/install/containerd-config';
 import { unmountAllUnder } from './mounts';
 import { containerdRelease, pathFor, type ContainerdRelease, type ContainerdVersion } from './containerd-versions';
 import { waitFor } from './wait';
@@ -61,23 +62,12 @@ state = "${dir}/state"
 `;
 }
 
-/**
- * The transfer service's unpack targets (containerd 2.x's `ctr images import`
- * and pull need one per snapshotter they unpack into; REFERENCE.md, "Newer containerd").
- */
-export function unpackConfig(snapshotters: readonly string[], platform = 'linux/amd64'): string {
-  return snapshotters.map((name) => `[[plugins."io.containerd.transfer.v1.local".unpack_config]]
-  platform = "${platform}"
-  snapshotter = "${name}"
-`).join('');
-}
-
 /** A test containerd's config: no CRI, tsov (and the given others) as proxy snapshotters. */
 export function containerdConfig(release: ContainerdRelease, dir: string, tsovSocket: string, otherSnapshotters: Readonly<Record<string, string>> = {}): string {
   const proxies = { tsov: tsovSocket, ...otherSnapshotters };
   const tables = Object.entries(proxies).map(([name, address]) => `  [proxy_plugins.${name}]\n    type = "snapshot"\n    address = "${address}"\n`);
   const disabled = DISABLED_PLUGINS[release.configVersion].map((name) => `"${name}"`).join(', ');
-  const transfer = release.configVersion === 3 ? `\n${unpackConfig(['overlayfs', ...Object.keys(proxies)])}` : '';
+  const transfer = release.configVersion === 3 ? `\n${unpackConfigTables(['overlayfs', ...Object.keys(proxies)])}` : '';
   return `version = ${release.configVersion}
 disabled_plugins = [${disabled}]
 ${privatePlaceKeys(dir)}

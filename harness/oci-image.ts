@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { goArch } from '../common/go-platform';
 
 export const BUSYBOX = '/bin/busybox';
 
@@ -15,8 +16,6 @@ export type LayerEntry =
   | { dir: string }
   | { whiteout: string }
   | { opaque: string };
-
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
 interface Descriptor {
   mediaType: string;
@@ -101,7 +100,7 @@ export function buildImageArchive(workDir: string, name: string, layers: Readonl
     diffIds.push(descriptor.digest);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const architecture = GOARCH[process.arch] ?? process.arch;
+  const architecture = goArch();
   const config = layout.add(
     'application/vnd.oci.image.config.v1+json',
     Buffer.from(JSON.stringify({

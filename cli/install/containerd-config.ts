@@ -8,6 +8,8 @@
  * backup and asks containerd for its version.
  */
 
+import { goArch } from '../../common/go-platform';
+
 export const BEGIN_MARKER = '# --- added by tsov install: the tsov proxy snapshotter ---';
 export const END_MARKER = '# --- end of tsov ---';
 
@@ -17,8 +19,6 @@ export function parseContainerdVersion(output: string): { major: number; minor: 
   return match === null ? undefined : { major: Number(match[1]), minor: Number(match[2]) };
 }
 
-/** Go's GOARCH for Node's process.arch (the platform an unpack target names). */
-const GOARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 export interface BlockOptions {
   socket: string;
@@ -30,19 +30,21 @@ export interface BlockOptions {
 }
 
 /**
- * What tsov adds to containerd's config. The unpack targets of 2.x replace
- * containerd's default list, so overlayfs is named again. Pure.
+ * containerd 2.x's transfer service unpack targets, one per snapshotter, for
+ * linux on arch (Node's process.arch). The list replaces containerd's default. Pure.
  */
+export function unpackConfigTables(snapshotters: readonly string[], arch: string = process.arch): string {
+  const platform = `linux/${goArch(arch)}`;
+  return snapshotters
+    .map((name) => `[[plugins.'io.containerd.transfer.v1.local'.unpack_config]]\n  platform = ${JSON.stringify(platform)}\n  snapshotter = ${JSON.stringify(name)}\n`)
+    .join('\n');
+}
+
+/** What tsov adds to containerd's config; on 2.x the unpack targets name overlayfs again beside tsov. Pure. */
 export function proxyPluginBlock(options: BlockOptions): string {
-  const lines = [BEGIN_MARKER, '[proxy_plugins.tsov]', '  type = "snapshot"', `  address = ${JSON.stringify(options.socket)}`, '  [proxy_plugins.tsov.exports]', `    root = ${JSON.stringify(options.root)}`];
-  if (options.containerdMajor >= 2) {
-    const platform = `linux/${GOARCH[options.arch ?? process.arch] ?? options.arch ?? process.arch}`;
-    for (const snapshotter of ['overlayfs', 'tsov']) {
-      lines.push('', "[[plugins.'io.containerd.transfer.v1.local'.unpack_config]]", `  platform = ${JSON.stringify(platform)}`, `  snapshotter = ${JSON.stringify(snapshotter)}`);
-    }
-  }
-  lines.push(END_MARKER);
-  return `${lines.join('\n')}\n`;
+  const proxy = `[proxy_plugins.tsov]\n  type = "snapshot"\n  address = ${JSON.stringify(options.socket)}\n  [proxy_plugins.tsov.exports]\n    root = ${JSON.stringify(options.root)}\n`;
+  const transfer = options.containerdMajor >= 2 ? `\n${unpackConfigTables(['overlayfs', 'tsov'], options.arch)}` : '';
+  return `${BEGIN_MARKER}\n${proxy}${transfer}${END_MARKER}\n`;
 }
 
 /** Whether the config already names a tsov proxy plugin (ours or written by hand). */
