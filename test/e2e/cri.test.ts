@@ -19,7 +19,7 @@ import { mountsUnder } from '../../harness/mounts';
 import { startTestContainerd } from '../support/containerd';
 import { CriClient, type PodSandboxConfig } from '../support/cri-client';
 import { canLowerOomScore, privateDeployConfig, readDeployFile } from '../support/deploy-config';
-import { helperLayout, startHelper } from '../support/helper-process';
+import { helperLayout, runtimePolicy, startHelper } from '../support/helper-process';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { imageFsPath, linkImageFilesystem } from '../../cli/install/image-fs-link';
@@ -37,7 +37,7 @@ async function setUp(t: ExecutionContext, version: ContainerdVersion, deployFile
   await startHelper(t, layout);
   const runc = wrappedRuntime('runc', release, path.join(dir, 'oci'));
   const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, `helper:\n  socket: ${layout.socket}\n  state_dir: ${layout.stateDir}\n  allowed_roots: [${layout.roots[0]}]\nruntime:\n  kind: runc\n  binary: ${runc.binary}\ntranslation:\n  state_dir: ${path.join(layout.roots[0]!, 'mounts')}\n`);
+  fs.writeFileSync(policyFile, runtimePolicy(layout, { kind: 'runc', binary: runc.binary }).text);
   const containerdDir = path.join(dir, 'containerd');
   const configText = privateDeployConfig(readDeployFile(deployFile), containerdDir, {
     snapshotterSocket,

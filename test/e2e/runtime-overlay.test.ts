@@ -15,7 +15,7 @@ import { RUNTIME_MAIN } from '../../harness/daemon-process';
 import { startTestContainerd } from '../support/containerd';
 import { CONTAINERD_VERSIONS, containerdRelease, type ContainerdVersion } from '../../harness/containerd-versions';
 import { OCI_RUNTIMES, wrappedRuntime, type OciRuntime } from '../../harness/oci-runtimes';
-import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
+import { helperLayout, makeDirs, runtimePolicy, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 
 const IMAGE = 'docker.io/tsov/runtime-test:1';
@@ -30,21 +30,9 @@ async function setUp(t: ExecutionContext, { version, runtime }: Case, extraPolic
   const oci = wrappedRuntime(runtime, containerdRelease(version), path.join(base, 'oci'));
   const layout = helperLayout(base);
   const root = layout.roots[0]!;
-  const stateDir = path.join(root, 'mounts');
   const policyFile = path.join(base, 'policy.yaml');
-  fs.writeFileSync(
-    policyFile,
-    `helper:
-  socket: ${layout.socket}
-  state_dir: ${layout.stateDir}
-  allowed_roots: [${root}]
-runtime:
-  kind: ${runtime}
-  binary: ${oci.binary}
-translation:
-  state_dir: ${stateDir}
-${extraPolicy}`,
-  );
+  const { text, stateDir } = runtimePolicy(layout, { kind: runtime, binary: oci.binary }, extraPolicy);
+  fs.writeFileSync(policyFile, text);
   const helper = await startHelper(t, layout);
   const containerd = await startTestContainerd(t, path.join(base, 'containerd'), path.join(base, 'unused-tsov.sock'), {
     version,

@@ -10,14 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { startSnapshotter } from '../support/snapshotter-process';
+import { du } from '../support/du';
 import { makeTempDir } from '../support/temp-dir';
 
-function du(root: string): { size: number; inodes: number } {
-  return {
-    size: Number(execFileSync('du', ['-s', '-B1', root], { encoding: 'utf8' }).split('\t')[0]),
-    inodes: Number(execFileSync('du', ['-s', '--inodes', root], { encoding: 'utf8' }).split('\t')[0]),
-  };
-}
 
 test('cached Usage follows every change made through the container\'s overlay mount', async (t) => {
   const dir = makeTempDir(t, 'usage-cache');

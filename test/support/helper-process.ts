@@ -35,6 +35,26 @@ export async function startHelper(t: ExecutionContext, layout: HelperLayout, log
   return { ...withClient(t, running, new HelperClient(layout.socket)), stateDir: layout.stateDir, root: layout.roots[0] ?? '' };
 }
 
+/**
+ * A policy for tsov-runtime over this helper: the runtime it wraps, and the
+ * translation state below the first allowed root (returned as stateDir).
+ */
+export function runtimePolicy(layout: HelperLayout, runtime: { kind: string; binary: string }, extraPolicy = ''): { text: string; stateDir: string } {
+  const root = layout.roots[0]!;
+  const stateDir = path.join(root, 'mounts');
+  const text = `helper:
+  socket: ${layout.socket}
+  state_dir: ${layout.stateDir}
+  allowed_roots: [${root}]
+runtime:
+  kind: ${runtime.kind}
+  binary: ${runtime.binary}
+translation:
+  state_dir: ${stateDir}
+${extraPolicy}`;
+  return { text, stateDir };
+}
+
 /** mkdir -p for each path, returning them. */
 export function makeDirs(...dirs: string[]): string[] {
   for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });

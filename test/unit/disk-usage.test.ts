@@ -8,13 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { measureDiskUsageSync } from '../../snapshotter/disk-usage';
+import { du } from '../support/du';
 import { makeTempDir } from '../support/temp-dir';
 
-function du(root: string): { size: number; inodes: number } {
-  const size = Number(execFileSync('du', ['-s', '-B1', root], { encoding: 'utf8' }).split('\t')[0]);
-  const inodes = Number(execFileSync('du', ['-s', '--inodes', root], { encoding: 'utf8' }).split('\t')[0]);
-  return { size, inodes };
-}
 
 const TREES: ReadonlyArray<[string, (root: string) => void]> = [
   ['an empty directory', () => undefined],
