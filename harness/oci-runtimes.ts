@@ -1,6 +1,7 @@
 /**
- * The OCI runtimes the end-to-end tests run containers with: runc and crun
- * (both Debian 12's). crun 1.8 refuses this host's hybrid cgroup layout
+ * The OCI runtimes the end-to-end tests run containers with: runc (Debian
+ * 12's) and crun (the one a containerd release goes with, see
+ * containerd-versions.ts). crun refuses this host's hybrid cgroup layout
  * ("cgroups in hybrid mode not supported, drop all controllers from
  * cgroupv2"), so it runs through a wrapper that gives it a mount namespace of
  * its own with /sys/fs/cgroup/unified unmounted (mounts made on the host later,
@@ -15,7 +16,6 @@ import type { ContainerdRelease } from './containerd-versions';
 
 export const OCI_RUNTIMES = ['runc', 'crun'] as const;
 export type OciRuntime = (typeof OCI_RUNTIMES)[number];
-
 
 /** A wrapper's text: pure, so a test can read what a runtime is run with. */
 export function runtimeWrapper(runtime: OciRuntime, binary: string, log: string): string {

@@ -2,9 +2,10 @@
  * Filesystem work of many system calls — measuring a snapshot's disk usage
  * at Commit and Usage, deleting a removed snapshot's directory, making a new
  * one (three mkdirs and an fsync) — done on a worker thread with
- * synchronous system calls (one thread per FsWorker; jobs run in order). On the event loop each call would be a
- * thread-pool round trip with its own callback (for a layer of thousands of
- * files, thousands of them), delaying every other request. The worker starts
+ * synchronous system calls (one thread per FsWorker; its jobs run in order).
+ * On the event loop each call would be a thread-pool round trip with its own
+ * callback (for a layer of thousands of files, thousands of them), delaying
+ * every other request. The worker starts
  * on first use and stops after a while idle.
  */
 import { Worker } from 'node:worker_threads';

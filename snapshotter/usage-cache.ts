@@ -12,8 +12,8 @@
  * already watched and no event came: a change made before its directory was
  * watched is never hidden. Watches are set from the second call on (a one-off
  * Usage, `ctr snapshots usage`, sets none). So an idle snapshot costs three
- * walks, then none; a busy one one walk per call, as without the cache. Trees of more than
- * MAX_WATCHED_DIRECTORIES directories, and a watch the kernel refuses
+ * walks, then none; a busy one one walk per call, as without the cache.
+ * Trees of more than MAX_WATCHED_DIRECTORIES directories, and a watch the kernel refuses
  * (max_user_watches), are measured every time. A cached value is also
  * dropped after maxAgeMs: inotify can overflow its queue, and a hard link
  * changed through a directory outside the tree reports nothing here.

@@ -9,10 +9,10 @@
  * --containerd-config with a backup). --destdir installs below another root
  * (packaging, tests). systemctl is left to the operator (the next steps are printed).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError } from '../../common/errors';
-import { spawnSync } from 'node:child_process';
 import { addProxyPlugin, containerdInstructions, parseContainerdVersion, removeProxyPlugin, type BlockOptions } from './containerd-config';
 import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
 import { containerdRootOf, imageFsPath, linkImageFilesystem, unlinkImageFilesystem } from './image-fs-link';
@@ -151,9 +151,10 @@ export function uninstall(options: InstallOptions): void {
   }
   if (options.containerdConfig !== undefined && fs.existsSync(options.containerdConfig)) {
     const file = options.containerdConfig;
-    const link = under(options.destdir, imageFsPath(containerdRootOf(fs.readFileSync(file, 'utf8'))));
+    const text = fs.readFileSync(file, 'utf8');
+    const link = under(options.destdir, imageFsPath(containerdRootOf(text)));
     if (unlinkImageFilesystem(link, DEFAULT_SNAPSHOTTER_ROOT)) say(`removed  ${link}`);
-    const removed = removeProxyPlugin(fs.readFileSync(file, 'utf8'));
+    const removed = removeProxyPlugin(text);
     if (removed.changed) {
       const saved = backup(file);
       fs.writeFileSync(file, removed.text);
