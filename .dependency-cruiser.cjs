@@ -9,7 +9,7 @@ const may = {
   policy: ['common'],
   helper: ['common', 'policy'],
   translator: ['common', 'policy', 'helper/api'],
-  snapshotter: ['common', 'policy'],
+  snapshotter: ['common', 'policy', 'helper/api'],
   cli: ['common', 'policy', 'helper/api', 'translator'],
 };
 

@@ -70,6 +70,8 @@ export interface SnapshotMountInput {
   /** fs directories of the parent chain, nearest first. */
   parentFsDirs: readonly string[];
   features: HostOverlayFeatures;
+  /** Options every mount of the snapshot starts with (uidmap=/gidmap= of an idmapped snapshot, as containerd puts them first). */
+  leadingOptions?: readonly string[];
 }
 
 /**
@@ -79,11 +81,12 @@ export interface SnapshotMountInput {
  */
 export function buildSnapshotMounts(input: SnapshotMountInput): MountSpec[] {
   const { kind, parentFsDirs } = input;
+  const leading = input.leadingOptions ?? [];
   if (parentFsDirs.length === 0) {
-    return [bindMount(input.fsDir, kind === 'view' ? 'ro' : 'rw')];
+    return [bindMount(input.fsDir, kind === 'view' ? 'ro' : 'rw', leading)];
   }
   if (kind === 'view' && parentFsDirs.length === 1) {
-    return [bindMount(parentFsDirs[0]!, 'ro')];
+    return [bindMount(parentFsDirs[0]!, 'ro', leading)];
   }
   const layers: OverlayLayers =
     kind === 'active'
@@ -94,11 +97,11 @@ export function buildSnapshotMounts(input: SnapshotMountInput): MountSpec[] {
       type: 'overlay',
       source: 'overlay',
       target: '',
-      options: buildOverlayOptions(layers, hostFeatureOptions(input.features)),
+      options: [...leading, ...buildOverlayOptions(layers, hostFeatureOptions(input.features))],
     },
   ];
 }
 
-function bindMount(source: string, access: 'ro' | 'rw'): MountSpec {
-  return { type: 'bind', source, target: '', options: [access, 'rbind'] };
+function bindMount(source: string, access: 'ro' | 'rw', leading: readonly string[]): MountSpec {
+  return { type: 'bind', source, target: '', options: [...leading, access, 'rbind'] };
 }

@@ -62,10 +62,11 @@ state = "${dir}/state"
 `;
 }
 
-/** A test containerd's config: no CRI, tsov (and the given others) as proxy snapshotters. */
-export function containerdConfig(release: ContainerdRelease, dir: string, tsovSocket: string, otherSnapshotters: Readonly<Record<string, string>> = {}): string {
+/** A test containerd's config: no CRI, tsov (with the given capabilities, and the given others) as proxy snapshotters. */
+export function containerdConfig(release: ContainerdRelease, dir: string, tsovSocket: string, otherSnapshotters: Readonly<Record<string, string>> = {}, tsovCapabilities: readonly string[] = []): string {
   const proxies = { tsov: tsovSocket, ...otherSnapshotters };
-  const tables = Object.entries(proxies).map(([name, address]) => `  [proxy_plugins.${name}]\n    type = "snapshot"\n    address = "${address}"\n`);
+  const capabilities = (name: string) => (name === 'tsov' && tsovCapabilities.length > 0 ? `    capabilities = ${JSON.stringify(tsovCapabilities)}\n` : '');
+  const tables = Object.entries(proxies).map(([name, address]) => `  [proxy_plugins.${name}]\n    type = "snapshot"\n    address = "${address}"\n${capabilities(name)}`);
   const disabled = DISABLED_PLUGINS[release.configVersion].map((name) => `"${name}"`).join(', ');
   const transfer = release.configVersion === 3 ? `\n${unpackConfigTables(['overlayfs', ...Object.keys(proxies)])}` : '';
   return `version = ${release.configVersion}
@@ -109,6 +110,8 @@ export interface ContainerdOptions {
   env?: NodeJS.ProcessEnv;
   /** More proxy snapshotters, name → socket (the benchmark's reference proxy). */
   otherSnapshotters?: Readonly<Record<string, string>>;
+  /** capabilities = [...] of [proxy_plugins.tsov] (containerd >= 1.7.23 reads them), e.g. ["remap-ids"]. */
+  tsovCapabilities?: readonly string[];
 }
 
 export async function startContainerd(dir: string, tsovSocket: string, options: ContainerdOptions = {}): Promise<PrivateContainerd> {
@@ -119,7 +122,7 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   const release = containerdRelease(options.version ?? '1.6');
   const namespace = options.namespace ?? `tsov-${path.basename(path.dirname(dir))}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, '-');
   const env = { ...process.env, ...options.env, PATH: pathFor(release), CONTAINERD_NAMESPACE: namespace };
-  fs.writeFileSync(configFile, options.configText ?? containerdConfig(release, dir, tsovSocket, options.otherSnapshotters));
+  fs.writeFileSync(configFile, options.configText ?? containerdConfig(release, dir, tsovSocket, options.otherSnapshotters, options.tsovCapabilities));
   const log = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn(path.join(release.binDir, 'containerd'), ['--config', configFile, '--log-level', process.env.TSOV_TEST_CONTAINERD_LOG_LEVEL ?? 'info'], { stdio: ['ignore', log, log], env });
   const ctrBinary = path.join(release.binDir, 'ctr');

@@ -10,6 +10,7 @@ import YAML, { LineCounter, isMap, isPair, isSeq, type Document, type Node } fro
 import { StartupError } from '../common/errors';
 import type { LogLevel } from '../common/logger';
 import { POLICY_SCHEMA, type RawPolicy } from './policy-schema';
+import type { RemapIdsSetting } from './policy-vocabulary';
 import { DEFAULT_HELPER_SOCKET, DEFAULT_HELPER_STATE_DIR, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
 import {
   DEFAULT_RUNTIME,
@@ -24,6 +25,8 @@ export interface SnapshotterSettings {
   address: string;
   /** Prometheus endpoint (HOST:PORT or unix:/path); none when unset. */
   metricsAddress?: string;
+  /** Idmapped layers for containerd's uid/gid mapping labels: where tsov-helper's probe finds they work (auto), or never (off). */
+  remapIds: RemapIdsSetting;
 }
 
 export interface HelperDaemonSettings {
@@ -46,7 +49,7 @@ export interface Policy {
 
 export const DEFAULT_POLICY: Policy = {
   logLevel: 'info',
-  snapshotter: { root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_SOCKET },
+  snapshotter: { root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_SOCKET, remapIds: 'auto' },
   helper: {
     socket: DEFAULT_HELPER_SOCKET,
     stateDir: DEFAULT_HELPER_STATE_DIR,
@@ -233,7 +236,11 @@ function toPolicy(raw: RawPolicy): Policy {
   };
   if (raw.runtime?.runsc_version !== undefined) runtime.runscVersion = raw.runtime.runsc_version;
   if (raw.runtime?.root !== undefined) runtime.root = raw.runtime.root;
-  const snapshotter: SnapshotterSettings = { root: raw.snapshotter?.root ?? d.snapshotter.root, address: raw.snapshotter?.address ?? d.snapshotter.address };
+  const snapshotter: SnapshotterSettings = {
+    root: raw.snapshotter?.root ?? d.snapshotter.root,
+    address: raw.snapshotter?.address ?? d.snapshotter.address,
+    remapIds: raw.snapshotter?.remap_ids ?? d.snapshotter.remapIds,
+  };
   if (raw.snapshotter?.metrics_address !== undefined) snapshotter.metricsAddress = raw.snapshotter.metrics_address;
   const helper: HelperDaemonSettings = {
     socket: raw.helper?.socket ?? d.helper.socket,

@@ -5,7 +5,7 @@
  */
 
 import { LOG_LEVELS } from '../common/logger';
-import { MODES, QUIRK_SETTINGS, QUIRKS, RUNTIME_KINDS, SANDBOX_MEDIA } from './policy-vocabulary';
+import { MODES, QUIRK_SETTINGS, QUIRKS, REMAP_IDS_SETTINGS, RUNTIME_KINDS, SANDBOX_MEDIA } from './policy-vocabulary';
 
 const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-expected': 'an absolute path without control characters' } as const;
 /** A root the helper may mount inside: "/" would allow every directory on the host. */
@@ -35,7 +35,7 @@ const mapping = <const P extends Record<string, unknown>>(properties: P, extra: 
 
 export const POLICY_SCHEMA = mapping({
   log: mapping({ level: { enum: LOG_LEVELS } }),
-  snapshotter: mapping({ root: absolutePath, address: absolutePath, metrics_address: metricsAddress }),
+  snapshotter: mapping({ root: absolutePath, address: absolutePath, metrics_address: metricsAddress, remap_ids: { enum: REMAP_IDS_SETTINGS } }),
   helper: mapping({
     socket: absolutePath,
     state_dir: absolutePath,

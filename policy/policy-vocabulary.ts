@@ -24,3 +24,7 @@ export type RuntimeKind = (typeof RUNTIME_KINDS)[number];
 /** Where writes to a sandbox-overlaid entry go inside runsc. */
 export const SANDBOX_MEDIA = ['self', 'memory'] as const;
 export type SandboxMedium = (typeof SANDBOX_MEDIA)[number];
+
+/** snapshotter.remap_ids: idmapped layers for containerd's uid/gid mapping labels where the probe finds they work, or never. */
+export const REMAP_IDS_SETTINGS = ['auto', 'off'] as const;
+export type RemapIdsSetting = (typeof REMAP_IDS_SETTINGS)[number];

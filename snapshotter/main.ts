@@ -24,6 +24,9 @@ import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
 import { SnapshotService } from './snapshot-service';
+import { IdmapSupport } from './idmap-support';
+import { HelperClient } from '../helper/api/helper-client';
+import { idmappedLayersSupport } from '../helper/api/probe-report';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 const SOCKET_DIR_MODE = 0o711;
@@ -45,7 +48,20 @@ async function main(): Promise<void> {
   await prepareSocketPath(address, SOCKET_DIR_MODE);
 
   const store = new MetadataStore(layout.metadataFile);
+  const idmap = new IdmapSupport({
+    setting: config.snapshotter.remapIds,
+    logger: componentLogger(logger, 'remap-ids'),
+    probe: async () => {
+      const helper = new HelperClient(config.helper.socket);
+      try {
+        return idmappedLayersSupport(await helper.probe(layout.root));
+      } finally {
+        helper.close();
+      }
+    },
+  });
   const service = new SnapshotService({
+    idmap,
     store,
     layout,
     features: detectHostOverlayFeatures(),
@@ -53,6 +69,8 @@ async function main(): Promise<void> {
     logger: componentLogger(logger, 'snapshots'),
   });
   await service.start();
+  // In the background: serving does not wait for the helper's probe (a snapshot that needs its answer does).
+  void idmap.start();
   const metricsAddress = common['metrics-address'] ?? config.snapshotter.metricsAddress;
   // Without an address nothing could read the metrics: prom-client is not even loaded
   // (it costs memory, and its default collectors run timers).
@@ -70,6 +88,7 @@ async function main(): Promise<void> {
     if (policy.snapshotter.root !== config.snapshotter.root) needsRestart.push('snapshotter.root');
     if (policy.snapshotter.address !== config.snapshotter.address) needsRestart.push('snapshotter.address');
     if (policy.snapshotter.metricsAddress !== config.snapshotter.metricsAddress) needsRestart.push('snapshotter.metrics_address');
+    if (policy.snapshotter.remapIds !== config.snapshotter.remapIds) needsRestart.push('snapshotter.remap_ids');
     return needsRestart;
   });
   await serveUntilStopped({

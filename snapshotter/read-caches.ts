@@ -21,8 +21,9 @@ export class SnapshotReadCaches {
   /**
    * The mounts of each active snapshot and view, by id: they depend only on
    * its id, kind and parent chain, which never change while it is active or a
-   * view. Callers get the same array each time (the gRPC edge caches its
-   * encoding by identity). Dropped at Commit and Remove.
+   * view, and on its uid/gid mapping labels (remap-plan.ts). Callers get the
+   * same array each time (the gRPC edge caches its encoding by identity).
+   * Dropped at Commit, Remove and Update.
    */
   private readonly mounts = new Map<number, MountSpec[]>();
 
@@ -40,6 +41,11 @@ export class SnapshotReadCaches {
 
   /** An active snapshot became committed: its mounts change (it has none as a committed snapshot). */
   committed(id: number): void {
+    this.mounts.delete(id);
+  }
+
+  /** Update changed a snapshot's labels: its mounts may carry other uidmap=/gidmap= options. */
+  labelsChanged(id: number): void {
     this.mounts.delete(id);
   }
 

@@ -28,6 +28,8 @@ import type { Clock } from './clock';
 import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
 import { UsageCache } from './usage-cache';
+import { IdmapSupport } from './idmap-support';
+import { idmapMountOptions, planRemap, type RemapPlan } from './remap-plan';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync } from './group-sync';
@@ -50,6 +52,8 @@ export interface SnapshotServiceOptions {
   features: HostOverlayFeatures;
   clock: Clock;
   logger: Logger;
+  /** Whether idmapped layers can be served (containerd's uid/gid mapping labels); none: never. */
+  idmap?: IdmapSupport;
 }
 
 export class SnapshotService {
@@ -58,6 +62,7 @@ export class SnapshotService {
   private readonly features: HostOverlayFeatures;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly idmap: IdmapSupport;
   /** Directories (by name) of creations in flight, not yet named by metadata: Cleanup must leave them alone. */
   private readonly creating = new Set<string>();
   /** Directories (by name) of removed snapshots still being deleted. */
@@ -81,6 +86,7 @@ export class SnapshotService {
     this.features = options.features;
     this.clock = options.clock;
     this.logger = options.logger;
+    this.idmap = options.idmap ?? new IdmapSupport({ setting: 'off', probe: () => Promise.reject(new Error('no probe')), logger: options.logger });
     this.snapshotsDirSync = new GroupSync(async () => {
       if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
       await this.snapshotsDirHandle.sync();
@@ -223,6 +229,7 @@ export class SnapshotService {
       const labels = applyLabelUpdate(record.labels, info.labels, fieldpaths, info.name);
       const now = this.clock();
       tx.updateLabels(record.id, labels, now);
+      this.caches.labelsChanged(record.id);
       return infoOf({ ...record, labels, updatedAt: now });
     });
   }
@@ -276,12 +283,15 @@ export class SnapshotService {
     };
     // Refuse before touching the disk; checked again in the transaction, which is what counts.
     const parentRecord = this.store.read(check);
+    const remap = planRemap({ labels, parent, grandparent: parentRecord?.parentName ?? '' });
+    if (remap.kind === 'idmapped') await this.idmap.require(key);
     const id = this.store.reserveId();
     const dir = this.layout.snapshotDir(id);
     this.creating.add(String(id));
     let recorded = false;
     try {
-      const owner = parentRecord === undefined ? undefined : ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id)));
+      // The mapped root owns the new layer's root (containerd's createSnapshot), else the parent's owner does.
+      const owner = remap.kind !== 'none' ? remap.owner : parentRecord === undefined ? undefined : ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id)));
       const spare = kind === 'active' ? this.spares.take() : undefined;
       // Either way its own entries are durable now; its entry in snapshots/ is synced below.
       if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await this.fsWorker.makeSnapshotDirectory({ dir, kind, owner });
@@ -338,12 +348,19 @@ export class SnapshotService {
   private buildMounts(tx: ReadTransaction, record: SnapshotRecord): MountSpec[] {
     const parents = record.parentId === null ? [] : this.chainOf(tx, record.parentId);
     return buildSnapshotMounts({
+      leadingOptions: idmapMountOptions(this.remapOf(tx, record)),
       kind: record.kind === 'view' ? 'view' : 'active',
       fsDir: this.layout.fsDir(record.id),
       workDir: this.layout.workDir(record.id),
       parentFsDirs: parents.map((id) => this.layout.fsDir(id)),
       features: this.features,
     });
+  }
+
+  /** What the snapshot's mapping labels ask for (remap-plan.ts), from its stored labels and parents. */
+  private remapOf(tx: ReadTransaction, record: SnapshotRecord): RemapPlan {
+    const grandparent = record.parentName === '' ? '' : (tx.get(record.parentName)?.parentName ?? '');
+    return planRemap({ labels: record.labels, parent: record.parentName, grandparent });
   }
 
   /** The committed snapshot id and its ancestors, nearest first. */

@@ -20,6 +20,7 @@ export const PROBE_CHECK_NAMES = [
   'mount:metacopy=on',
   'mount:xino=on',
   'mount:volatile',
+  'mount:idmapped-lowers',
 ] as const;
 export type ProbeCheckName = (typeof PROBE_CHECK_NAMES)[number];
 

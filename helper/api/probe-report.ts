@@ -34,6 +34,17 @@ export function findCheck(report: ProbeReport, name: ProbeCheckName): Check | un
 /** The name of the basic kernel overlay check (one lower, upper, work). */
 export const BASIC_MOUNT_CHECK: ProbeCheckName = 'mount:overlay';
 
+/** The check that tells whether overlay lowers may be idmapped mounts (user-namespaced containers on shared layers). */
+export const IDMAPPED_LOWERS_CHECK: ProbeCheckName = 'mount:idmapped-lowers';
+
+/** Whether containerd's uid/gid mapping labels can be served with idmapped layers on this filesystem, and why. Pure. */
+export function idmappedLayersSupport(report: ProbeReport): { ok: boolean; reason: string } {
+  const check = findCheck(report, IDMAPPED_LOWERS_CHECK);
+  if (check === undefined) return { ok: false, reason: `tsov-helper's probe of ${report.directory} has no ${IDMAPPED_LOWERS_CHECK} check (an older tsov-helper?); restart tsov-helper` };
+  const where = `${report.filesystem} (${report.directory}), kernel ${report.kernelRelease}`;
+  return check.ok ? { ok: true, reason: `idmapped overlay lowers work on ${where}` } : { ok: false, reason: `idmapped overlay lowers do not work on ${where}: ${check.detail}` };
+}
+
 /** The backend `auto` picks on this filesystem, and why. */
 export function chooseAutoBackend(report: ProbeReport): { backend: 'kernel' | 'fuse'; reason: string } | { backend: undefined; reason: string } {
   const kernel = findCheck(report, BASIC_MOUNT_CHECK);

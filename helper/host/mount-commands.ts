@@ -7,6 +7,7 @@
  * here from checked values.
  */
 import path from 'node:path';
+import { formatIdMap, type IdMapping } from '../../common/id-mapping';
 import type { OverlayChoices } from '../api/mount-request';
 import { choiceWords } from '../api/overlay-options';
 import { pathForChild } from './opened-directory';
@@ -59,13 +60,21 @@ export function choiceArguments(choices: OverlayChoices): string[] {
   return choiceWords(choices).flatMap((word) => (word.includes('=') ? ['--set', word] : ['--flag', word]));
 }
 
-export async function mountOverlayByDescriptors(source: string, layers: DescriptorLayers, target: number, choices: OverlayChoices, api: MountApi): Promise<DescriptorMountOutcome> {
+/** tsov-mount's arguments for idmapped lowers: one --uidmap/--gidmap per range, the numbers written here from checked integers. */
+export function idMappingArguments(mapping: IdMapping | undefined): string[] {
+  if (mapping === undefined) return [];
+  const ranges = (flag: string, map: IdMapping['uid']) => map.flatMap((range) => [flag, formatIdMap([range])]);
+  return [...ranges('--uidmap', mapping.uid), ...ranges('--gidmap', mapping.gid)];
+}
+
+/** Mounts an overlay of opened layers; with idMapping, the lowers are idmapped to that user namespace's ranges. */
+export async function mountOverlayByDescriptors(source: string, layers: DescriptorLayers, target: number, choices: OverlayChoices, api: MountApi, idMapping?: IdMapping): Promise<DescriptorMountOutcome> {
   const descriptors: number[] = [];
   const pass = (fd: number) => String(3 + descriptors.push(fd) - 1);
   const args = ['overlay', ...(api === 'legacy' ? ['--legacy'] : []), '--source', source, '--target', pass(target)];
   for (const lower of layers.lowers) args.push('--lower', pass(lower));
   if (layers.upper !== undefined && layers.work !== undefined) args.push('--upper', pass(layers.upper), '--work', pass(layers.work));
-  args.push(...choiceArguments(choices));
+  args.push(...choiceArguments(choices), ...idMappingArguments(idMapping));
   return descriptorOutcome(await runCommand(TSOV_MOUNT, args, { env: MOUNT_ENV, descriptors }));
 }
 

@@ -12,6 +12,7 @@
  *
  *   tsov-mount overlay [--legacy] --source NAME --target FD --lower FD...
  *                      [--upper FD --work FD] [--flag NAME]... [--set NAME=VALUE]...
+ *                      [--uidmap C:H:S... --gidmap C:H:S...]
  *   tsov-mount bind [--legacy] [--move] --from FD --target FD
  *
  * overlay: the new mount API; overlayfs takes lowerdir+, upperdir and workdir
@@ -20,6 +21,13 @@
  * kernels), or with --legacy: mount(2) with the descriptors as paths relative
  * to /proc/self/fd (the working directory), which the kernel follows to the
  * opened directories themselves; 500 layers still fit one page.
+ * With --uidmap and --gidmap (a user namespace's ranges: container id, host
+ * id, count) every lower is given as an idmapped, read-only clone of itself
+ * (open_tree + mount_setattr MOUNT_ATTR_IDMAP, never attached anywhere), so a
+ * file a lower holds as uid 0 is seen and copied up as the mapped root; the
+ * upper is not idmapped, so the container's writes land there with its host
+ * ids. This is how containerd mounts a remapped rootfs (core/mount
+ * mount_linux.go prepareIDMappedOverlay), done by descriptor.
  * bind: open_tree + move_mount (or mount(2) MS_BIND of /proc/self/fd/N);
  * --move moves the mount whose root FD is instead of binding it.
  *
@@ -39,12 +47,19 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <stdint.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_LOWERS 500
 #define MAX_OPTIONS 16
 #define MOUNT_DATA_LIMIT 4096
+/* The kernel's limit on the ranges of one id map (user_namespaces(7)). */
+#define MAX_ID_RANGES 340
+/* One "C H S\n" line of /proc/PID/uid_map: three 10-digit numbers. */
+#define ID_MAP_LINE 34
 
 struct option_choice {
 	const char *name;
@@ -74,13 +89,17 @@ struct request {
 	const char *names[MAX_OPTIONS];
 	const char *values[MAX_OPTIONS]; /* NULL for a flag */
 	int option_count;
+	char uid_map[MAX_ID_RANGES * ID_MAP_LINE + 1];
+	char gid_map[MAX_ID_RANGES * ID_MAP_LINE + 1];
+	int uid_ranges;
+	int gid_ranges;
 };
 
 static void usage(const char *problem)
 {
 	fprintf(stderr,
 		"tsov-mount: %s\n"
-		"usage: tsov-mount overlay [--legacy] --source NAME --target FD --lower FD... [--upper FD --work FD] [--flag NAME]... [--set NAME=VALUE]...\n"
+		"usage: tsov-mount overlay [--legacy] --source NAME --target FD --lower FD... [--upper FD --work FD] [--flag NAME]... [--set NAME=VALUE]... [--uidmap C:H:S... --gidmap C:H:S...]\n"
 		"       tsov-mount bind [--legacy] [--move] --from FD --target FD\n",
 		problem);
 	exit(2);
@@ -128,6 +147,43 @@ static void check_option(const char *name, const char *value)
 		usage("an overlay option has a value it does not take");
 	}
 	usage("unknown overlay option");
+}
+
+/* One decimal id: digits only, at most 4294967295. */
+static uint64_t parse_id(const char *text, const char *end)
+{
+	uint64_t value = 0;
+	const char *c;
+
+	if (text == end || end - text > 10)
+		usage("an id map range is C:H:S with decimal numbers");
+	for (c = text; c < end; c++) {
+		if (*c < '0' || *c > '9')
+			usage("an id map range is C:H:S with decimal numbers");
+		value = value * 10 + (uint64_t)(*c - '0');
+	}
+	return value;
+}
+
+/* Appends "C H S\n" for the range "C:H:S" to map; the ids must stay below (uid_t)-1. */
+static void add_range(char *map, int *count, const char *text)
+{
+	const char *first = strchr(text, ':');
+	const char *second = first == NULL ? NULL : strchr(first + 1, ':');
+	uint64_t container, host, size;
+	size_t used = strlen(map);
+
+	if (second == NULL)
+		usage("an id map range is C:H:S");
+	container = parse_id(text, first);
+	host = parse_id(first + 1, second);
+	size = parse_id(second + 1, second + 1 + strlen(second + 1));
+	if (size == 0 || container + size > UINT32_MAX || host + size > UINT32_MAX)
+		usage("an id map range must map at least one id and stay below 4294967295");
+	if (*count == MAX_ID_RANGES)
+		usage("more than 340 ranges in an id map");
+	snprintf(map + used, ID_MAP_LINE + 1, "%llu %llu %llu\n", (unsigned long long)container, (unsigned long long)host, (unsigned long long)size);
+	(*count)++;
 }
 
 static void add_option(struct request *r, const char *name, const char *value)
@@ -186,6 +242,10 @@ static void parse(int argc, char **argv, struct request *r, int overlay)
 			r->upper = parse_fd(value);
 		} else if (overlay && strcmp(arg, "--work") == 0) {
 			r->work = parse_fd(value);
+		} else if (overlay && strcmp(arg, "--uidmap") == 0) {
+			add_range(r->uid_map, &r->uid_ranges, value);
+		} else if (overlay && strcmp(arg, "--gidmap") == 0) {
+			add_range(r->gid_map, &r->gid_ranges, value);
 		} else if (overlay && strcmp(arg, "--flag") == 0) {
 			add_option(r, value, NULL);
 		} else if (overlay && strcmp(arg, "--set") == 0) {
@@ -214,6 +274,8 @@ static void parse(int argc, char **argv, struct request *r, int overlay)
 		usage("at least one --lower is required");
 	if ((r->upper < 0) != (r->work < 0))
 		usage("--upper and --work go together");
+	if ((r->uid_ranges == 0) != (r->gid_ranges == 0))
+		usage("--uidmap and --gidmap go together");
 	for (i = 0; i < r->lower_count; i++)
 		check_directory(r->lowers[i], "lower");
 	if (r->upper >= 0) {
@@ -250,6 +312,87 @@ static int sys_fsconfig(int fs, unsigned int cmd, const char *key, const void *v
 static int sys_fsmount(int fs, unsigned int flags, unsigned int attrs) { return (int)syscall(SYS_fsmount, fs, flags, attrs); }
 static int sys_move_mount(int from, const char *from_path, int to, const char *to_path, unsigned int flags) { return (int)syscall(SYS_move_mount, from, from_path, to, to_path, flags); }
 static int sys_open_tree(int dfd, const char *path, unsigned int flags) { return (int)syscall(SYS_open_tree, dfd, path, flags); }
+
+static int sys_mount_setattr(int dfd, const char *path, unsigned int flags, struct mount_attr *attr) { return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof(*attr)); }
+
+/* Writes a whole id map to /proc/PID/FILE. */
+static void write_id_map(pid_t pid, const char *file, const char *map)
+{
+	char path[64];
+	size_t n = strlen(map);
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, map, n) != (ssize_t)n)
+		fail("writing the user namespace's id map", errno, -1);
+	close(fd);
+}
+
+/*
+ * A user namespace with the request's maps, as a descriptor: a child enters a
+ * new one and waits while this process (root in the initial namespace) writes
+ * its maps, then it exits; the descriptor keeps the namespace.
+ */
+static int make_user_namespace(const struct request *r)
+{
+	int ready[2], done[2], ns;
+	char path[64], byte = 0;
+	pid_t child;
+
+	if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0)
+		fail("pipe", errno, -1);
+	child = fork();
+	if (child < 0)
+		fail("fork", errno, -1);
+	if (child == 0) {
+		byte = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
+		if (write(ready[1], &byte, 1) != 1 || read(done[0], &byte, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (read(ready[0], &byte, 1) != 1 || byte != 1) {
+		waitpid(child, NULL, 0);
+		fail("unshare CLONE_NEWUSER", EPERM, -1);
+	}
+	write_id_map(child, "uid_map", r->uid_map);
+	write_id_map(child, "gid_map", r->gid_map);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)child);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		fail("opening the user namespace", errno, -1);
+	if (write(done[1], &byte, 1) != 1)
+		fail("releasing the user namespace's process", errno, -1);
+	waitpid(child, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+	return ns;
+}
+
+/* Replaces each lower descriptor with a detached, read-only clone idmapped to the request's user namespace. */
+static void idmap_lowers(struct request *r)
+{
+	struct mount_attr attr;
+	int ns, i, tree;
+
+	if (r->uid_ranges == 0)
+		return;
+	ns = make_user_namespace(r);
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
+	attr.userns_fd = (uint64_t)ns;
+	for (i = 0; i < r->lower_count; i++) {
+		tree = sys_open_tree(r->lowers[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (tree < 0)
+			fail("open_tree of a lower to idmap", errno, -1);
+		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) != 0)
+			fail("mount_setattr MOUNT_ATTR_IDMAP of a lower (its filesystem cannot be idmapped, or the kernel is older than 5.12)", errno, -1);
+		r->lowers[i] = tree;
+	}
+	close(ns);
+}
 
 /* Attaches a detached mount at the target descriptor. */
 static void attach(int mount_fd, int target, int fs)
@@ -379,6 +522,7 @@ int main(int argc, char **argv)
 		usage("no command");
 	if (strcmp(argv[1], "overlay") == 0) {
 		parse(argc, argv, &r, 1);
+		idmap_lowers(&r);
 		if (!r.legacy && overlay_by_descriptors(&r) == 0) {
 			puts("mounted fd");
 			return 0;

@@ -15,7 +15,16 @@ export interface MountCheckPlan {
   lowerdirPlus?: boolean;
   /** Renaming a lower directory must work (redirect_dir=on); otherwise EXDEV is accepted. */
   expectDirectoryRename?: boolean;
+  /** The lowers idmapped (PROBE_ID_MAPPING): lower files must show, and copy up as, the mapped root. */
+  idmappedLowers?: boolean;
 }
+
+/**
+ * The user namespace of the idmapped-lowers check: container root as host id
+ * 666, one id, as containerd's own check does (plugins/snapshots/overlay/
+ * overlayutils/check.go SupportsIDMappedMounts).
+ */
+export const PROBE_ID_MAPPING = { uid: [{ containerId: 0, hostId: 666, size: 1 }], gid: [{ containerId: 0, hostId: 666, size: 1 }] } as const;
 
 /** One test mount per probed value of the option table (forbid before force), after the layer checks. */
 function optionChecks(): MountCheckPlan[] {
@@ -38,6 +47,7 @@ export const MOUNT_CHECKS: readonly MountCheckPlan[] = [
   { name: 'mount:multiple-lowers', choices: {}, readOnlyStack: true },
   { name: 'mount:lowerdir+', choices: {}, lowerdirPlus: true },
   ...optionChecks(),
+  { name: 'mount:idmapped-lowers', choices: {}, idmappedLowers: true },
 ];
 
 export interface ScratchLayers {

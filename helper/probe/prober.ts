@@ -18,7 +18,7 @@ import { mountFuseStaged, releasePrivateDirectory } from '../host/fuse-staged-mo
 import { fuseOverlayfsVersion, mountOverlayByDescriptors, unmount, type MountApi } from '../host/mount-commands';
 import { closeDirectories, openDirectory, pathForChild, type OpenedDirectory } from '../host/opened-directory';
 import { runCommand, firstLine } from '../host/run-command';
-import { checkLayers, MOUNT_CHECKS, type MountCheckPlan, type ScratchLayers } from './mount-check-plan';
+import { checkLayers, MOUNT_CHECKS, PROBE_ID_MAPPING, type MountCheckPlan, type ScratchLayers } from './mount-check-plan';
 import { BASIC_MOUNT_CHECK, kernelWarningChecks, type Check, type ProbeReport } from '../api/probe-report';
 
 const MODULE_PARAMETERS_DIR = '/sys/module/overlay/parameters';
@@ -75,7 +75,16 @@ async function prepareLayers(base: string): Promise<ScratchLayers & { merged: st
  * Uses a mounted overlay the way a container does and returns what failed.
  * This is where "mount succeeds, rm fails with EIO" shows up.
  */
-async function exercise(merged: string, upper: string | undefined, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<{ failures: string[]; notes: string[] }> {
+type ExercisedPlan = Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename' | 'idmappedLowers'>;
+
+/** Fails unless file is owned by the probe's mapped root (the lowers were idmapped). */
+async function ownedByMappedRoot(file: string): Promise<void> {
+  const stat = await fs.lstat(file);
+  const root = PROBE_ID_MAPPING.uid[0].hostId;
+  if (stat.uid !== root || stat.gid !== PROBE_ID_MAPPING.gid[0].hostId) throw new Error(`owned by ${stat.uid}:${stat.gid}, not the mapped root ${root}:${root}`);
+}
+
+async function exercise(merged: string, upper: string | undefined, plan: ExercisedPlan): Promise<{ failures: string[]; notes: string[] }> {
   const failures: string[] = [];
   const notes: string[] = [];
   const at = (name: string) => path.join(merged, name);
@@ -83,6 +92,7 @@ async function exercise(merged: string, upper: string | undefined, plan: Pick<Mo
   record(await step('read a lower file', async () => {
     if ((await fs.readFile(at('lower-file'), 'utf8')) !== 'lower') throw new Error('wrong content');
   }));
+  if (plan.idmappedLowers === true) record(await step('a lower file (uid 0 on disk) seen through the idmapped lower', () => ownedByMappedRoot(at('lower-file'))));
   if (plan.readOnlyStack === true) {
     record(await step('read a file of the second lower', async () => {
       if ((await fs.readFile(at('second-file'), 'utf8')) !== 'second') throw new Error('wrong content');
@@ -109,6 +119,10 @@ async function exercise(merged: string, upper: string | undefined, plan: Pick<Mo
     await fs.chmod(at('lower-file2'), 0o600);
     if ((await fs.readFile(at('lower-file2'), 'utf8')) !== 'lower2') throw new Error('content changed by copy-up');
   }));
+  if (plan.idmappedLowers === true && upper !== undefined) {
+    record(await step('the copied-up file in the upper', () => ownedByMappedRoot(path.join(upper, 'lower-file2'))));
+    notes.push(`lower files show as the mapped root (${PROBE_ID_MAPPING.uid[0].hostId}) and copy up so`);
+  }
   const renamed = await step('rename a lower directory', () => fs.rename(at('lower-dir2'), at('moved-dir')));
   if (renamed === undefined) notes.push('renaming a lower directory works');
   else if (plan.expectDirectoryRename === true || !renamed.endsWith('EXDEV')) failures.push(renamed);
@@ -149,7 +163,8 @@ function descriptorMounter(plan: MountCheckPlan, api: MountApi): Mounter {
       if (opened.some((dir, i) => dir === undefined && i < chosen.lowers.length)) return { ok: false, message: 'a scratch layer is missing' };
       const [upper, work, target] = opened.slice(chosen.lowers.length) as Array<OpenedDirectory | undefined>;
       const lowers = opened.slice(0, chosen.lowers.length).map((dir) => dir!.fd);
-      const result = await mountOverlayByDescriptors(PROBE_SOURCE, { lowers, upper: upper?.fd, work: work?.fd }, target!.fd, plan.choices, plan.lowerdirPlus === true ? 'auto' : api);
+      const idMapping = plan.idmappedLowers === true ? PROBE_ID_MAPPING : undefined;
+      const result = await mountOverlayByDescriptors(PROBE_SOURCE, { lowers, upper: upper?.fd, work: work?.fd }, target!.fd, plan.choices, plan.lowerdirPlus === true ? 'auto' : api, idMapping);
       if (result.ok && plan.lowerdirPlus === true && result.method !== 'fd') {
         await release(merged);
         return { ok: false, message: 'the kernel takes no layer descriptors (fsconfig lowerdir+, Linux >= 6.13); tsov-helper gives it /proc/self/fd paths instead, and mountinfo then shows those', kernelLog: [] };
@@ -168,7 +183,7 @@ interface MountCheckOutcome {
 }
 
 /** Mounts, exercises and unmounts one test overlay; the result as a Check. */
-async function runMountCheck(name: string, base: string, mounter: Mounter, plan: Pick<MountCheckPlan, 'readOnlyStack' | 'expectDirectoryRename'>): Promise<MountCheckOutcome> {
+async function runMountCheck(name: string, base: string, mounter: Mounter, plan: ExercisedPlan): Promise<MountCheckOutcome> {
   const layers = await prepareLayers(base);
   const log = KernelLogCursor.openAtEnd();
   const mounted = await mounter(layers, layers.merged);

@@ -20,6 +20,7 @@ test('values are taken from the file; unset keys keep their defaults', (t) => {
   level: debug
 snapshotter:
   root: /srv/tsov
+  remap_ids: off
 helper:
   allowed_roots: [/srv/a, /srv/b]
 runtime:
@@ -45,7 +46,7 @@ translation:
     'f.yaml',
   );
   t.is(policy.logLevel, 'debug');
-  t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address });
+  t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address, remapIds: 'off' });
   t.deepEqual(policy.helper.allowedRoots, ['/srv/a', '/srv/b']);
   t.deepEqual(policy.runtime, { kind: 'runsc', binary: '/usr/local/bin/runsc', runscVersion: 'release-20250611.0', runscAllowFlagOverride: false });
   t.deepEqual(policy.translation.defaultModes, { runc: 'host', crun: 'auto', runsc: 'host' });
@@ -59,7 +60,8 @@ translation:
 /** [title, file text, expected line:column, expected message] */
 const invalid: Array<[string, string, string, RegExp]> = [
   ['an unknown top-level key', 'snapshoter:\n  root: /x\n', '1:1', /snapshoter: unknown key \(expected one of log, snapshotter, helper, runtime, translation\)/],
-  ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address, metrics_address\)/],
+  ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address, metrics_address, remap_ids\)/],
+  ['a remap_ids that is neither auto nor off', 'snapshotter:\n  remap_ids: yes\n', '2:14', /snapshotter\.remap_ids: expected one of auto, off, got "yes"/],
   ['a relative root', 'snapshotter:\n  root: var/lib\n', '2:9', /snapshotter\.root: expected an absolute path without control characters, got "var\/lib"/],
   ['a numeric address', 'snapshotter:\n  address: 5\n', '2:12', /snapshotter\.address: expected an absolute path without control characters, got 5/],
   ['a bad log level', 'log:\n  level: loud\n', '2:10', /log\.level: expected one of error, warn, info, debug, got "loud"/],
