@@ -20,6 +20,7 @@ import { HelperClient } from '../helper/api/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
 import { install, uninstall } from './install/install';
+import { REMAP_IDS_CHOICES, type RemapIdsChoice } from './install/remap-capability';
 import { translateCommand } from './commands/translate';
 import { DEFAULT_POLICY_FILE } from '../policy/defaults';
 
@@ -31,7 +32,7 @@ const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]
   ['release', 'tsov release OWNER', 'unmount every mount of OWNER (e.g. after tsov translate)'],
   ['translate', 'tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]', "rewrite a spec's type: overlay mounts and say where writes go; without --dry-run, tsov-helper also mounts (owner ID)"],
   ['policy', 'tsov policy check FILE', 'validate a policy file and print the effective policy'],
-  ['install', 'tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE]', 'link the executables, write the units and the default policy, print (or merge, with a backup) the containerd config'],
+  ['install', 'tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE] [--remap-ids auto|on|off]', 'link the executables, write the units and the default policy, print (or merge, with a backup) the containerd config; on containerd 2.x list remap-ids where tsov-helper finds idmapped layers work (auto)'],
   ['uninstall', 'tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]', 'remove what install wrote'],
 ];
 const COMMON_OPTIONS = 'options: --helper-socket PATH, --config FILE (default /etc/tsov/config.yaml when it exists)';
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
       destdir: { type: 'string', default: '' },
       'containerd-config': { type: 'string' },
       purge: { type: 'boolean', default: false },
+      'remap-ids': { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h' },
     },
   }, usageOf(process.argv.slice(2).find((arg) => !arg.startsWith('-'))));
@@ -74,8 +76,10 @@ async function main(): Promise<number> {
   if (command === undefined) throw new UsageError('no command given', SHORT_USAGE);
   if (!COMMANDS.some(([name]) => name === command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`, SHORT_USAGE);
   if (command === 'install' || command === 'uninstall') {
-    const options = { prefix: values.prefix, destdir: values.destdir, containerdConfig: values['containerd-config'], purge: values.purge };
-    if (command === 'install') install(options);
+    const remapIds = values['remap-ids'] as RemapIdsChoice;
+    if (!REMAP_IDS_CHOICES.includes(remapIds)) throw new UsageError(`--remap-ids must be one of ${REMAP_IDS_CHOICES.join(', ')}`, usageOf(command));
+    const options = { prefix: values.prefix, destdir: values.destdir, containerdConfig: values['containerd-config'], purge: values.purge, remapIds };
+    if (command === 'install') await install(options);
     else uninstall(options);
     return 0;
   }

@@ -56,7 +56,9 @@ export class IdmapSupport {
   /** Resolves where idmapped layers can be served; FailedPreconditionError with the reason and the fix otherwise. */
   async require(snapshot: string): Promise<void> {
     let state = this.current;
-    if (state.state === 'unknown' && this.now() - this.askedAtMs >= RETRY_MS) state = await this.ask();
+    // A question in flight (the one start() asked, say) is waited for; an old "unknown" is asked again.
+    if (this.asking !== undefined) state = await this.asking;
+    else if (state.state === 'unknown' && this.now() - this.askedAtMs >= RETRY_MS) state = await this.ask();
     if (state.state === 'enabled') return;
     throw new FailedPreconditionError(
       `snapshot ${JSON.stringify(snapshot)} asks for idmapped layers (label ${LABEL_UID_MAPPING}), which tsov cannot serve: ${state.reason}. containerd asks for them only when [proxy_plugins.tsov] lists capabilities = ["remap-ids"]: ${

@@ -27,6 +27,8 @@ export interface BlockOptions {
   containerdMajor: number;
   /** Node's process.arch. */
   arch?: string;
+  /** capabilities = [...] of the proxy (remap-capability.ts decides "remap-ids"). */
+  capabilities?: readonly string[];
 }
 
 /**
@@ -42,7 +44,8 @@ export function unpackConfigTables(snapshotters: readonly string[], arch: string
 
 /** What tsov adds to containerd's config; on 2.x the unpack targets name overlayfs again beside tsov. Pure. */
 export function proxyPluginBlock(options: BlockOptions): string {
-  const proxy = `[proxy_plugins.tsov]\n  type = "snapshot"\n  address = ${JSON.stringify(options.socket)}\n  [proxy_plugins.tsov.exports]\n    root = ${JSON.stringify(options.root)}\n`;
+  const capabilities = (options.capabilities ?? []).length > 0 ? `  capabilities = [${options.capabilities!.map((c) => JSON.stringify(c)).join(', ')}]\n` : '';
+  const proxy = `[proxy_plugins.tsov]\n  type = "snapshot"\n  address = ${JSON.stringify(options.socket)}\n${capabilities}  [proxy_plugins.tsov.exports]\n    root = ${JSON.stringify(options.root)}\n`;
   const transfer = options.containerdMajor >= 2 ? `\n${unpackConfigTables(['overlayfs', 'tsov'], options.arch)}` : '';
   return `${BEGIN_MARKER}\n${proxy}${transfer}${END_MARKER}\n`;
 }

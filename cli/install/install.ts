@@ -16,6 +16,8 @@ import { StartupError } from '../../common/errors';
 import { addProxyPlugin, containerdInstructions, parseContainerdVersion, removeProxyPlugin, type BlockOptions } from './containerd-config';
 import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
 import { containerdRootOf, imageFsPath, linkImageFilesystem, unlinkImageFilesystem } from './image-fs-link';
+import { decideRemapCapability, probeIdmappedLayers, type RemapDecision, type RemapIdsChoice } from './remap-capability';
+import { DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
 
 /** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -30,6 +32,8 @@ export interface InstallOptions {
   destdir: string;
   containerdConfig?: string;
   purge?: boolean;
+  /** Whether [proxy_plugins.tsov] lists remap-ids: where tsov-helper's probe passes (auto), always, or never. */
+  remapIds?: RemapIdsChoice;
 }
 
 /** A unit as shipped, with its executables under prefix instead of /usr/local. Pure. */
@@ -57,11 +61,24 @@ function containerdVersion(): { major: number; minor: number } | undefined {
   return result.status === 0 ? parseContainerdVersion(result.stdout) : undefined;
 }
 
-function blockOptions(containerdMajor: number): BlockOptions {
-  return { socket: DEFAULT_SNAPSHOTTER_SOCKET, root: DEFAULT_SNAPSHOTTER_ROOT, containerdMajor };
+function blockOptions(containerdMajor: number, remap?: RemapDecision): BlockOptions {
+  return { socket: DEFAULT_SNAPSHOTTER_SOCKET, root: DEFAULT_SNAPSHOTTER_ROOT, containerdMajor, capabilities: remap?.capabilities ?? [] };
 }
 
-export function install(options: InstallOptions): void {
+/** remap-ids for this containerd: asks tsov-helper's probe of the snapshotter root when it matters (2.x, auto). */
+async function remapDecision(containerdMajor: number, options: InstallOptions): Promise<RemapDecision> {
+  const choice = options.remapIds ?? 'auto';
+  if (containerdMajor < 2 || choice !== 'auto') return decideRemapCapability(containerdMajor, choice);
+  const root = under(options.destdir, DEFAULT_SNAPSHOTTER_ROOT);
+  say(`probing  idmapped overlay lowers on ${root} (tsov-helper)`);
+  const probe = await probeIdmappedLayers(root, DEFAULT_HELPER_SOCKET, path.join(PACKAGE_ROOT, EXECUTABLES['tsov-helper']!)).catch((error: unknown) => ({
+    ok: false,
+    reason: `tsov-helper could not probe ${root}: ${error instanceof Error ? error.message : String(error)}`,
+  }));
+  return decideRemapCapability(containerdMajor, choice, probe);
+}
+
+export async function install(options: InstallOptions): Promise<void> {
   if (!path.isAbsolute(options.prefix)) throw new StartupError('--prefix must be an absolute path');
   const binDir = under(options.destdir, path.join(options.prefix, 'bin'));
   fs.mkdirSync(binDir, { recursive: true });
@@ -97,15 +114,19 @@ export function install(options: InstallOptions): void {
   }
   const version = containerdVersion();
   if (options.containerdConfig === undefined) {
+    const remap = await remapDecision(version?.major ?? 2, options);
+    say(remap.line);
     say('');
     if (version === undefined) say('(containerd --version did not answer: showing what containerd 2.x needs; 1.x needs only the [proxy_plugins.tsov] table, in a version = 2 file)');
-    say(containerdInstructions(blockOptions(version?.major ?? 2), path.join(options.prefix, 'bin', 'tsov-runtime')));
+    say(containerdInstructions(blockOptions(version?.major ?? 2, remap), path.join(options.prefix, 'bin', 'tsov-runtime')));
   } else {
     if (version === undefined) throw new StartupError('cannot tell which containerd this is: `containerd --version` did not answer; put containerd in PATH (its config differs between 1.x and 2.x)');
     say(`found    containerd ${version.major}.${version.minor}`);
+    const remap = await remapDecision(version.major, options);
+    say(remap.line);
     const file = options.containerdConfig;
     const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    const merged = addProxyPlugin(current, blockOptions(version.major));
+    const merged = addProxyPlugin(current, blockOptions(version.major, remap));
     if (merged.changed) {
       const saved = current === '' ? undefined : backup(file);
       fs.writeFileSync(file, merged.text);

@@ -28,9 +28,12 @@ test('containerd 2.1 · tsov install --containerd-config on the default config: 
   const installed = spawnSync(process.execPath, [CLI_MAIN, 'install', '--destdir', path.join(dir, 'destdir'), '--prefix', '/opt/tsov', '--containerd-config', configFile], { encoding: 'utf8', env });
   t.is(installed.status, 0, installed.stderr);
   t.regex(installed.stdout, /found {4}containerd 2\.1/);
+  // tsov-helper (started by install for it, none runs here) mounted an overlay with idmapped lowers on the root's filesystem.
+  t.regex(installed.stdout, /remap-ids listed: idmapped overlay lowers work on ext4 /);
   t.regex(installed.stdout, /merged {3}\[proxy_plugins\.tsov\] and the transfer unpack_config for tsov into /);
   const merged = fs.readFileSync(configFile, 'utf8');
   t.true(merged.startsWith(defaults.stdout), 'the default config is kept as it was, the tables appended');
+  t.regex(merged, /\[proxy_plugins\.tsov\]\n {2}type = "snapshot"\n {2}address = "\/run\/tsov\/tsov\.sock"\n {2}capabilities = \["remap-ids"\]\n/);
 
   const containerdDir = path.join(dir, 'containerd');
   const socket = path.join(dir, 'tsov.sock');
@@ -49,6 +52,8 @@ test('containerd 2.1 · tsov install --containerd-config on the default config: 
   }
   await startSnapshotter(t, path.join(dir, 'tsov'), socket);
   const containerd = await startTestContainerd(t, containerdDir, socket, { version: '2.1', configText });
+  const plugins = await containerd.ctr(['plugins', 'ls', '--detailed']);
+  t.regex(plugins, /ID:\s+tsov[\s\S]*?Capabilities:\s+remap-ids/, 'containerd reads the capability of [proxy_plugins.tsov]');
   const image = 'docker.io/tsov/installed:1';
   await containerd.ctr(['images', 'import', '--snapshotter', 'tsov', buildImageArchive(path.join(dir, 'image'), image, [[{ file: '/etc/installed', content: 'installed by tsov install\n' }]])]);
   const output = await containerd.runCaptured('installed', image, ['/bin/cat', '/etc/installed'], ['--snapshotter', 'tsov']);

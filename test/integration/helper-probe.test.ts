@@ -11,7 +11,7 @@ import test, { type ExecutionContext } from 'ava';
 import { CLI_MAIN, HELPER_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
 import { MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
-import type { ProbeReport } from '../../helper/api/probe-report';
+import { idmappedLayersSupport, type ProbeReport } from '../../helper/api/probe-report';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -55,6 +55,24 @@ test('probe on ext4: every check runs by a real test mount; the answer is cached
   const refreshed = await helper.client.probe(helper.root, true);
   t.false(refreshed.cached);
   t.true(refreshed.probedAtMs >= first.probedAtMs);
+});
+
+test('probe of idmapped lowers: on ext4 a lower file shows, and copies up, as the mapped root; ramfs cannot be idmapped and the probe says so', async (t) => {
+  const base = makeTempDir(t, 'probe-idmap');
+  const helper = await startHelper(t, helperLayout(base));
+  const ext4 = await helper.client.probe(helper.root);
+  const idmapped = ext4.mountChecks.find((c) => c.name === 'mount:idmapped-lowers')!;
+  t.true(idmapped.ok, idmapped.detail);
+  t.regex(idmapped.detail, /lower files show as the mapped root \(666\) and copy up so/);
+  t.deepEqual(idmappedLayersSupport(ext4), { ok: true, reason: `idmapped overlay lowers work on ext4 (${helper.root}), kernel ${os.release()}` });
+
+  const dir = makeDirs(path.join(helper.root, 'ramfs'))[0]!;
+  t.is(spawnSync('mount', ['-t', 'ramfs', 'tsov-probe-test', dir]).status, 0);
+  const ramfs = await helper.client.probe(dir);
+  const refused = idmappedLayersSupport(ramfs);
+  t.false(refused.ok);
+  t.regex(refused.reason, /idmapped overlay lowers do not work on ramfs .*mount_setattr MOUNT_ATTR_IDMAP of a lower .*Invalid argument/);
+  t.deepEqual(mountsUnder(dir).filter((point) => point !== dir), [], 'no test mount is left');
 });
 
 test('probe on tmpfs: user xattrs (and so userxattr uppers) follow the kernel version (6.6+)', async (t) => {

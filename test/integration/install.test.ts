@@ -51,6 +51,8 @@ test('install links the executables, writes units and policy, merges containerd 
   const imageFsLink = path.join(destdir, 'var/lib/containerd/io.containerd.snapshotter.v1.tsov');
   t.is(fs.readlinkSync(imageFsLink), '/var/lib/tsov', 'containerd 1.6: the path its CRI reports as the image filesystem leads to tsov\'s root');
   t.regex(first.stdout, /found {4}containerd 1\.6/);
+  t.regex(first.stdout, /remap-ids not listed: containerd 1\.x cannot mount idmapped layers/);
+  t.notRegex(merged, /capabilities/);
 
   fs.appendFileSync(path.join(destdir, 'etc/tsov/config.yaml'), '# edited by the operator\n');
   const again = tsov('install', '--destdir', destdir, '--prefix', '/opt/tsov', '--containerd-config', containerdConfig);

@@ -2,6 +2,7 @@
 import test from 'ava';
 import { addProxyPlugin, BEGIN_MARKER, configVersion, hasTsovProxyPlugin, parseContainerdVersion, proxyPluginBlock, removeProxyPlugin, type BlockOptions } from '../../cli/install/containerd-config';
 import { unitForPrefix } from '../../cli/install/install';
+import { decideRemapCapability, type RemapIdsChoice } from '../../cli/install/remap-capability';
 import fs from 'node:fs';
 import path from 'node:path';
 import { containerdRootOf, imageFsPath, linkImageFilesystem, unlinkImageFilesystem } from '../../cli/install/image-fs-link';
@@ -90,4 +91,28 @@ test('containerd 1.6\'s image filesystem path: the config\'s top-level root (or 
   fs.mkdirSync(link);
   t.throws(() => linkImageFilesystem(link, '/var/lib/tsov'), { message: /exists and is not a link to \/var\/lib\/tsov/ });
   t.false(unlinkImageFilesystem(link, '/var/lib/tsov'));
+});
+
+test('remap-ids: listed on containerd 2.x where the probe passes (or --remap-ids on), never on 1.x, with the reason either way', (t) => {
+  const works = { ok: true, reason: 'idmapped overlay lowers work on ext4 (/var/lib/tsov), kernel 6.18' };
+  const fails = { ok: false, reason: 'idmapped overlay lowers do not work on nfs (/var/lib/tsov), kernel 6.1: mount failed' };
+  const cases: Array<[number, RemapIdsChoice, { ok: boolean; reason: string } | undefined, string[], RegExp]> = [
+    [2, 'auto', works, ['remap-ids'], /^remap-ids listed: idmapped overlay lowers work on ext4/],
+    [2, 'auto', fails, [], /^remap-ids not listed: idmapped overlay lowers do not work on nfs .*chowned copy/],
+    [2, 'on', undefined, ['remap-ids'], /not probed/],
+    [2, 'off', works, [], /--remap-ids off/],
+    [1, 'auto', works, [], /containerd 1\.x cannot mount idmapped layers/],
+    [1, 'on', undefined, [], /containerd 1\.x cannot mount idmapped layers/],
+  ];
+  for (const [major, choice, probe, capabilities, line] of cases) {
+    const decision = decideRemapCapability(major, choice, probe);
+    t.deepEqual(decision.capabilities, capabilities, `${major} ${choice}`);
+    t.regex(decision.line, line);
+  }
+  t.throws(() => decideRemapCapability(2, 'auto'), { message: /auto needs the probe/ });
+});
+
+test('capabilities go in [proxy_plugins.tsov] before its exports subtable (TOML keys precede subtables)', (t) => {
+  t.regex(proxyPluginBlock({ ...v2, capabilities: ['remap-ids'] }), /address = "\/run\/tsov\/tsov\.sock"\n {2}capabilities = \["remap-ids"\]\n {2}\[proxy_plugins\.tsov\.exports\]/);
+  t.notRegex(proxyPluginBlock(v2), /capabilities/);
 });
