@@ -152,6 +152,8 @@ export async function startContainerd(dir: string, tsovSocket: string, options: 
   const outputDir = path.join(dir, 'run-output');
   const runCaptured = async (id: string, image: string, command: string[], runOptions: string[] = [], options: { timeoutMs?: number } = {}) => {
     fs.mkdirSync(outputDir, { recursive: true });
+    // World-writable: a user-namespaced container's root (host uid 100000, say) writes its output here too.
+    fs.chmodSync(outputDir, 0o777);
     const file = path.join(outputDir, id);
     const captured = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
     const args = ['run', '--rm', ...runOptions, '--mount', `type=bind,src=${outputDir},dst=/.tsov-output,options=rbind:rw`, image, id];

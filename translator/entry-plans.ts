@@ -81,6 +81,7 @@ function chosenQuirks(plan: EntryPlan): OverlayChoices {
 function helperMount(plan: EntryPlan, backend: ResolvedBackend, layers: { upper?: string; work?: string }, choices: OverlayChoices): MountAction {
   const request: OverlayMountRequest = { owner: plan.context.containerId, lowers: plan.entry.lowers, ...layers, target: plan.target, backend, choices };
   if (backend === 'memory') request.memoryBytes = plan.memoryBytes;
+  if (plan.context.userNamespace !== undefined) request.idMapping = plan.context.userNamespace;
   const problems = checkRequestShape(request);
   if (problems.length > 0) throw new InvalidArgumentError(`${plan.where}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
   return { entryIndex: plan.index, request };

@@ -9,6 +9,7 @@ import type { RuntimeSettings, TranslationPolicy } from '../policy/translation-p
 import type { SandboxOverlayNeeds } from './sandbox/gvisor-annotations';
 import type { OciMount, OciSpec } from './spec/oci-spec';
 import type { ResolvedMode } from './spec/overlay-entry';
+import type { IdMapping } from '../common/id-mapping';
 
 export interface TranslationContext {
   containerId: string;
@@ -16,6 +17,8 @@ export interface TranslationContext {
   runtime: RuntimeSettings;
   /** tsov-helper's probe of each entry's upperdir, by that directory. */
   probes: ReadonlyMap<string, ProbeReport>;
+  /** The container's user namespace: the helper idmaps the lowers of its overlays to it. */
+  userNamespace?: IdMapping;
 }
 
 export interface MountAction {

@@ -50,7 +50,7 @@ export async function translateCommand(client: HelperClient, policy: Policy, opt
   const document = readSpecDocument(options.specFile);
   const spec = document.spec;
   const runtime = runtimeFor(policy, options.runtime);
-  const context = { containerId: options.id, policy: policy.translation, runtime };
+  const context = { containerId: options.id, policy: policy.translation, runtime, userNamespace: document.userNamespace };
   let translation: Translation;
   if (options.dryRun) {
     const probes = await probeUppers(spec, client).catch(() => new Map());

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { BACKENDS, MAX_LOWERS, type OverlayMountRequest } from './mount-request';
 import { OVERLAY_OPTIONS } from './overlay-options';
+import { INVALID_ID, MAX_ID_MAP_RANGES, type IdMapRange } from '../../common/id-mapping';
 
 export interface ShapeProblem {
   /** The request field the problem is about, e.g. "lowers[3]", "choices.metacopy". */
@@ -132,6 +133,41 @@ function choiceProblems(request: OverlayMountRequest): ShapeProblem[] {
   return problems;
 }
 
+/** One id map of a user namespace, as the kernel takes it for uid_map (user_namespaces(7)): ranges within 32 bits, none overlapping. */
+function idMapProblems(field: string, ranges: unknown): ShapeProblem[] {
+  if (!Array.isArray(ranges) || ranges.length === 0) return [{ field, message: 'must list at least one range (container id, host id, size)' }];
+  if (ranges.length > MAX_ID_MAP_RANGES) return [{ field, message: `${ranges.length} ranges; the kernel takes at most ${MAX_ID_MAP_RANGES}` }];
+  const problems: ShapeProblem[] = [];
+  const id = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) < INVALID_ID;
+  const valid: IdMapRange[] = [];
+  ranges.forEach((range: IdMapRange, i) => {
+    const at = `${field}[${i}]`;
+    if (!id(range?.containerId) || !id(range?.hostId) || !Number.isSafeInteger(range?.size) || range.size < 1) {
+      problems.push({ field: at, message: `container id and host id must be whole numbers below ${INVALID_ID}, size at least 1` });
+    } else if (range.containerId + range.size > INVALID_ID || range.hostId + range.size > INVALID_ID) {
+      problems.push({ field: at, message: `${range.containerId}:${range.hostId}:${range.size} reaches past id ${INVALID_ID - 1}` });
+    } else {
+      valid.push(range);
+    }
+  });
+  for (const [side, key] of [['container', 'containerId'], ['host', 'hostId']] as const) {
+    const sorted = [...valid].sort((a, b) => a[key] - b[key]);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]![key] < sorted[i - 1]![key] + sorted[i - 1]!.size) problems.push({ field, message: `ranges overlap in ${side} ids at ${sorted[i]![key]}; the kernel refuses such a map` });
+    }
+  }
+  return problems;
+}
+
+function idMappingProblems(request: OverlayMountRequest): ShapeProblem[] {
+  const mapping = request.idMapping;
+  if (mapping === undefined) return [];
+  if (request.backend === 'fuse') {
+    return [{ field: 'idMapping', message: 'fuse-overlayfs mounts for user-namespaced containers are not supported: use backend kernel or memory (their lowers are idmapped to the container)' }];
+  }
+  return [...idMapProblems('idMapping.uid', mapping.uid), ...idMapProblems('idMapping.gid', mapping.gid)];
+}
+
 export function checkRequestShape(request: OverlayMountRequest): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
   if (typeof request.owner !== 'string' || !OWNER_PATTERN.test(request.owner) || request.owner === '.' || request.owner === '..') {
@@ -153,6 +189,7 @@ export function checkRequestShape(request: OverlayMountRequest): ShapeProblem[] 
   const choiceValues = choiceValueProblems(request.choices);
   problems.push(...choiceValues);
   if (choiceValues.length === 0) problems.push(...choiceProblems(request));
+  problems.push(...idMappingProblems(request));
   if (request.memoryBytes !== undefined && (!Number.isSafeInteger(request.memoryBytes) || request.memoryBytes < 1024 * 1024)) {
     problems.push({ field: 'memoryBytes', message: 'must be a whole number of bytes, at least 1 MiB' });
   }

@@ -11,6 +11,7 @@ export type ResolvedBackend = Exclude<Backend, 'auto'>;
 
 export type { OverlayChoices } from './overlay-options';
 import type { OverlayChoices } from './overlay-options';
+import type { IdMapping } from '../../common/id-mapping';
 
 export interface OverlayMountRequest {
   /** Who the mount belongs to (container id); Unmount must name the same owner. */
@@ -29,6 +30,12 @@ export interface OverlayMountRequest {
   ownerAlivePath?: string;
   /** Or while this process lives. */
   ownerPid?: number;
+  /**
+   * The container's user namespace: the lowers are idmapped to it (its root
+   * sees files the lowers hold as uid 0 as its own, and copies them up as
+   * such), the upper is not, so its writes land there with its host ids.
+   */
+  idMapping?: IdMapping;
 }
 
 /** The kernel's limit on lower layers (OVL_MAX_STACK). */

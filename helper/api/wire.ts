@@ -9,6 +9,7 @@ import type { JournalEntry } from '../journal/mount-journal';
 import type { Check, ProbeReport } from './probe-report';
 import type { Backend, OverlayChoices, OverlayMountRequest } from './mount-request';
 import { OVERLAY_OPTIONS } from './overlay-options';
+import type { IdMapRange } from '../../common/id-mapping';
 
 export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 
@@ -23,6 +24,14 @@ type Wire = Record<string, unknown>;
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 const optionalText = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 const count = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
+
+function rangesFromWire(value: unknown): IdMapRange[] {
+  return (Array.isArray(value) ? (value as Wire[]) : []).map((range) => ({ containerId: count(range.container_id), hostId: count(range.host_id), size: count(range.size) }));
+}
+
+function rangesToWire(ranges: readonly IdMapRange[]): Wire[] {
+  return ranges.map((range) => ({ container_id: range.containerId, host_id: range.hostId, size: range.size }));
+}
 
 function choicesFromWire(wire: Wire): OverlayChoices {
   const choices: Record<string, unknown> = {};
@@ -50,6 +59,9 @@ export function mountRequestFromWire(wire: Wire): OverlayMountRequest {
   };
   if (count(wire.memory_bytes) > 0) request.memoryBytes = count(wire.memory_bytes);
   if (count(wire.owner_pid) > 0) request.ownerPid = count(wire.owner_pid);
+  const uid = rangesFromWire(wire.uid_mappings);
+  const gid = rangesFromWire(wire.gid_mappings);
+  if (uid.length > 0 || gid.length > 0) request.idMapping = { uid, gid };
   return request;
 }
 
@@ -66,6 +78,8 @@ export function mountRequestToWire(request: OverlayMountRequest): Wire {
     memory_bytes: request.memoryBytes ?? 0,
     owner_alive_path: request.ownerAlivePath ?? '',
     owner_pid: request.ownerPid ?? 0,
+    uid_mappings: rangesToWire(request.idMapping?.uid ?? []),
+    gid_mappings: rangesToWire(request.idMapping?.gid ?? []),
   };
 }
 

@@ -30,6 +30,7 @@ import { processStartTime } from '../host/process-identity';
 import { isEntryMounted, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
 import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
+import { rootPair } from '../../common/id-mapping';
 import { ProbeCache } from '../probe/probe-cache';
 import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
@@ -266,8 +267,12 @@ export class HelperService {
     const own: OpenedDirectory[] = [];
     try {
       let mounted = layers;
+      if (backend === 'fuse' && request.idMapping !== undefined) {
+        throw new FailedPreconditionError('backend auto chose fuse-overlayfs, which tsov-helper cannot mount for a user-namespaced container; use backend kernel or memory (their lowers are idmapped to the container)');
+      }
       if (backend === 'memory') {
-        const memory = await makeMemoryUpper(id, privateDir!, request.memoryBytes ?? this.settings.defaultMemoryBytes);
+        const owner = request.idMapping === undefined ? undefined : rootPair(request.idMapping);
+        const memory = await makeMemoryUpper(id, privateDir!, request.memoryBytes ?? this.settings.defaultMemoryBytes, owner);
         own.push(memory.upper, memory.work);
         mounted = { lowers: layers.lowers, ...memory };
       }
@@ -293,7 +298,7 @@ export class HelperService {
         return;
       }
       const descriptors = { lowers: layers.lowers.map((l) => l.fd), upper: layers.upper?.fd, work: layers.work?.fd };
-      const result = await mountOverlayByDescriptors(mountSourceTag(id), descriptors, target.fd, request.choices ?? {}, this.settings.mountApi);
+      const result = await mountOverlayByDescriptors(mountSourceTag(id), descriptors, target.fd, request.choices ?? {}, this.settings.mountApi, request.idMapping);
       if (!result.ok) {
         const lines = [...result.kernelLog, ...log.finish()];
         throw new FailedPreconditionError(describeMountFailure(`overlay mount at ${target.path}`, lines, result.message, log.available || result.kernelLog.length > 0));

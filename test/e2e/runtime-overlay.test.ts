@@ -39,8 +39,8 @@ async function setUp(t: ExecutionContext, { version, runtime }: Case, extraPolic
     env: { TSOV_CONFIG: policyFile, TSOV_RUNTIME_CACHE: path.join(base, 'runtime-cache') },
   });
   await containerd.ctr(['images', 'import', buildImageArchive(path.join(base, 'image'), IMAGE, [])]);
-  const run = async (id: string, mountOptions: string, script: string, destination = '/ov') => {
-    const output = await containerd.runCaptured(id, IMAGE, ['/bin/sh', '-c', script], ['--runc-binary', RUNTIME_MAIN, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`]);
+  const run = async (id: string, mountOptions: string, script: string, destination = '/ov', runOptions: string[] = []) => {
+    const output = await containerd.runCaptured(id, IMAGE, ['/bin/sh', '-c', script], ['--runc-binary', RUNTIME_MAIN, ...runOptions, '--mount', `type=overlay,src=overlay,dst=${destination},options=${mountOptions}`]);
     t.true(oci.calls().some((line) => new RegExp(`\\bcreate\\b.*\\b${id}$`).test(line)), `${runtime} created ${id}: ${oci.calls().join(' | ')}`);
     return output;
   };
@@ -107,6 +107,45 @@ async function fuse(t: ExecutionContext, c: Case) {
   t.deepEqual(await helper.client.list(), []);
 }
 
+/** A user namespace with host ids from 100000, as `ctr run --uidmap/--gidmap` (2.x: --remap-labels, so the rootfs is idmapped too) gives it. */
+const USERNS = ['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'];
+const remapLabels = (version: ContainerdVersion) => (version === '2.1' ? ['--remap-labels'] : []);
+
+async function userNamespace(t: ExecutionContext, c: Case) {
+  const { base, root, helper, run } = await setUp(t, c);
+  // The container's runtime (host uid 100000 in its namespace) reaches its bundle and binds through these.
+  fs.chmodSync(base, 0o711);
+  const [l1, l2, upper, work] = makeDirs(...['l1', 'l2', 'upper', 'work'].map((d) => path.join(root, 'userns', d)));
+  fs.writeFileSync(path.join(l1!, 'from-l1'), 'l1\n');
+  fs.mkdirSync(path.join(l2!, 'dir'));
+  fs.writeFileSync(path.join(l2!, 'dir', 'from-l2'), 'l2\n');
+  // As runc needs it for the same spec: the container's root owns the upper (runc mounts it read-only otherwise).
+  fs.chownSync(upper!, 100000, 100000);
+  const script = 'cat /proc/self/uid_map; stat -c "%u:%g" /ov /ov/from-l1 /ov/dir/from-l2; echo new > /ov/new; echo more >> /ov/from-l1; echo x > /ov/dir/added; cat /ov/from-l1';
+  const output = await run('userns1', `lowerdir=${l1}:${l2}:upperdir=${upper}:workdir=${work}`, script, '/ov', [...USERNS, ...remapLabels(c.version)]);
+  t.deepEqual(output.replace(/\r/g, '').trim().split('\n').map((line) => line.trim().replace(/\s+/g, ' ')), ['0 100000 65536', '0:0', '0:0', '0:0', 'l1', 'more']);
+  const owner = (file: string) => { const s = fs.lstatSync(file); return `${s.uid}:${s.gid}`; };
+  t.is(owner(path.join(upper!, 'new')), '100000:100000', 'a new file lands in upperdir with the mapped host ids, as runc gives it');
+  t.is(owner(path.join(upper!, 'from-l1')), '100000:100000', 'a copied-up lower file belongs to the container\'s root on the host');
+  t.is(owner(path.join(upper!, 'dir', 'added')), '100000:100000');
+  t.is(fs.readFileSync(path.join(l1!, 'from-l1'), 'utf8'), 'l1\n', 'the lower is untouched');
+  t.is(owner(path.join(l1!, 'from-l1')), '0:0');
+  t.deepEqual(mountsUnder(root), []);
+  t.deepEqual(await helper.client.list(), []);
+}
+
+async function userNamespaceMemory(t: ExecutionContext, c: Case) {
+  const { base, root, helper, run } = await setUp(t, c, '  rules:\n    - destination: /scratch/**\n      mode: memory\n      scratch: true\n      memory_bytes: 16777216\n');
+  fs.chmodSync(base, 0o711);
+  const [lower, upper, work] = makeDirs(...['lower', 'upper', 'work'].map((d) => path.join(root, 'mem', d)));
+  fs.writeFileSync(path.join(lower!, 'base'), 'base\n');
+  const output = await run('userns-mem', `lowerdir=${lower}:upperdir=${upper}:workdir=${work}`, 'stat -c "%u:%g" /scratch/tmp /scratch/tmp/base; echo temp > /scratch/tmp/new; echo b >> /scratch/tmp/base; cat /scratch/tmp/new', '/scratch/tmp', [...USERNS, ...remapLabels(c.version)]);
+  t.deepEqual(output.replace(/\r/g, '').trim().split('\n'), ['0:0', '0:0', 'temp']);
+  t.deepEqual(fs.readdirSync(upper!), [], 'nothing reached the entry\'s upperdir (scratch)');
+  t.deepEqual(mountsUnder(root), []);
+  t.deepEqual(await helper.client.list(), []);
+}
+
 const SCENARIOS: ReadonlyArray<[string, (t: ExecutionContext, c: Case) => Promise<void>]> = [
   ['#4768: /ov is the union of two host lowers and the upper; writes and deletions persist in upperdir', union],
   ['memory mode (a policy rule marks /scratch scratch): writes are visible inside and gone after delete', memory],
@@ -114,8 +153,15 @@ const SCENARIOS: ReadonlyArray<[string, (t: ExecutionContext, c: Case) => Promis
   ['fuse mode: the same entry through fuse-overlayfs; writes persist in upperdir', fuse],
 ];
 
+/** User-namespaced containers (issue 17): on containerd 2.1, whose ctr idmaps the rootfs with --remap-labels. */
+const USERNS_SCENARIOS: ReadonlyArray<[string, (t: ExecutionContext, c: Case) => Promise<void>]> = [
+  ['a user-namespaced container sees the lowers as its root\'s (idmapped) and writes to upperdir with its host ids', userNamespace],
+  ['a user-namespaced container in memory mode owns the tmpfs upper', userNamespaceMemory],
+];
+
 for (const version of CONTAINERD_VERSIONS) {
   for (const runtime of OCI_RUNTIMES) {
     for (const [title, scenario] of SCENARIOS) test(`containerd ${version} · tsov-runtime over ${runtime}: ${title}`, (t) => scenario(t, { version, runtime }));
+    if (version === '2.1') for (const [title, scenario] of USERNS_SCENARIOS) test(`containerd ${version} · tsov-runtime over ${runtime}: ${title}`, (t) => scenario(t, { version, runtime }));
   }
 }

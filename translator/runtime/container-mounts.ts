@@ -10,6 +10,7 @@ import type { RuntimeSettings, TranslationPolicy } from '../../policy/translatio
 import type { ProbeReport } from '../../helper/api/probe-report';
 import type { HelperClient } from '../../helper/api/helper-client';
 import type { OciSpec } from '../spec/oci-spec';
+import type { IdMapping } from '../../common/id-mapping';
 import { containerStateDirectory } from '../state-layout';
 import { directoriesToProbe, translate, type Translation } from '../translate';
 
@@ -19,6 +20,8 @@ export interface ContainerMountContext {
   runtime: RuntimeSettings;
   /** The runtime's state directory of the container: the helper releases the mounts once it is gone. */
   ownerAlivePath?: string;
+  /** The container's user namespace (SpecDocument.userNamespace). */
+  userNamespace?: IdMapping;
 }
 
 /** Probes each upper through the helper; a directory the helper will not probe is left out (the mount request then says why). */
@@ -49,7 +52,7 @@ export interface MountedTranslation {
  */
 export async function mountForContainer(spec: OciSpec, context: ContainerMountContext, client: HelperClient): Promise<MountedTranslation> {
   const probes = await probeUppers(spec, client);
-  const translation = translate(spec, { containerId: context.containerId, policy: context.policy, runtime: context.runtime, probes });
+  const translation = translate(spec, { containerId: context.containerId, policy: context.policy, runtime: context.runtime, probes, userNamespace: context.userNamespace });
   const mounted: number[] = [];
   try {
     for (const action of translation.actions) {

@@ -42,7 +42,7 @@ export async function createWithOverlays(request: CreateRequest): Promise<number
   const client = new HelperClient(policy.helper.socket);
   let mounted: number[] = [];
   try {
-    const made = await mountForContainer(original.spec, { containerId, policy: policy.translation, runtime: policy.runtime, ownerAlivePath: request.ownerAlivePath }, client);
+    const made = await mountForContainer(original.spec, { containerId, policy: policy.translation, runtime: policy.runtime, ownerAlivePath: request.ownerAlivePath, userNamespace: original.userNamespace }, client);
     mounted = made.mounted;
     bundle.writeTranslated(original, made.translation.spec);
     const status = await runRealRuntime(policy.runtime.binary, request.argv, request.args.preserveFds);

@@ -21,24 +21,17 @@
 import { InvalidArgumentError } from '../../common/errors';
 import { JsonScanError, scanJson, type JsonMember, type JsonNode } from './json-scan';
 import type { OciMount, OciSpec } from './oci-spec';
+import { goFoldKey } from './go-fold';
+import { readUserNamespace } from './user-namespace';
+import type { IdMapping } from '../../common/id-mapping';
+
+export { goFoldKey };
 
 /** Levels recorded: the document, its members' values (mounts, annotations), mount entries. */
 const RECORD_DEPTH = 3;
 
 /** The mount fields tsov reads, by their Go-folded names. */
 const MOUNT_FIELDS = ['destination', 'type', 'source', 'options'] as const;
-
-/** A key as Go's case-insensitive field match sees it: ASCII letters lowered, ſ as s and K (Kelvin) as k. */
-export function goFoldKey(key: string): string {
-  let folded = '';
-  for (const ch of key) {
-    if (ch >= 'A' && ch <= 'Z') folded += ch.toLowerCase();
-    else if (ch === '\u017f') folded += 's';
-    else if (ch === '\u212a') folded += 'k';
-    else folded += ch;
-  }
-  return folded;
-}
 
 function membersNamed(node: JsonNode, name: string): JsonMember[] {
   return (node.members ?? []).filter((member) => goFoldKey(member.key) === name);
@@ -63,6 +56,8 @@ export interface SpecDocument {
   /** Scan positions behind spec (for render). */
   readonly root: JsonNode;
   readonly mountNodes: readonly JsonNode[];
+  /** The container's user namespace (linux.namespaces and its id mappings), if it has one. */
+  readonly userNamespace?: IdMapping;
 }
 
 /** Parses config.json's text; throws InvalidArgumentError with one line that names the file and the problem. */
@@ -104,7 +99,9 @@ export function parseSpecDocument(text: string, file: string): SpecDocument {
     }
     spec.annotations = values as Record<string, string>;
   }
-  return { text, spec, root, mountNodes };
+  const linux = single('linux');
+  const userNamespace = linux === undefined ? undefined : readUserNamespace(JSON.parse(text.slice(linux.value.start, linux.value.end)), problem);
+  return { text, spec, root, mountNodes, ...(userNamespace === undefined ? {} : { userNamespace }) };
 }
 
 function readMount(text: string, node: JsonNode, index: number, problem: (what: string) => never): OciMount {
