@@ -60,7 +60,24 @@ const hostile: Array<[string, Partial<OverlayMountRequest>, string, RegExp]> = [
   ['volatile without upper', { upper: undefined, work: undefined, choices: { volatile: true } }, 'choices.volatile', /volatile needs an upper/],
   ['kernel options for fuse', { backend: 'fuse', choices: { index: 'off' } }, 'choices.backend', /fuse-overlayfs takes no kernel overlay options/],
   ['a tiny memory size', { backend: 'memory', upper: undefined, work: undefined, memoryBytes: 10 }, 'memoryBytes', /at least 1 MiB/],
+  // User namespaces: the ranges the kernel would refuse in uid_map (user_namespaces(7)).
+  ['a uid map without ranges', { idMapping: { uid: [], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid', /at least one range/],
+  ['a negative host id', { idMapping: { uid: [{ containerId: 0, hostId: -1, size: 1 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid[0]', /whole numbers below 4294967295/],
+  ['a fractional size', { idMapping: { uid: [{ containerId: 0, hostId: 1, size: 1.5 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid[0]', /size at least 1/],
+  ['a size of 0', { idMapping: { uid: [{ containerId: 0, hostId: 1, size: 1 }], gid: [{ containerId: 0, hostId: 1, size: 0 }] } }, 'idMapping.gid[0]', /size at least 1/],
+  ['a range past 32 bits', { idMapping: { uid: [{ containerId: 0, hostId: 4294967290, size: 10 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid[0]', /reaches past id 4294967294/],
+  ['a text id', { idMapping: { uid: [{ containerId: '0' as never, hostId: 1, size: 1 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid[0]', /whole numbers/],
+  ['overlapping container ids', { idMapping: { uid: [{ containerId: 0, hostId: 1000, size: 10 }, { containerId: 5, hostId: 5000, size: 10 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid', /overlap in container ids at 5/],
+  ['overlapping host ids', { idMapping: { uid: [{ containerId: 0, hostId: 1000, size: 10 }, { containerId: 100, hostId: 1009, size: 10 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid', /overlap in host ids at 1009/],
+  ['341 ranges', { idMapping: { uid: Array.from({ length: 341 }, (_, i) => ({ containerId: i, hostId: 1000 + i, size: 1 })), gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping.uid', /341 ranges; the kernel takes at most 340/],
+  ['a user namespace for fuse-overlayfs', { backend: 'fuse', idMapping: { uid: [{ containerId: 0, hostId: 1, size: 1 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, 'idMapping', /not supported: use backend kernel or memory/],
 ];
+
+test('a user namespace of several ranges is accepted', (t) => {
+  const idMapping = { uid: [{ containerId: 1, hostId: 110000, size: 65535 }, { containerId: 0, hostId: 1000, size: 1 }], gid: [{ containerId: 0, hostId: 100000, size: 65536 }] };
+  t.deepEqual(checkRequestShape({ ...valid, idMapping }), []);
+  t.deepEqual(checkRequestShape({ ...valid, backend: 'memory', upper: undefined, work: undefined, idMapping }), []);
+});
 
 for (const [title, change, field, message] of hostile) {
   test(`refuses ${title}`, (t) => {
