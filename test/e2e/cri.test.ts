@@ -13,11 +13,11 @@ import test, { type ExecutionContext } from 'ava';
 import { buildImageArchive } from '../../harness/oci-image';
 import { RUNTIME_MAIN } from '../../harness/daemon-process';
 import { containerdRelease, type ContainerdVersion } from '../../harness/containerd-versions';
-import { wrappedRuntime } from '../../harness/oci-runtimes';
+import { wrappedRuntime, type OciRuntime } from '../../harness/oci-runtimes';
 import { waitFor } from '../../harness/wait';
 import { mountsUnder } from '../../harness/mounts';
 import { startTestContainerd } from '../support/containerd';
-import { CriClient, type PodSandboxConfig } from '../support/cri-client';
+import { CriClient, type PodSandboxConfig, type UserNamespace } from '../support/cri-client';
 import { canLowerOomScore, privateDeployConfig, readDeployFile } from '../support/deploy-config';
 import { helperLayout, runtimePolicy, startHelper } from '../support/helper-process';
 import { startSnapshotter } from '../support/snapshotter-process';
@@ -27,24 +27,53 @@ import { imageFsPath, linkImageFilesystem } from '../../cli/install/image-fs-lin
 const APP_IMAGE = 'docker.io/tsov/cri-app:1';
 const MiB = 1024 * 1024;
 
-async function setUp(t: ExecutionContext, version: ContainerdVersion, deployFile: string) {
+/**
+ * Pod networking for pods that cannot use the node's (a user-namespaced pod:
+ * containerd pins its user namespace through the pod's network namespace):
+ * CNI's ptp plugin (Debian's containernetworking-plugins) gives each pod a
+ * veth and an address from 198.18.42.0/24 (a benchmarking range), without
+ * masquerading; CNI's DEL at StopPodSandbox takes the veth away again. Its
+ * address bookkeeping stays in the test's directory.
+ */
+function podNetworkConfig(dir: string): string {
+  const confDir = path.join(dir, 'cni');
+  fs.mkdirSync(confDir, { recursive: true });
+  const network = {
+    cniVersion: '1.0.0',
+    name: 'tsov-test',
+    plugins: [{ type: 'ptp', ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '198.18.42.0/24' }]], dataDir: path.join(dir, 'cni-ipam') } }],
+  };
+  fs.writeFileSync(path.join(confDir, '10-tsov-test.conflist'), JSON.stringify(network));
+  return `\n[plugins.'io.containerd.cri.v1.runtime'.cni]\n  bin_dirs = ["/usr/lib/cni"]\n  conf_dir = "${confDir}"\n`;
+}
+
+async function setUp(t: ExecutionContext, version: ContainerdVersion, deployFile: string, options: { podNetwork?: boolean; runtime?: OciRuntime } = {}) {
   const release = containerdRelease(version);
   const dir = makeTempDir(t, 'cri');
+  // A user-namespaced pod's runtime (host uid 200000 and up) walks to its bundle through here.
+  fs.chmodSync(dir, 0o711);
   const snapshotterRoot = path.join(dir, 'tsov');
   const snapshotterSocket = path.join(dir, 'tsov.sock');
-  const snapshotter = await startSnapshotter(t, snapshotterRoot, snapshotterSocket);
+  // The snapshotter asks the helper whether idmapped layers work on its root (remap-ids, in the 2.x deploy files).
   const layout = helperLayout(path.join(dir, 'helper'));
+  fs.mkdirSync(snapshotterRoot, { recursive: true });
+  layout.roots.push(snapshotterRoot);
   await startHelper(t, layout);
-  const runc = wrappedRuntime('runc', release, path.join(dir, 'oci'));
+  const snapshotterPolicy = path.join(dir, 'snapshotter-policy.yaml');
+  fs.writeFileSync(snapshotterPolicy, `helper:\n  socket: ${layout.socket}\n`);
+  const snapshotter = await startSnapshotter(t, snapshotterRoot, snapshotterSocket, ['--config', snapshotterPolicy]);
+  // The OCI runtime tsov-runtime (the tsov handler) runs: runc, or crun where a test needs what runc 1.1 lacks.
+  const runtime = options.runtime ?? 'runc';
+  const runc = wrappedRuntime(runtime, release, path.join(dir, 'oci'));
   const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, runtimePolicy(layout, { kind: 'runc', binary: runc.binary }).text);
+  fs.writeFileSync(policyFile, runtimePolicy(layout, { kind: runtime, binary: runc.binary }).text);
   const containerdDir = path.join(dir, 'containerd');
   const configText = privateDeployConfig(readDeployFile(deployFile), containerdDir, {
     snapshotterSocket,
     snapshotterRoot,
     runtimeBinary: RUNTIME_MAIN,
     runscConfig: path.join(dir, 'runsc.toml'),
-  }, !canLowerOomScore());
+  }, !canLowerOomScore()) + (options.podNetwork === true ? podNetworkConfig(dir) : '');
   // containerd 1.6 reports <root>/io.containerd.snapshotter.v1.tsov as the image filesystem; tsov install links it (cli/install/image-fs-link.ts).
   if (version === '1.6') linkImageFilesystem(imageFsPath(path.join(containerdDir, 'root')), snapshotterRoot);
   const containerd = await startTestContainerd(t, containerdDir, snapshotterSocket, {
@@ -63,7 +92,14 @@ async function setUp(t: ExecutionContext, version: ContainerdVersion, deployFile
     for (const archive of [pause, app]) await containerd.ctr(['images', 'import', '--snapshotter', snapshotter, archive]);
   }
   const cri = new CriClient(containerd.address);
-  t.teardown(() => cri.close());
+  t.teardown(async () => {
+    // Pass or fail, pods are stopped before containerd: StopPodSandbox is when CNI takes a pod's veth and network namespace away.
+    for (const pod of await cri.listPodSandboxes().catch(() => [])) {
+      await cri.stopPodSandbox(pod.id).catch(() => undefined);
+      await cri.removePodSandbox(pod.id).catch(() => undefined);
+    }
+    cri.close();
+  });
   await waitFor('the CRI plugin to answer', async () => (await cri.version().catch(() => undefined)) !== undefined, 30_000, 200);
   return { dir, release, snapshotter, snapshotterRoot, containerd, cri, runc };
 }
@@ -71,14 +107,15 @@ async function setUp(t: ExecutionContext, version: ContainerdVersion, deployFile
 type Fixture = Awaited<ReturnType<typeof setUp>>;
 
 /** As kubelet builds it for a hostNetwork pod (no hostname: the pod shares the node's UTS namespace). */
-function sandboxConfig(dir: string, name: string): PodSandboxConfig {
+function sandboxConfig(dir: string, name: string, userns?: UserNamespace): PodSandboxConfig {
+  // A user-namespaced pod gets its own network namespace (pod networking): see podNetworkConfig.
   const uid = `${name}-uid`;
   const logDirectory = path.join(dir, 'pods', uid);
   fs.mkdirSync(logDirectory, { recursive: true });
   return {
     metadata: { name, uid, namespace: 'default', attempt: 0 },
     log_directory: logDirectory,
-    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+    linux: { security_context: { namespace_options: userns === undefined ? { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } : { network: 'POD', pid: 'CONTAINER', ipc: 'POD', userns_options: userns } } },
   };
 }
 
@@ -218,12 +255,55 @@ async function onlyTheTsovHandler(t: ExecutionContext, version: ContainerdVersio
   t.deepEqual(await activeInTsov(f), []);
 }
 
+/**
+ * A pod with its own user namespace (kubelet's hostUsers: false: mode POD and
+ * the pod's id range, in the sandbox's and the container's namespace options).
+ * containerd 2.1's CRI labels its snapshots with the range
+ * (helpers_linux.go snapshotterRemapOpts); with remap-ids in the deploy file,
+ * tsov serves them from the image's own layers, idmapped.
+ */
+async function userNamespacePod(t: ExecutionContext, version: ContainerdVersion, deployFile: string) {
+  // containerd 2.1 runs a user-namespaced container only on a runtime whose `features` list idmap mounts: crun 1.21
+  // (Debian 12's runc 1.1 does not), through the tsov handler, so tsov-runtime passes features and create on to it.
+  const f = await setUp(t, version, deployFile, { podNetwork: true, runtime: 'crun' });
+  const committed = async () => (await f.snapshotter.client.list(['kind==committed'])).length;
+  const layers = await committed();
+  const range = { host_id: 200000, container_id: 0, length: 65536 };
+  const userns: UserNamespace = { mode: 'POD', uids: [range], gids: [range] };
+  const config = sandboxConfig(f.dir, 'userns', userns);
+  const sandboxId = await f.cri.runPodSandbox(config, 'tsov');
+  const containerId = await f.cri.createContainer(sandboxId, {
+    metadata: { name: 'app', attempt: 0 },
+    image: { image: APP_IMAGE },
+    command: ['/bin/sh', '-c', 'cat /proc/self/uid_map; stat -c "%u:%g" / /etc/app; echo pod > /written; stat -c "%u:%g" /written; echo "pod userns up"; exec sleep 300'],
+    log_path: 'app/0.log',
+    linux: { security_context: { namespace_options: config.linux.security_context.namespace_options } },
+  }, config);
+  await f.cri.startContainer(containerId);
+  const logFile = path.join(config.log_directory, 'app', '0.log');
+  await waitFor('the user-namespaced container to log', () => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('pod userns up'), 30_000, 100);
+  t.deepEqual(logLines(logFile).map((line) => line.trim().replace(/\s+/g, ' ')), ['0 200000 65536', '0:0', '0:0', '0:0', 'pod userns up'], 'root in the pod\'s namespace, and the image is root\'s');
+  t.true(f.runc.calls().some((line) => /\bcreate\b/.test(line) && line.endsWith(containerId)), 'tsov-runtime ran crun for the container');
+
+  t.is(await committed(), layers, 'no chowned copy of the image was made for the pod');
+  const key = (await f.snapshotter.client.list(['kind==active'])).map((info) => info.name).find((name) => name.endsWith(`/${containerId}`))!;
+  const [mount] = await f.snapshotter.client.mounts(key);
+  t.true(mount!.options.includes('uidmap=0:200000:65536') && mount!.options.includes('gidmap=0:200000:65536'), mount!.options.join(','));
+  const upper = mount!.options.find((option) => option.startsWith('upperdir='))!.slice('upperdir='.length);
+  const written = fs.statSync(path.join(upper, 'written'));
+  t.deepEqual([written.uid, written.gid], [200000, 200000], 'the pod\'s write is in its upper with its host ids');
+
+  await removePodAndItsSnapshots(t, f, { sandboxId, containerId, logFile });
+  t.deepEqual(await activeInTsov(f), []);
+}
+
 const MAIN_FILES: ReadonlyArray<[ContainerdVersion, string]> = [['1.6', 'containerd-1.6-1.7.toml'], ['1.7', 'containerd-1.6-1.7.toml'], ['2.1', 'containerd-2.x.toml']];
 const HANDLER_FILES: ReadonlyArray<[ContainerdVersion, string]> = [['1.7', 'containerd-1.7-tsov-handler.toml'], ['2.1', 'containerd-2.x-tsov-handler.toml']];
 
 for (const [version, file] of MAIN_FILES) {
   test.serial(`containerd ${version} · CRI with deploy/${file}: pods on tsov (runc, and tsov-runtime as a handler), logs, ContainerStats, ImageFsInfo, nothing left after removal`, (t) => podsOnTsov(t, version, file));
 }
+test.serial('containerd 2.1 · CRI with deploy/containerd-2.x.toml: a pod with its own user namespace (mode POD) runs on tsov from the shared image layers, idmapped', (t) => userNamespacePod(t, '2.1', 'containerd-2.x.toml'));
 for (const [version, file] of HANDLER_FILES) {
   test.serial(`containerd ${version} · CRI with deploy/${file}: only the tsov handler's pods use tsov, the default stays on overlayfs`, (t) => onlyTheTsovHandler(t, version, file));
 }

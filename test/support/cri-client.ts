@@ -17,13 +17,27 @@ export interface FilesystemUsage {
   inodes_used: { value: number } | null;
 }
 
+/** A user namespace as kubelet asks for it (hostUsers: false): mode POD and the pod's id range. */
+export interface UserNamespace {
+  mode: 'POD' | 'NODE';
+  uids: Array<{ host_id: number; container_id: number; length: number }>;
+  gids: Array<{ host_id: number; container_id: number; length: number }>;
+}
+
+export interface NamespaceOption {
+  network: 'NODE' | 'POD';
+  pid?: 'POD' | 'CONTAINER' | 'NODE';
+  ipc?: 'POD' | 'NODE';
+  userns_options?: UserNamespace;
+}
+
 export interface PodSandboxConfig {
   metadata: { name: string; uid: string; namespace: string; attempt: number };
   hostname?: string;
   log_directory: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  linux: { security_context: { namespace_options: { network: 'NODE' | 'POD'; pid?: 'POD' | 'CONTAINER' | 'NODE'; ipc?: 'POD' | 'NODE' } } };
+  linux: { security_context: { namespace_options: NamespaceOption } };
 }
 
 export interface ContainerConfig {
@@ -34,6 +48,8 @@ export interface ContainerConfig {
   log_path: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** kubelet repeats the pod's namespace options here (the user namespace among them). */
+  linux?: { security_context: { namespace_options: NamespaceOption } };
 }
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';

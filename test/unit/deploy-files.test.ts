@@ -43,6 +43,10 @@ test('every containerd file keeps containerd\'s runc handler as the default, exp
     t.notRegex(text, /^\s*SystemdCgroup = true/m, `${file}: cgroupfs, as the comments say`);
     t.regex(text, /cgroup driver/, file);
   }
+  for (const file of CONTAINERD_FILES) {
+    // containerd 1.x's mount code has no uidmap=: remap-ids only in the 2.x files (tsov install decides the same).
+    t.is(/capabilities = \["remap-ids"\]/.test(deploy(file)), file.startsWith('containerd-2'), file);
+  }
   for (const file of CONTAINERD_FILES.filter((name) => name.startsWith('containerd-2'))) {
     const text = deploy(file);
     for (const snapshotter of ['overlayfs', 'tsov']) {
