@@ -22,7 +22,7 @@ const SNAPSHOTTERS = ['overlayfs', 'overlayfs-proxy', 'tsov'] as const;
 type Snapshotter = (typeof SNAPSHOTTERS)[number];
 
 /** Layer i: a directory of 8 small files and a file replaced in every layer. */
-function layers(count: number): LayerEntry[][] {
+export function layers(count: number): LayerEntry[][] {
   return Array.from({ length: count - 1 }, (_, i) => [
     { dir: `layer${i}` },
     ...Array.from({ length: 8 }, (_, f) => ({ file: `layer${i}/file${f}`, content: `layer ${i} file ${f}\n`.repeat(64) })),
@@ -30,17 +30,17 @@ function layers(count: number): LayerEntry[][] {
   ]);
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-/** Runs fn for each snapshotter in turn, warmup + runs times, and returns the samples of the measured runs. */
-async function alternate(runs: number, warmup: number, fn: (snapshotter: Snapshotter, run: number) => Promise<number>): Promise<Record<Snapshotter, number[]>> {
-  const samples: Record<Snapshotter, number[]> = { overlayfs: [], 'overlayfs-proxy': [], tsov: [] };
+/** Runs fn for each of names in turn, warmup + runs times, and returns the samples of the measured runs. */
+export async function alternate<N extends string>(names: readonly N[], runs: number, warmup: number, fn: (name: N, run: number) => Promise<number>): Promise<Record<N, number[]>> {
+  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<N, number[]>;
   for (let run = -warmup; run < runs; run++) {
-    for (const snapshotter of SNAPSHOTTERS) {
+    for (const snapshotter of names) {
       const ms = await fn(snapshotter, run + warmup);
       if (run >= 0) samples[snapshotter].push(ms);
     }
@@ -76,7 +76,7 @@ export async function containerdEndToEnd({ workDir, runs, log }: BenchContext): 
       const image = `docker.io/tsov/bench:layers-${layerCount}`;
       const archive = buildImageArchive(path.join(workDir, `image-${layerCount}`), image, layers(layerCount));
       const importRuns = layerCount === 8 ? Math.max(3, Math.ceil(runs / 2)) : Math.max(3, Math.ceil(runs / 4));
-      const samples = await alternate(importRuns, 1, async (snapshotter) => {
+      const samples = await alternate(SNAPSHOTTERS, importRuns, 1, async (snapshotter) => {
         const ms = await timed(() => containerd.ctr(['images', 'import', '--snapshotter', snapshotter, archive], { timeoutMs: 600_000 }));
         await containerd.ctr(['images', 'rm', '--sync', image]);
         const left = (await containerd.ctr(['snapshots', '--snapshotter', snapshotter, 'ls'])).trim().split('\n').length - 1;
@@ -91,7 +91,7 @@ export async function containerdEndToEnd({ workDir, runs, log }: BenchContext): 
     const image = 'docker.io/tsov/bench:run';
     const archive = buildImageArchive(path.join(workDir, 'image-run'), image, []);
     for (const snapshotter of SNAPSHOTTERS) await containerd.ctr(['images', 'import', '--snapshotter', snapshotter, archive]);
-    const samples = await alternate(runs, 2, (snapshotter, run) =>
+    const samples = await alternate(SNAPSHOTTERS, runs, 2, (snapshotter, run) =>
       timed(() => containerd.ctr(['run', '--rm', '--snapshotter', snapshotter, image, `run-${snapshotter}-${run}`, '/bin/true'])),
     );
     const label = `ctr run --rm true ×${runs}`;

@@ -17,6 +17,7 @@ import { containerdEndToEnd } from './containerd-workloads';
 import type { Workload } from './context';
 import { filesystemWorkload } from './filesystem-workload';
 import { runtimeOverhead } from './runtime-overhead';
+import { remappedRun } from './remap-workload';
 import { activeUsage, chain, cycle, list, memory } from './snapshotter-workloads';
 import { markdownTable, ratio, type ResultRow } from './stats';
 
@@ -29,6 +30,7 @@ const WORKLOADS: Record<string, Workload> = {
   usage: activeUsage,
   memory,
   containerd: containerdEndToEnd,
+  remap: remappedRun,
   filesystem: filesystemWorkload,
   'runtime-overhead': runtimeOverhead,
 };
