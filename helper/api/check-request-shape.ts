@@ -162,9 +162,6 @@ function idMapProblems(field: string, ranges: unknown): ShapeProblem[] {
 function idMappingProblems(request: OverlayMountRequest): ShapeProblem[] {
   const mapping = request.idMapping;
   if (mapping === undefined) return [];
-  if (request.backend === 'fuse') {
-    return [{ field: 'idMapping', message: 'fuse-overlayfs mounts for user-namespaced containers are not supported: use backend kernel or memory (their lowers are idmapped to the container)' }];
-  }
   return [...idMapProblems('idMapping.uid', mapping.uid), ...idMapProblems('idMapping.gid', mapping.gid)];
 }
 

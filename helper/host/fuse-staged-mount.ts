@@ -7,6 +7,12 @@
  * compared, by device and inode, with the ones the helper checked; only if
  * they are the same is the mount moved onto the checked target, by
  * descriptor. Until then nobody else can see it.
+ *
+ * For a user-namespaced container its lowers are first bound, idmapped to the
+ * container's namespace, inside the private directory, and fuse-overlayfs is
+ * given those (its own uidmapping= would shift the upper too, and the
+ * container's writes would not land there with its host ids). An idmapped
+ * bind has the same device and inode as its source, so the check holds.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,6 +21,7 @@ import { readMountInfo } from '../../common/mountinfo';
 import { privateMountPoints } from '../journal/reconcile';
 import { bindByDescriptors, MOUNT_ENV, unmount, type MountApi, type MountOutcome } from './mount-commands';
 import { closeDirectories, makeOwnDirectory, openDirectory, type OpenedDirectory } from './opened-directory';
+import type { IdMapping } from '../../common/id-mapping';
 
 export interface OpenedLayers {
   lowers: readonly OpenedDirectory[];
@@ -80,12 +87,26 @@ async function startFuse(options: string, mountPoint: string, logFile: string): 
   return { message: said[0] ?? exited ?? `no mount after ${MOUNT_WAIT_MS} ms` };
 }
 
-export async function mountFuseStaged(privateDir: string, layers: OpenedLayers, target: OpenedDirectory, api: MountApi): Promise<MountOutcome> {
+/** Binds each lower, idmapped, at privateDir/lower-N; returns the paths fuse-overlayfs is to open. */
+async function stageIdmappedLowers(privateDir: string, lowers: readonly OpenedDirectory[], idMapping: IdMapping, api: MountApi, opened: OpenedDirectory[]): Promise<string[]> {
+  const staged: string[] = [];
+  for (const [i, lower] of lowers.entries()) {
+    const at = makeOwnDirectory(path.join(privateDir, `lower-${i}`));
+    opened.push(at);
+    const bound = await bindByDescriptors(lower.fd, at.fd, { api, idMapping });
+    if (!bound.ok) throw new Error(`could not bind lower ${lower.path} idmapped for fuse-overlayfs: ${bound.message}`);
+    staged.push(at.path);
+  }
+  return staged;
+}
+
+export async function mountFuseStaged(privateDir: string, layers: OpenedLayers, target: OpenedDirectory, api: MountApi, idMapping?: IdMapping): Promise<MountOutcome> {
   fs.mkdirSync(privateDir, { recursive: true, mode: 0o700 });
   const merged = makeOwnDirectory(path.join(privateDir, 'merged'));
   const opened: OpenedDirectory[] = [merged];
   try {
-    const options = [`lowerdir=${layers.lowers.map((l) => l.path).join(':')}`];
+    const lowerPaths = idMapping === undefined ? layers.lowers.map((l) => l.path) : await stageIdmappedLowers(privateDir, layers.lowers, idMapping, api, opened);
+    const options = [`lowerdir=${lowerPaths.join(':')}`];
     if (layers.upper !== undefined && layers.work !== undefined) options.push(`upperdir=${layers.upper.path}`, `workdir=${layers.work.path}`);
     const started = await startFuse(options.join(','), merged.path, path.join(privateDir, 'fuse-overlayfs.log'));
     if (started.pid === undefined) return { ok: false, message: started.message };

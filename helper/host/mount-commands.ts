@@ -78,9 +78,13 @@ export async function mountOverlayByDescriptors(source: string, layers: Descript
   return descriptorOutcome(await runCommand(TSOV_MOUNT, args, { env: MOUNT_ENV, descriptors }));
 }
 
-/** Binds the directory `from` at `target`, or with move, moves the mount whose root `from` is. */
-export async function bindByDescriptors(from: number, target: number, options: { move?: boolean; api: MountApi }): Promise<DescriptorMountOutcome> {
-  const args = ['bind', ...(options.api === 'legacy' ? ['--legacy'] : []), ...(options.move === true ? ['--move'] : []), '--from', '3', '--target', '4'];
+/**
+ * Binds the directory `from` at `target`, or with move, moves the mount whose
+ * root `from` is; with idMapping, the bind is a read-only clone idmapped to it.
+ */
+export async function bindByDescriptors(from: number, target: number, options: { move?: boolean; api: MountApi; idMapping?: IdMapping }): Promise<DescriptorMountOutcome> {
+  const legacy = options.api === 'legacy' && options.idMapping === undefined;
+  const args = ['bind', ...(legacy ? ['--legacy'] : []), ...(options.move === true ? ['--move'] : []), '--from', '3', '--target', '4', ...idMappingArguments(options.idMapping)];
   return descriptorOutcome(await runCommand(TSOV_MOUNT, args, { env: MOUNT_ENV, descriptors: [from, target] }));
 }
 

@@ -13,7 +13,7 @@
  *   tsov-mount overlay [--legacy] --source NAME --target FD --lower FD...
  *                      [--upper FD --work FD] [--flag NAME]... [--set NAME=VALUE]...
  *                      [--uidmap C:H:S... --gidmap C:H:S...]
- *   tsov-mount bind [--legacy] [--move] --from FD --target FD
+ *   tsov-mount bind [--legacy] [--move] --from FD --target FD [--uidmap C:H:S... --gidmap C:H:S...]
  *
  * overlay: the new mount API; overlayfs takes lowerdir+, upperdir and workdir
  * as descriptors (fsconfig FSCONFIG_SET_FD, Linux >= 6.13), and mountinfo then
@@ -29,7 +29,8 @@
  * ids. This is how containerd mounts a remapped rootfs (core/mount
  * mount_linux.go prepareIDMappedOverlay), done by descriptor.
  * bind: open_tree + move_mount (or mount(2) MS_BIND of /proc/self/fd/N);
- * --move moves the mount whose root FD is instead of binding it.
+ * --move moves the mount whose root FD is instead of binding it; with
+ * --uidmap/--gidmap the bind is an idmapped, read-only clone (open_tree only).
  *
  * Option names and values are checked against fixed lists here again, so a
  * bug in the caller cannot turn into an option the kernel would act on.
@@ -100,7 +101,7 @@ static void usage(const char *problem)
 	fprintf(stderr,
 		"tsov-mount: %s\n"
 		"usage: tsov-mount overlay [--legacy] --source NAME --target FD --lower FD... [--upper FD --work FD] [--flag NAME]... [--set NAME=VALUE]... [--uidmap C:H:S... --gidmap C:H:S...]\n"
-		"       tsov-mount bind [--legacy] [--move] --from FD --target FD\n",
+		"       tsov-mount bind [--legacy] [--move] --from FD --target FD [--uidmap C:H:S... --gidmap C:H:S...]\n",
 		problem);
 	exit(2);
 }
@@ -242,9 +243,9 @@ static void parse(int argc, char **argv, struct request *r, int overlay)
 			r->upper = parse_fd(value);
 		} else if (overlay && strcmp(arg, "--work") == 0) {
 			r->work = parse_fd(value);
-		} else if (overlay && strcmp(arg, "--uidmap") == 0) {
+		} else if (strcmp(arg, "--uidmap") == 0) {
 			add_range(r->uid_map, &r->uid_ranges, value);
-		} else if (overlay && strcmp(arg, "--gidmap") == 0) {
+		} else if (strcmp(arg, "--gidmap") == 0) {
 			add_range(r->gid_map, &r->gid_ranges, value);
 		} else if (overlay && strcmp(arg, "--flag") == 0) {
 			add_option(r, value, NULL);
@@ -262,10 +263,14 @@ static void parse(int argc, char **argv, struct request *r, int overlay)
 	if (r->target < 0)
 		usage("--target is required");
 	check_directory(r->target, "target");
+	if ((r->uid_ranges == 0) != (r->gid_ranges == 0))
+		usage("--uidmap and --gidmap go together");
 	if (!overlay) {
 		if (r->from < 0)
 			usage("--from is required");
 		check_directory(r->from, "bind source");
+		if (r->uid_ranges > 0 && (r->move || r->legacy))
+			usage("an idmapped bind is a new clone: not with --move or --legacy");
 		return;
 	}
 	if (r->source == NULL)
@@ -274,8 +279,6 @@ static void parse(int argc, char **argv, struct request *r, int overlay)
 		usage("at least one --lower is required");
 	if ((r->upper < 0) != (r->work < 0))
 		usage("--upper and --work go together");
-	if ((r->uid_ranges == 0) != (r->gid_ranges == 0))
-		usage("--uidmap and --gidmap go together");
 	for (i = 0; i < r->lower_count; i++)
 		check_directory(r->lowers[i], "lower");
 	if (r->upper >= 0) {
@@ -371,26 +374,33 @@ static int make_user_namespace(const struct request *r)
 	return ns;
 }
 
+/* A detached, read-only clone of the directory fd, idmapped to the user namespace ns. */
+static int idmapped_clone(int fd, int ns)
+{
+	struct mount_attr attr;
+	int tree;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
+	attr.userns_fd = (uint64_t)ns;
+	tree = sys_open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		fail("open_tree of a layer to idmap", errno, -1);
+	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) != 0)
+		fail("mount_setattr MOUNT_ATTR_IDMAP of a lower (its filesystem cannot be idmapped, or the kernel is older than 5.12)", errno, -1);
+	return tree;
+}
+
 /* Replaces each lower descriptor with a detached, read-only clone idmapped to the request's user namespace. */
 static void idmap_lowers(struct request *r)
 {
-	struct mount_attr attr;
-	int ns, i, tree;
+	int ns, i;
 
 	if (r->uid_ranges == 0)
 		return;
 	ns = make_user_namespace(r);
-	memset(&attr, 0, sizeof(attr));
-	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
-	attr.userns_fd = (uint64_t)ns;
-	for (i = 0; i < r->lower_count; i++) {
-		tree = sys_open_tree(r->lowers[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-		if (tree < 0)
-			fail("open_tree of a lower to idmap", errno, -1);
-		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) != 0)
-			fail("mount_setattr MOUNT_ATTR_IDMAP of a lower (its filesystem cannot be idmapped, or the kernel is older than 5.12)", errno, -1);
-		r->lowers[i] = tree;
-	}
+	for (i = 0; i < r->lower_count; i++)
+		r->lowers[i] = idmapped_clone(r->lowers[i], ns);
 	close(ns);
 }
 
@@ -498,6 +508,13 @@ static int bind(const struct request *r)
 	char from[64], target[64];
 	int tree;
 
+	if (r->uid_ranges > 0) {
+		int ns = make_user_namespace(r);
+		tree = idmapped_clone(r->from, ns);
+		close(ns);
+		attach(tree, r->target, -1);
+		return 1;
+	}
 	if (!r->legacy) {
 		tree = sys_open_tree(r->from, "", (r->move ? 0 : OPEN_TREE_CLONE) | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 		if (tree >= 0) {

@@ -267,9 +267,6 @@ export class HelperService {
     const own: OpenedDirectory[] = [];
     try {
       let mounted = layers;
-      if (backend === 'fuse' && request.idMapping !== undefined) {
-        throw new FailedPreconditionError('backend auto chose fuse-overlayfs, which tsov-helper cannot mount for a user-namespaced container; use backend kernel or memory (their lowers are idmapped to the container)');
-      }
       if (backend === 'memory') {
         const owner = request.idMapping === undefined ? undefined : rootPair(request.idMapping);
         const memory = await makeMemoryUpper(id, privateDir!, request.memoryBytes ?? this.settings.defaultMemoryBytes, owner);
@@ -293,7 +290,7 @@ export class HelperService {
     const log = KernelLogCursor.openAtEnd();
     try {
       if (backend === 'fuse') {
-        const result = await mountFuseStaged(privateDir!, layers, target, this.settings.mountApi);
+        const result = await mountFuseStaged(privateDir!, layers, target, this.settings.mountApi, request.idMapping);
         if (!result.ok) throw new FailedPreconditionError(describeMountFailure(`fuse-overlayfs mount at ${target.path}`, log.finish(), result.message, log.available));
         return;
       }

@@ -111,7 +111,8 @@ async function fuse(t: ExecutionContext, c: Case) {
 const USERNS = ['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'];
 const remapLabels = (version: ContainerdVersion) => (version === '2.1' ? ['--remap-labels'] : []);
 
-async function userNamespace(t: ExecutionContext, c: Case) {
+/** Host mode (the kernel overlay), or with fuse, fuse-overlayfs over idmapped binds of the lowers. */
+const userNamespace = (mode: 'host' | 'fuse') => async (t: ExecutionContext, c: Case) => {
   const { base, root, helper, run } = await setUp(t, c);
   // The container's runtime (host uid 100000 in its namespace) reaches its bundle and binds through these.
   fs.chmodSync(base, 0o711);
@@ -121,9 +122,10 @@ async function userNamespace(t: ExecutionContext, c: Case) {
   fs.writeFileSync(path.join(l2!, 'dir', 'from-l2'), 'l2\n');
   // As runc needs it for the same spec: the container's root owns the upper (runc mounts it read-only otherwise).
   fs.chownSync(upper!, 100000, 100000);
-  const script = 'cat /proc/self/uid_map; stat -c "%u:%g" /ov /ov/from-l1 /ov/dir/from-l2; echo new > /ov/new; echo more >> /ov/from-l1; echo x > /ov/dir/added; cat /ov/from-l1';
-  const output = await run('userns1', `lowerdir=${l1}:${l2}:upperdir=${upper}:workdir=${work}`, script, '/ov', [...USERNS, ...remapLabels(c.version)]);
-  t.deepEqual(output.replace(/\r/g, '').trim().split('\n').map((line) => line.trim().replace(/\s+/g, ' ')), ['0 100000 65536', '0:0', '0:0', '0:0', 'l1', 'more']);
+  const script = 'cat /proc/self/uid_map; stat -c "%u:%g" /ov /ov/from-l1 /ov/dir/from-l2; echo new > /ov/new; echo more >> /ov/from-l1; echo x > /ov/dir/added; cat /ov/from-l1; grep " /ov " /proc/mounts | cut -d" " -f3';
+  const output = await run(`userns-${mode}`, `lowerdir=${l1}:${l2}:upperdir=${upper}:workdir=${work}:x-tsov.mode=${mode}`, script, '/ov', [...USERNS, ...remapLabels(c.version)]);
+  const filesystem = mode === 'fuse' ? 'fuse.fuse-overlayfs' : 'overlay';
+  t.deepEqual(output.replace(/\r/g, '').trim().split('\n').map((line) => line.trim().replace(/\s+/g, ' ')), ['0 100000 65536', '0:0', '0:0', '0:0', 'l1', 'more', filesystem]);
   const owner = (file: string) => { const s = fs.lstatSync(file); return `${s.uid}:${s.gid}`; };
   t.is(owner(path.join(upper!, 'new')), '100000:100000', 'a new file lands in upperdir with the mapped host ids, as runc gives it');
   t.is(owner(path.join(upper!, 'from-l1')), '100000:100000', 'a copied-up lower file belongs to the container\'s root on the host');
@@ -132,7 +134,7 @@ async function userNamespace(t: ExecutionContext, c: Case) {
   t.is(owner(path.join(l1!, 'from-l1')), '0:0');
   t.deepEqual(mountsUnder(root), []);
   t.deepEqual(await helper.client.list(), []);
-}
+};
 
 async function userNamespaceMemory(t: ExecutionContext, c: Case) {
   const { base, root, helper, run } = await setUp(t, c, '  rules:\n    - destination: /scratch/**\n      mode: memory\n      scratch: true\n      memory_bytes: 16777216\n');
@@ -155,7 +157,8 @@ const SCENARIOS: ReadonlyArray<[string, (t: ExecutionContext, c: Case) => Promis
 
 /** User-namespaced containers (issue 17): on containerd 2.1, whose ctr idmaps the rootfs with --remap-labels. */
 const USERNS_SCENARIOS: ReadonlyArray<[string, (t: ExecutionContext, c: Case) => Promise<void>]> = [
-  ['a user-namespaced container sees the lowers as its root\'s (idmapped) and writes to upperdir with its host ids', userNamespace],
+  ['a user-namespaced container sees the lowers as its root\'s (idmapped) and writes to upperdir with its host ids', userNamespace('host')],
+  ['the same through fuse-overlayfs (fuse mode) over idmapped binds of the lowers', userNamespace('fuse')],
   ['a user-namespaced container in memory mode owns the tmpfs upper', userNamespaceMemory],
 ];
 
