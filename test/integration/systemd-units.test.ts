@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { HELPER_MAIN } from '../../harness/daemon-process';
+import { TSOV_MOUNT } from '../../helper/host/mount-commands';
 import { REPO_ROOT, SNAPSHOTTER_MAIN } from '../support/paths';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -53,3 +54,31 @@ for (const { unit, maxExposure } of UNITS) {
     t.true(exposure <= maxExposure, `exposure ${exposure} is over ${maxExposure}`);
   });
 }
+
+/**
+ * An idmapped overlay made by tsov-mount with only the capabilities the unit
+ * leaves tsov-helper (its CapabilityBoundingSet, applied with setpriv): it
+ * writes the id maps of the user namespace it makes, which takes CAP_SETUID
+ * and CAP_SETGID (user_namespaces(7), "Defining user and group ID mappings").
+ * RestrictNamespaces=user, which lets it make that namespace, cannot be
+ * applied without systemd as PID 1; the unit file is checked for it.
+ */
+test('tsov-helper.service leaves the helper what an idmapped mount takes: its capabilities suffice, and user namespaces are allowed', (t) => {
+  const unit = fs.readFileSync(path.join(REPO_ROOT, 'systemd', 'tsov-helper.service'), 'utf8');
+  t.regex(unit, /^RestrictNamespaces=user$/m);
+  const capabilities = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.split(/\s+/).map((cap) => `+${cap.replace(/^CAP_/, '').toLowerCase()}`);
+  const base = makeTempDir(t, 'unit-caps');
+  const dirs = ['lower', 'upper', 'work', 'merged'].map((name) => path.join(base, name));
+  for (const dir of dirs) fs.mkdirSync(dir);
+  const fds = dirs.map((dir) => fs.openSync(dir, 'r'));
+  try {
+    const mount = spawnSync('setpriv', ['--bounding-set', ['-all', ...capabilities].join(','), TSOV_MOUNT, 'overlay', '--source', 'tsov-unit-test', '--target', '6', '--lower', '3', '--upper', '4', '--work', '5', '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe', ...fds],
+    });
+    t.is(mount.status, 0, `${capabilities.join(',')}: ${mount.stderr}`);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+    spawnSync('umount', [dirs[3]!]);
+  }
+});
