@@ -10,6 +10,7 @@
  * map its ids a second time.
  */
 import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestContainerd } from '../support/containerd';
@@ -38,13 +39,18 @@ interface Setup {
   runtime: string;
 }
 
-async function setUp(t: ExecutionContext, options: { capabilities: string[]; remapIds: 'auto' | 'off' }): Promise<Setup> {
+async function setUp(t: ExecutionContext, options: { capabilities: string[]; remapIds: 'auto' | 'off'; rootOnRamfs?: boolean }): Promise<Setup> {
   const dir = makeTempDir(t, 'remap');
   // A user-namespaced runc init (host uid 100000 and up) walks to its bundle's rootfs: the path must be searchable.
   fs.chmodSync(dir, 0o711);
   const layout = helperLayout(path.join(dir, 'helper'));
   await startHelper(t, layout);
   const root = path.join(layout.roots[0]!, 'tsov');
+  if (options.rootOnRamfs === true) {
+    // A filesystem that cannot be idmapped (no FS_ALLOW_IDMAP): tsov-helper's probe says so.
+    fs.mkdirSync(root);
+    t.is(spawnSync('mount', ['-t', 'ramfs', 'tsov-remap-test', root]).status, 0);
+  }
   const policy = path.join(dir, 'policy.yaml');
   fs.writeFileSync(policy, `snapshotter:\n  remap_ids: ${options.remapIds}\nhelper:\n  socket: ${layout.socket}\n`);
   const socket = path.join(dir, 'tsov.sock');
@@ -118,6 +124,15 @@ test('containerd 2.1 without remap-ids: containerd\'s chowned copy is recognised
   const kinds = (await snapshotter.client.list([])).map((s) => s.kind).sort();
   t.deepEqual(kinds, ['ACTIVE', 'COMMITTED', 'COMMITTED', 'COMMITTED', 'COMMITTED'], 'containerd\'s fallback: a chowned copy of the image as a fourth committed snapshot');
   t.regex(snapshotter.stderr(), /remap-ids: off by policy/);
+});
+
+test('containerd 2.1 without remap-ids, tsov on a root that cannot be idmapped: the probe\'s reason is logged and containerd\'s chowned copy runs', async (t) => {
+  const setup = await setUp(t, { capabilities: [], remapIds: 'auto', rootOnRamfs: true });
+  const { snapshotter } = setup;
+  t.deepEqual(await runRemapped(setup, 'ramfs', 100000), expectedInside(100000));
+  const kinds = (await snapshotter.client.list([])).map((s) => s.kind).sort();
+  t.deepEqual(kinds, ['ACTIVE', 'COMMITTED', 'COMMITTED', 'COMMITTED', 'COMMITTED'], 'the chowned copy as a fourth committed snapshot');
+  t.regex(snapshotter.stderr(), /remap-ids: not available.*idmapped overlay lowers do not work on ramfs .*mount_setattr MOUNT_ATTR_IDMAP/);
 });
 
 test('containerd 2.1 asking for idmapped layers tsov cannot serve gets the reason and the fix', async (t) => {
