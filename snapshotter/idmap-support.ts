@@ -13,6 +13,8 @@ import type { RemapIdsSetting } from '../policy/policy-vocabulary';
 
 /** How long an unreachable helper's "unknown" stands before a snapshot that needs the answer asks again. */
 const RETRY_MS = 10_000;
+/** How long a probe may take (a first probe makes about twenty test mounts) before the answer counts as unknown. */
+export const PROBE_TIMEOUT_MS = 30_000;
 
 export type IdmapState = { state: 'enabled'; reason: string } | { state: 'disabled'; reason: string } | { state: 'unknown'; reason: string };
 
@@ -24,6 +26,8 @@ export interface IdmapSupportOptions {
   probe: IdmapProbe;
   logger: Logger;
   now?: () => number;
+  /** PROBE_TIMEOUT_MS unless a test says otherwise. */
+  probeTimeoutMs?: number;
 }
 
 export class IdmapSupport {
@@ -77,14 +81,22 @@ export class IdmapSupport {
   private async askOnce(): Promise<IdmapState> {
     this.askedAtMs = this.now();
     const { logger } = this.options;
+    const timeoutMs = this.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`tsov-helper did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      const answer = await this.options.probe();
+      // A helper that hangs must not hold up the snapshots waiting for its answer.
+      const answer = await Promise.race([this.options.probe(), timedOut]);
       this.current = answer.ok ? { state: 'enabled', reason: answer.reason } : { state: 'disabled', reason: answer.reason };
       if (answer.ok) logger.info('remap-ids: user-namespaced containers get idmapped layers (containerd needs capabilities = ["remap-ids"] in [proxy_plugins.tsov]; tsov install writes it)', { reason: answer.reason });
       else logger.warn('remap-ids: not available; containerd must copy and chown images for user-namespaced containers (leave "remap-ids" out of [proxy_plugins.tsov] capabilities)', { reason: answer.reason });
     } catch (error) {
       this.current = { state: 'unknown', reason: `tsov-helper could not probe idmapped layers: ${error instanceof Error ? error.message : String(error)}` };
       logger.warn('remap-ids: unknown until tsov-helper answers; snapshots that ask for idmapped layers are refused until then', { reason: this.current.reason });
+    } finally {
+      clearTimeout(timer);
     }
     return this.current;
   }

@@ -84,3 +84,13 @@ test('concurrent snapshots share one question to the helper', async (t) => {
   await Promise.all([idmap.require('a'), idmap.require('b'), idmap.require('c')]);
   t.is(asked, 1);
 });
+
+test('a helper that does not answer in time leaves the answer unknown instead of holding snapshots up', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const idmap = new IdmapSupport({ setting: 'auto', probe: () => new Promise(() => undefined), logger, probeTimeoutMs: 50 });
+  const started = Date.now();
+  await t.throwsAsync(idmap.require('k'), { message: /tsov-helper did not answer within 50 ms/ });
+  t.true(Date.now() - started < 5000);
+  t.is(idmap.state.state, 'unknown');
+  t.regex(lines.join(''), /unknown until tsov-helper answers/);
+});
