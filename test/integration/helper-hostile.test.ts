@@ -143,6 +143,11 @@ test('at least 60 hostile requests are each refused with their own reason; nothi
     ['a work used by a live overlay', { work: p('live', 'work'), upper: p('up') }, /work: .* is already the workdir of the overlay at/],
     ['an upper on an overlay', { upper: p('live', 'merged', 'on-overlay'), work: p('work') }, /upper: .* is on overlay, which cannot hold an overlay upper/],
     ['a target that is already a mount point', { target: p('live', 'merged') }, /target: .* is already a mount point/],
+    // user namespaces the kernel would refuse, sent over the wire (protobuf keeps them uint32)
+    ['overlapping host ranges', { idMapping: { uid: [{ containerId: 0, hostId: 100000, size: 65536 }, { containerId: 70000, hostId: 165000, size: 10 }], gid: [{ containerId: 0, hostId: 100000, size: 65536 }] } }, /idMapping\.uid: ranges overlap in host ids at 165000/],
+    ['a uid map without a gid map', { idMapping: { uid: [{ containerId: 0, hostId: 100000, size: 65536 }], gid: [] } }, /idMapping\.gid: must list at least one range/],
+    ['a range of size 0', { idMapping: { uid: [{ containerId: 0, hostId: 100000, size: 0 }], gid: [{ containerId: 0, hostId: 100000, size: 1 }] } }, /idMapping\.uid\[0\]: .*size at least 1/],
+    ['a range past the last id', { idMapping: { uid: [{ containerId: 0, hostId: 4294967000, size: 1000 }], gid: [{ containerId: 0, hostId: 1, size: 1 }] } }, /reaches past id 4294967294/],
   ];
   t.true(cases.length >= 60, `${cases.length} cases`);
   t.is(new Set(cases.map(([name]) => name)).size, cases.length, 'case names are unique');
