@@ -36,6 +36,11 @@ export class IdmapSupport {
   private asking: Promise<IdmapState> | undefined;
   private readonly now: () => number;
 
+  /** Never idmapped layers (snapshotter.remap_ids: off), with nothing to ask. */
+  static off(logger: Logger): IdmapSupport {
+    return new IdmapSupport({ setting: 'off', logger, probe: () => Promise.reject(new Error('remap_ids is off: nothing to probe')) });
+  }
+
   constructor(private readonly options: IdmapSupportOptions) {
     this.now = options.now ?? Date.now;
     this.current =

@@ -86,7 +86,7 @@ export class SnapshotService {
     this.features = options.features;
     this.clock = options.clock;
     this.logger = options.logger;
-    this.idmap = options.idmap ?? new IdmapSupport({ setting: 'off', probe: () => Promise.reject(new Error('no probe')), logger: options.logger });
+    this.idmap = options.idmap ?? IdmapSupport.off(options.logger);
     this.snapshotsDirSync = new GroupSync(async () => {
       if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
       await this.snapshotsDirHandle.sync();
