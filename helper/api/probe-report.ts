@@ -45,6 +45,18 @@ export function idmappedLayersSupport(report: ProbeReport): { ok: boolean; reaso
   return check.ok ? { ok: true, reason: `idmapped overlay lowers work on ${where}` } : { ok: false, reason: `idmapped overlay lowers do not work on ${where}: ${check.detail}` };
 }
 
+/**
+ * Why a test mount failed, in words. The overlay's own fs-context messages
+ * (read from its descriptor by tsov-mount) are this mount's; /dev/kmsg holds
+ * every mount's, other processes' included, so its lines only follow the
+ * mounter's message as what the kernel logged meanwhile. Pure.
+ */
+export function failedMountDetail(message: string, ownKernelLines: readonly string[], kernelLinesMeanwhile: readonly string[]): string {
+  if (ownKernelLines.length > 0) return `mount failed: ${ownKernelLines.join(' | ')}`;
+  const meanwhile = kernelLinesMeanwhile.length > 0 ? `; the kernel logged meanwhile: ${kernelLinesMeanwhile.join(' | ')}` : '';
+  return `mount failed: ${message}${meanwhile}`;
+}
+
 /** The backend `auto` picks on this filesystem, and why. */
 export function chooseAutoBackend(report: ProbeReport): { backend: 'kernel' | 'fuse'; reason: string } | { backend: undefined; reason: string } {
   const kernel = findCheck(report, BASIC_MOUNT_CHECK);

@@ -19,7 +19,7 @@ import { fuseOverlayfsVersion, mountOverlayByDescriptors, unmount, type MountApi
 import { closeDirectories, openDirectory, pathForChild, type OpenedDirectory } from '../host/opened-directory';
 import { runCommand, firstLine } from '../host/run-command';
 import { checkLayers, MOUNT_CHECKS, PROBE_ID_MAPPING, type MountCheckPlan, type ScratchLayers } from './mount-check-plan';
-import { BASIC_MOUNT_CHECK, kernelWarningChecks, type Check, type ProbeReport } from '../api/probe-report';
+import { BASIC_MOUNT_CHECK, failedMountDetail, kernelWarningChecks, type Check, type ProbeReport } from '../api/probe-report';
 
 const MODULE_PARAMETERS_DIR = '/sys/module/overlay/parameters';
 const PROBE_SOURCE = 'tsov-probe';
@@ -188,9 +188,10 @@ async function runMountCheck(name: string, base: string, mounter: Mounter, plan:
   const log = KernelLogCursor.openAtEnd();
   const mounted = await mounter(layers, layers.merged);
   if (!mounted.ok) {
-    const kernelLog = [...(mounted.kernelLog ?? []), ...log.finish()];
+    const own = mounted.kernelLog ?? [];
+    const meanwhile = log.finish();
     log.close();
-    return { check: { name, ok: false, detail: `mount failed: ${kernelLog.join(' | ') || mounted.message}`, kernelLog }, mounted: false };
+    return { check: { name, ok: false, detail: failedMountDetail(mounted.message, own, meanwhile), kernelLog: [...own, ...meanwhile] }, mounted: false };
   }
   try {
     const readOnly = plan.readOnlyStack !== true && mountIsReadOnly(layers.merged);

@@ -6,7 +6,7 @@ import { kmsgRecordMessage, overlayLines } from '../../helper/host/kernel-log';
 import type { JournalEntry } from '../../helper/journal/mount-journal';
 import { planReconciliation } from '../../helper/journal/reconcile';
 import { checkLayers, MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
-import { chooseAutoBackend, kernelWarningChecks, type Check, type ProbeReport } from '../../helper/api/probe-report';
+import { chooseAutoBackend, failedMountDetail, kernelWarningChecks, type Check, type ProbeReport } from '../../helper/api/probe-report';
 
 const hintCases: Array<[string, RegExp]> = [
   ['overlayfs: workdir and upperdir must reside under the same mount', /workdir must be on the same mount as upperdir/],
@@ -141,4 +141,14 @@ test('probe test mounts: lowerdir+ stacks two lowers over an upper; a read-only 
   t.deepEqual(checkLayers(byName('mount:metacopy=on'), layers), { lowers: ['/s/l1'], upper: '/s/u', work: '/s/w' });
   t.deepEqual(byName('mount:metacopy=on').choices, { metacopy: 'on', redirectDir: 'on' });
   t.deepEqual(byName('mount:volatile').choices, { volatile: true });
+});
+
+test("a failed test mount is explained by its own kernel messages, else by the mounter's, with /dev/kmsg's lines only as what the kernel logged meanwhile", (t) => {
+  t.is(failedMountDetail('tsov-mount: creating the overlay: Invalid argument', ['overlayfs: conflicting options'], ['overlayfs: other mount']), 'mount failed: overlayfs: conflicting options');
+  // Seen in CI: another test's probe logged an xino line while an idmapped check failed before the kernel made an overlay.
+  t.is(
+    failedMountDetail('tsov-mount: mount_setattr MOUNT_ATTR_IDMAP of a lower: Invalid argument', [], ['overlayfs: "xino=on" is useless with all layers on same fs, ignore.']),
+    'mount failed: tsov-mount: mount_setattr MOUNT_ATTR_IDMAP of a lower: Invalid argument; the kernel logged meanwhile: overlayfs: "xino=on" is useless with all layers on same fs, ignore.',
+  );
+  t.is(failedMountDetail('tsov-mount: mount overlay: Invalid argument', [], []), 'mount failed: tsov-mount: mount overlay: Invalid argument');
 });
