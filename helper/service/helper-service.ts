@@ -30,7 +30,7 @@ import { processStartTime } from '../host/process-identity';
 import { isEntryMounted, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
 import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
-import { rootPair } from '../../common/id-mapping';
+import { formatIdMap, rootPair } from '../../common/id-mapping';
 import { ProbeCache } from '../probe/probe-cache';
 import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
@@ -258,7 +258,7 @@ export class HelperService {
 
   /**
    * Makes the mount (for memory, first its tmpfs; for fuse, its staged binds)
-   * and returns its options as mountinfo names them; undoes its own steps
+   * and returns its options as the journal records them; undoes its own steps
    * when a later one fails.
    */
   private async performMount(id: number, backend: ResolvedBackend, request: OverlayMountRequest, layers: OpenedLayers, target: OpenedDirectory): Promise<string> {
@@ -275,7 +275,9 @@ export class HelperService {
       }
       await this.mountOverlay(id, backend, request, mounted, target, privateDir);
       await this.checkMounted(id, target.path, mounted.upper !== undefined);
-      return buildOverlayOptions({ lowers: mounted.lowers.map((l) => l.path), upper: mounted.upper?.path, work: mounted.work?.path }, backend === 'fuse' ? [] : choiceWords(request.choices ?? {})).join(',');
+      // As recorded (tsov mounts): idmapped lowers are written as containerd writes them, uidmap=/gidmap= first.
+      const idmapped = request.idMapping === undefined ? [] : [`uidmap=${formatIdMap(request.idMapping.uid)}`, `gidmap=${formatIdMap(request.idMapping.gid)}`];
+      return [...idmapped, ...buildOverlayOptions({ lowers: mounted.lowers.map((l) => l.path), upper: mounted.upper?.path, work: mounted.work?.path }, backend === 'fuse' ? [] : choiceWords(request.choices ?? {}))].join(',');
     } catch (error) {
       await releasePrivateDirectory(privateDir).catch((cleanup: unknown) =>
         this.logger.warn('could not clean up after a failed mount', { mount_id: id, reason: (cleanup as Error).message }),

@@ -145,6 +145,25 @@ test('memory backend: upper and work on a size-limited tmpfs made for the mount,
   t.deepEqual(fs.readdirSync(lower!), ['base']);
 });
 
+test('a user-namespaced mount: lowers idmapped to it, the memory upper its root\'s, both recorded for tsov mounts', async (t) => {
+  const base = makeTempDir(t, 'helper-userns');
+  const helper = await startHelper(t, helperLayout(base));
+  const [lower, upper, work, target, memTarget] = makeDirs(...['lower', 'upper', 'work', 'merged', 'mem-merged'].map((d) => path.join(helper.root, d)));
+  write(path.join(lower!, 'file'), 'lower');
+  const idMapping = { uid: [{ containerId: 0, hostId: 300000, size: 65536 }], gid: [{ containerId: 0, hostId: 310000, size: 65536 }] };
+  const kernel = await helper.client.mount({ owner: 'userns', lowers: [lower!], upper, work, target: target!, backend: 'kernel', choices: {}, idMapping });
+  t.deepEqual([fs.statSync(path.join(target!, 'file')).uid, fs.statSync(path.join(target!, 'file')).gid], [300000, 310000], 'the lower file shows as the mapped root');
+  t.regex(kernel.options, /^uidmap=0:300000:65536,gidmap=0:310000:65536,/);
+  const memory = await helper.client.mount({ owner: 'userns', lowers: [lower!], target: memTarget!, backend: 'memory', choices: {}, idMapping });
+  const root = fs.statSync(path.join(memory.memoryDirectory, 'upper'));
+  t.deepEqual([root.uid, root.gid], [300000, 310000], 'the tmpfs upper belongs to the mapped root');
+  const listed = spawnSync(process.execPath, [CLI_MAIN, 'mounts', '--owner', 'userns', '--json', '--helper-socket', helper.socket], { encoding: 'utf8' });
+  t.is(listed.status, 0, listed.stderr);
+  t.true((JSON.parse(listed.stdout) as Array<{ options: string }>).every((m) => m.options.startsWith('uidmap=0:300000:65536,gidmap=0:310000:65536,')));
+  await helper.client.release('userns');
+  t.deepEqual(mountsUnder(helper.root), []);
+});
+
 test('fuse backend: fuse-overlayfs with the same layers; writes persist in upper', async (t) => {
   const base = makeTempDir(t, 'helper-fuse');
   const helper = await startHelper(t, helperLayout(base));
