@@ -349,11 +349,20 @@ static int make_user_namespace(const struct request *r)
 	if (child < 0)
 		fail("fork", errno, -1);
 	if (child == 0) {
+		/*
+		 * Only the parent may hold done's write end: if it exits on any
+		 * failure before releasing this process, the read below sees EOF
+		 * and this process ends too, instead of waiting forever.
+		 */
+		close(ready[0]);
+		close(done[1]);
 		byte = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
 		if (write(ready[1], &byte, 1) != 1 || read(done[0], &byte, 1) < 0)
 			_exit(1);
 		_exit(0);
 	}
+	close(ready[1]);
+	close(done[0]);
 	if (read(ready[0], &byte, 1) != 1 || byte != 1) {
 		waitpid(child, NULL, 0);
 		fail("unshare CLONE_NEWUSER", EPERM, -1);
@@ -368,8 +377,6 @@ static int make_user_namespace(const struct request *r)
 		fail("releasing the user namespace's process", errno, -1);
 	waitpid(child, NULL, 0);
 	close(ready[0]);
-	close(ready[1]);
-	close(done[0]);
 	close(done[1]);
 	return ns;
 }

@@ -76,3 +76,36 @@ test('tsov-mount idmaps the lowers and not the upper: the mapped root sees lower
     spawnSync('umount', [dirs.merged]);
   }
 });
+
+/** Processes whose command line holds marker (the forked helper process of tsov-mount has its parent's). */
+function processesWith(marker: string): string[] {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a tsov-mount that fails after making its user namespace leaves no process behind', async (t) => {
+  const dirs = layers(t);
+  const marker = `tsov-leak-${process.pid}-${Date.now()}`;
+  // Without CAP_SETUID/CAP_SETGID the id maps cannot be written: tsov-mount fails after forking the namespace's process.
+  const fds = [dirs.lower, dirs.upper, dirs.work, dirs.merged].map((dir) => fs.openSync(dir, 'r'));
+  try {
+    const result = spawnSync('setpriv', ['--bounding-set', '-setuid,-setgid', TSOV_MOUNT, 'overlay', '--source', marker, '--target', '6', '--lower', '3', '--upper', '4', '--work', '5', '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe', ...fds],
+      // A process left behind would hold the output pipes open, and spawnSync would wait for it.
+      timeout: 10_000,
+    });
+    t.is(result.status, 1, result.stderr);
+    t.regex(result.stderr, /writing the user namespace's id map: Operation not permitted/);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.deepEqual(processesWith(marker), [], 'the forked process ended with tsov-mount');
+  t.deepEqual(mountsUnder(dirs.base), []);
+});
