@@ -43,11 +43,15 @@ export function parseIdMap(text: string): IdMapRange[] {
     if (match === null) throw new IdMappingError(`${JSON.stringify(part)} is not CONTAINER:HOST:SIZE`);
     const [containerId, hostId, size] = [match[1], match[2], match[3]].map(Number) as [number, number, number];
     if (size === 0) throw new IdMappingError(`${JSON.stringify(part)} maps no ids (SIZE 0)`);
-    if (containerId + size > INVALID_ID || hostId + size > INVALID_ID) {
-      throw new IdMappingError(`${JSON.stringify(part)} reaches past id ${INVALID_ID - 1}`);
-    }
-    return { containerId, hostId, size };
+    const range = { containerId, hostId, size };
+    if (reachesPastLastId(range)) throw new IdMappingError(`${JSON.stringify(part)} reaches past id ${INVALID_ID - 1}`);
+    return range;
   });
+}
+
+/** Whether a range's container or host ids run into (uid_t)-1, which the kernel refuses. */
+export function reachesPastLastId(range: IdMapRange): boolean {
+  return range.containerId + range.size > INVALID_ID || range.hostId + range.size > INVALID_ID;
 }
 
 /** The host id a container id maps to, or undefined (containerd's toHost). */
@@ -68,11 +72,7 @@ export function formatIdMap(ranges: readonly IdMapRange[]): string {
   return ranges.map((r) => `${r.containerId}:${r.hostId}:${r.size}`).join(',');
 }
 
-/** The lines of /proc/PID/uid_map for a map. */
-export function procIdMapText(ranges: readonly IdMapRange[]): string {
-  return ranges.map((r) => `${r.containerId} ${r.hostId} ${r.size}\n`).join('');
-}
-
-export function sameIdMapping(a: IdMapping, b: IdMapping): boolean {
-  return formatIdMap(a.uid) === formatIdMap(b.uid) && formatIdMap(a.gid) === formatIdMap(b.gid);
+/** uidmap=…, gidmap=…: how containerd writes a mapping among mount options (first), and how tsov records it. */
+export function idMapOptionWords(mapping: IdMapping): string[] {
+  return [`uidmap=${formatIdMap(mapping.uid)}`, `gidmap=${formatIdMap(mapping.gid)}`];
 }

@@ -25,8 +25,6 @@ import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
 import { SnapshotService } from './snapshot-service';
 import { IdmapSupport } from './idmap-support';
-import { HelperClient } from '../helper/api/helper-client';
-import { idmappedLayersSupport } from '../helper/api/probe-report';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 const SOCKET_DIR_MODE = 0o711;
@@ -51,7 +49,9 @@ async function main(): Promise<void> {
   const idmap = new IdmapSupport({
     setting: config.snapshotter.remapIds,
     logger: componentLogger(logger, 'remap-ids'),
+    // Loaded only when asked (remap_ids: auto), as prom-client below: the helper's client and proto cost memory.
     probe: async () => {
+      const [{ HelperClient }, { idmappedLayersSupport }] = await Promise.all([import('../helper/api/helper-client'), import('../helper/api/probe-report')]);
       const helper = new HelperClient(config.helper.socket);
       try {
         return idmappedLayersSupport(await helper.probe(layout.root));

@@ -22,6 +22,7 @@ import { InvalidArgumentError } from '../common/errors';
 import {
   formatIdMap,
   ID_MAP_FORM,
+  idMapOptionWords,
   IdMappingError,
   LABEL_GID_MAPPING,
   LABEL_UID_MAPPING,
@@ -125,5 +126,5 @@ export function planRemap(input: RemapInput): RemapPlan {
 
 /** The options containerd's mount code turns into idmapped layers, first in the mount (as overlay.go mounts()). */
 export function idmapMountOptions(plan: RemapPlan): string[] {
-  return plan.kind === 'idmapped' ? [`uidmap=${formatIdMap(plan.mapping.uid)}`, `gidmap=${formatIdMap(plan.mapping.gid)}`] : [];
+  return plan.kind === 'idmapped' ? idMapOptionWords(plan.mapping) : [];
 }

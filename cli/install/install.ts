@@ -14,10 +14,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError } from '../../common/errors';
 import { addProxyPlugin, containerdInstructions, parseContainerdVersion, removeProxyPlugin, type BlockOptions } from './containerd-config';
-import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
+import { DEFAULT_HELPER_SOCKET, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
 import { containerdRootOf, imageFsPath, linkImageFilesystem, unlinkImageFilesystem } from './image-fs-link';
 import { decideRemapCapability, probeIdmappedLayers, type RemapDecision, type RemapIdsChoice } from './remap-capability';
-import { DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
 
 /** The repository (or installed package) this CLI runs from: dist/cli/install → three levels up. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');

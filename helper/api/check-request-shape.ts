@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { BACKENDS, MAX_LOWERS, type OverlayMountRequest } from './mount-request';
 import { OVERLAY_OPTIONS } from './overlay-options';
-import { INVALID_ID, MAX_ID_MAP_RANGES, type IdMapRange } from '../../common/id-mapping';
+import { INVALID_ID, MAX_ID_MAP_RANGES, reachesPastLastId, type IdMapRange } from '../../common/id-mapping';
 
 export interface ShapeProblem {
   /** The request field the problem is about, e.g. "lowers[3]", "choices.metacopy". */
@@ -144,7 +144,7 @@ function idMapProblems(field: string, ranges: unknown): ShapeProblem[] {
     const at = `${field}[${i}]`;
     if (!id(range?.containerId) || !id(range?.hostId) || !Number.isSafeInteger(range?.size) || range.size < 1) {
       problems.push({ field: at, message: `container id and host id must be whole numbers below ${INVALID_ID}, size at least 1` });
-    } else if (range.containerId + range.size > INVALID_ID || range.hostId + range.size > INVALID_ID) {
+    } else if (reachesPastLastId(range)) {
       problems.push({ field: at, message: `${range.containerId}:${range.hostId}:${range.size} reaches past id ${INVALID_ID - 1}` });
     } else {
       valid.push(range);

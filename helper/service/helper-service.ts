@@ -30,7 +30,7 @@ import { processStartTime } from '../host/process-identity';
 import { isEntryMounted, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
 import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
-import { formatIdMap, rootPair } from '../../common/id-mapping';
+import { idMapOptionWords, rootPair } from '../../common/id-mapping';
 import { ProbeCache } from '../probe/probe-cache';
 import { probeDirectory } from '../probe/prober';
 import { checkPlacement } from '../request/check-placement';
@@ -276,7 +276,7 @@ export class HelperService {
       await this.mountOverlay(id, backend, request, mounted, target, privateDir);
       await this.checkMounted(id, target.path, mounted.upper !== undefined);
       // As recorded (tsov mounts): idmapped lowers are written as containerd writes them, uidmap=/gidmap= first.
-      const idmapped = request.idMapping === undefined ? [] : [`uidmap=${formatIdMap(request.idMapping.uid)}`, `gidmap=${formatIdMap(request.idMapping.gid)}`];
+      const idmapped = request.idMapping === undefined ? [] : idMapOptionWords(request.idMapping);
       return [...idmapped, ...buildOverlayOptions({ lowers: mounted.lowers.map((l) => l.path), upper: mounted.upper?.path, work: mounted.work?.path }, backend === 'fuse' ? [] : choiceWords(request.choices ?? {}))].join(',');
     } catch (error) {
       await releasePrivateDirectory(privateDir).catch((cleanup: unknown) =>
