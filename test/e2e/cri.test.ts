@@ -286,10 +286,8 @@ async function userNamespacePod(t: ExecutionContext, version: ContainerdVersion,
   t.true(f.runc.calls().some((line) => /\bcreate\b/.test(line) && line.endsWith(containerId)), 'tsov-runtime ran crun for the container');
 
   t.is(await committed(), layers, 'no chowned copy of the image was made for the pod');
-  const key = (await f.snapshotter.client.list(['kind==active'])).map((info) => info.name).find((name) => name.endsWith(`/${containerId}`))!;
-  const [mount] = await f.snapshotter.client.mounts(key);
-  t.true(mount!.options.includes('uidmap=0:200000:65536') && mount!.options.includes('gidmap=0:200000:65536'), mount!.options.join(','));
-  const upper = mount!.options.find((option) => option.startsWith('upperdir='))!.slice('upperdir='.length);
+  const { options, upper } = await f.snapshotter.client.containerOverlay(containerId);
+  t.true(options.includes('uidmap=0:200000:65536') && options.includes('gidmap=0:200000:65536'), options.join(','));
   const written = fs.statSync(path.join(upper, 'written'));
   t.deepEqual([written.uid, written.gid], [200000, 200000], 'the pod\'s write is in its upper with its host ids');
 

@@ -80,16 +80,6 @@ async function runRemapped(setup: Setup, id: string, hostId: number): Promise<st
   return fs.readFileSync(path.join(output, id), 'utf8').trim().split('\n').map((line) => line.trim().replace(/\s+/g, ' '));
 }
 
-/** The host directories of a container snapshot's overlay: its upper and its lowers. */
-async function layersOf(snapshotter: RunningSnapshotter, container: string): Promise<{ options: string[]; upper: string; lowers: string[] }> {
-  // containerd names it NAMESPACE/N/CONTAINER in the snapshotter.
-  const key = (await snapshotter.client.list(['kind==active'])).map((s) => s.name).find((name) => name.endsWith(`/${container}`));
-  if (key === undefined) throw new Error(`no active snapshot for container ${container}`);
-  const [mount] = await snapshotter.client.mounts(key);
-  const option = (name: string) => mount!.options.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
-  return { options: mount!.options, upper: option('upperdir'), lowers: option('lowerdir').split(':') };
-}
-
 const expectedInside = (hostId: number) => [`0 ${hostId} 65536`, '0', '0:0', '0:0', '0:0', '0:0'];
 
 test('containerd 2.1 with remap-ids: remapped containers share the image layers, see a root-owned rootfs, and write with their host ids', async (t) => {
@@ -98,14 +88,14 @@ test('containerd 2.1 with remap-ids: remapped containers share the image layers,
   t.is((await snapshotter.client.list([])).length, 3, 'the image: three committed layers');
 
   t.deepEqual(await runRemapped(setup, 'first', 100000), expectedInside(100000));
-  const first = await layersOf(snapshotter, 'first');
+  const first = await snapshotter.client.containerOverlay('first');
   t.true(first.options.includes('uidmap=0:100000:65536') && first.options.includes('gidmap=0:100000:65536'), first.options.join(','));
   const written = fs.statSync(path.join(first.upper, 'written'));
   t.deepEqual([written.uid, written.gid], [100000, 100000], 'the write landed in the upper with the mapped host ids');
   t.deepEqual(fs.statSync(path.join(first.lowers[0]!, 'etc', 'layer3')).uid, 0, 'the image layer itself is untouched');
 
   t.deepEqual(await runRemapped(setup, 'second', 200000), expectedInside(200000));
-  const second = await layersOf(snapshotter, 'second');
+  const second = await snapshotter.client.containerOverlay('second');
   t.deepEqual(second.lowers, first.lowers, 'both id ranges use the same layer directories');
   t.is(fs.statSync(path.join(second.upper, 'written')).uid, 200000);
 
@@ -118,7 +108,7 @@ test('containerd 2.1 without remap-ids: containerd\'s chowned copy is recognised
   const setup = await setUp(t, { capabilities: [], remapIds: 'off' });
   const { snapshotter } = setup;
   t.deepEqual(await runRemapped(setup, 'copied', 100000), expectedInside(100000));
-  const copied = await layersOf(snapshotter, 'copied');
+  const copied = await snapshotter.client.containerOverlay('copied');
   t.false(copied.options.some((o) => o.startsWith('uidmap=') || o.startsWith('gidmap=')), copied.options.join(','));
   t.is(fs.statSync(path.join(copied.upper, 'written')).uid, 100000);
   const kinds = (await snapshotter.client.list([])).map((s) => s.kind).sort();

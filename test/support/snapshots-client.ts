@@ -72,6 +72,18 @@ export class SnapshotsClient {
     });
   }
 
+  /**
+   * The overlay of a container's active snapshot, which containerd names
+   * NAMESPACE/N/CONTAINER in the snapshotter: its options, upper and lowers.
+   */
+  async containerOverlay(container: string): Promise<{ options: string[]; upper: string; lowers: string[] }> {
+    const key = (await this.list(['kind==active'])).map((info) => info.name).find((name) => name.endsWith(`/${container}`));
+    if (key === undefined) throw new Error(`no active snapshot for container ${container}`);
+    const [mount] = await this.mounts(key);
+    const option = (name: string) => mount!.options.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
+    return { options: mount!.options, upper: option('upperdir'), lowers: option('lowerdir').split(':') };
+  }
+
   close(): void {
     this.client.close();
   }
