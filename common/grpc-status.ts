@@ -2,7 +2,7 @@
  * The one place where tsov's errors become gRPC statuses. Unknown errors become
  * Internal with a short message; the caller logs the full error once.
  */
-import { status as GrpcStatus, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -48,11 +48,9 @@ export function boundedStatusMessage(text: string, max = MAX_STATUS_MESSAGE): st
   return `${cut}… (${chars.length - max} more characters; the full message is in the tsov log)`;
 }
 
-/** The error object grpc-js sends to the client for a failed call. */
-export function toServiceError(error: unknown): Partial<ServiceError> {
-  const code = grpcStatusFor(error);
-  const details = error instanceof TsovError ? boundedStatusMessage(error.message) : 'internal error; see the tsov log for details';
-  return { code, details, message: details, metadata: new Metadata() };
+/** The status message a failed call sends: a tsov error's own (bounded), nothing of an unexpected one. */
+export function statusMessageFor(error: unknown): string {
+  return error instanceof TsovError ? boundedStatusMessage(error.message) : 'internal error; see the tsov log for details';
 }
 
 const CLASS_BY_STATUS = new Map<GrpcStatus, new (message: string) => TsovError>([

@@ -3,8 +3,8 @@
  * on a unix socket. Converts wire messages to the service's types and back,
  * gives every call a request id, and maps errors to statuses in one place.
  */
-import { type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { UnixGrpcServer, type CallObserver, type WireRequest } from '../common/grpc-unix-server';
+import { type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { UnixGrpcServer, type CallObserver, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
 import { loadProtoPackage } from '../common/proto-loading';
@@ -74,8 +74,7 @@ function labelsOf(value: unknown): Labels {
 export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key', observer });
   const definition = snapshotsServiceConstructor().service;
-  const encoder = new EncodedReplies(definition);
-  server.addService(encoder.definition, snapshotsImplementation(service, server, encoder));
+  server.addService(definition, snapshotsImplementation(service, server, new EncodedReplies(definition)));
   return server;
 }
 
@@ -89,22 +88,15 @@ export function createSnapshotsServer(service: SnapshotService, logger: Logger, 
  * chain cost no protobuf work while nothing changes.
  */
 class EncodedReplies {
-  readonly definition: ServiceDefinition;
   private readonly encodeStat: (value: unknown) => Buffer;
   private readonly encodeMounts: (value: unknown) => Buffer;
   private readonly infos = new WeakMap<SnapshotInfo, Buffer>();
   private readonly mountLists = new WeakMap<readonly MountSpec[], Buffer>();
 
+  /** The server sends a Buffer reply as it is (grpc-unix-server.ts). */
   constructor(service: ServiceDefinition) {
     this.encodeStat = service['Stat']!.responseSerialize;
     this.encodeMounts = service['Mounts']!.responseSerialize;
-    // These methods' replies arrive already encoded; errors and anything else go through the generated serializer.
-    const passEncoded = (method: string) => {
-      const original = service[method]!;
-      const responseSerialize = (value: unknown): Buffer => (Buffer.isBuffer(value) ? value : original.responseSerialize(value));
-      return { ...original, responseSerialize };
-    };
-    this.definition = { ...service, Stat: passEncoded('Stat'), List: passEncoded('List'), Mounts: passEncoded('Mounts') };
   }
 
   stat(info: SnapshotInfo): Buffer {
@@ -120,7 +112,7 @@ class EncodedReplies {
   }
 }
 
-function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, encoder: EncodedReplies): UntypedServiceImplementation {
+function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, encoder: EncodedReplies): Record<string, MethodHandler> {
   const unary = server.unary.bind(server);
   return {
     Prepare: unary('Prepare', async (r) => ({ mounts: await s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),

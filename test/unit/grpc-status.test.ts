@@ -12,7 +12,7 @@ import {
   UnimplementedError,
   classifyFilesystemError,
 } from '../../common/errors';
-import { MAX_STATUS_MESSAGE, boundedStatusMessage, grpcStatusFor, toServiceError } from '../../common/grpc-status';
+import { MAX_STATUS_MESSAGE, boundedStatusMessage, grpcStatusFor, statusMessageFor } from '../../common/grpc-status';
 
 const mapping = [
   [new NotFoundError('x'), status.NOT_FOUND],
@@ -34,17 +34,17 @@ for (const [error, expected] of mapping) {
   });
 }
 
-test('toServiceError keeps the message of a tsov error', (t) => {
-  const reply = toServiceError(new FailedPreconditionError('cannot remove snapshot with child: "p" is a parent'));
-  t.is(reply.code, status.FAILED_PRECONDITION);
-  t.is(reply.details, 'cannot remove snapshot with child: "p" is a parent');
+test('statusMessageFor keeps the message of a tsov error', (t) => {
+  const error = new FailedPreconditionError('cannot remove snapshot with child: "p" is a parent');
+  t.is(grpcStatusFor(error), status.FAILED_PRECONDITION);
+  t.is(statusMessageFor(error), 'cannot remove snapshot with child: "p" is a parent');
 });
 
-test('toServiceError hides the details of an unknown error', (t) => {
-  const reply = toServiceError(new Error('SQLITE_CORRUPT at /secret/path'));
-  t.is(reply.code, status.INTERNAL);
-  t.notRegex(reply.details ?? '', /secret/);
-  t.regex(reply.details ?? '', /see the tsov log/);
+test('statusMessageFor hides the details of an unknown error', (t) => {
+  const error = new Error('SQLITE_CORRUPT at /secret/path');
+  t.is(grpcStatusFor(error), status.INTERNAL);
+  t.notRegex(statusMessageFor(error), /secret/);
+  t.regex(statusMessageFor(error), /see the tsov log/);
 });
 
 const errnoError = (code: string) => Object.assign(new Error(`${code}: failed`), { code });
@@ -73,6 +73,6 @@ test('status messages are cut to a size an HTTP/2 trailer carries, saying how mu
   t.true(long.startsWith('日'.repeat(MAX_STATUS_MESSAGE)));
   t.regex(long, /… \(5 more characters; the full message is in the tsov log\)$/);
   t.is(boundedStatusMessage('a😀b', 2), 'a😀… (1 more characters; the full message is in the tsov log)', 'never splits a surrogate pair');
-  const sent = toServiceError(new InvalidArgumentError('y'.repeat(100_000)));
-  t.true((sent.details ?? '').length < MAX_STATUS_MESSAGE + 100);
+  const sent = statusMessageFor(new InvalidArgumentError('y'.repeat(100_000)));
+  t.true(sent.length < MAX_STATUS_MESSAGE + 100);
 });

@@ -1,0 +1,85 @@
+/**
+ * gRPC over HTTP/2, the parts a server needs, as pure functions: the
+ * length-prefixed message framing and the status headers. The protocol is
+ * grpc/grpc's doc/PROTOCOL-HTTP2.md: every message is a 1-byte compressed
+ * flag, a 4-byte big-endian length and the protobuf bytes; a call ends with
+ * trailers carrying grpc-status and a percent-encoded grpc-message, or, when
+ * nothing was sent, with one HEADERS frame holding both ("Trailers-Only").
+ * The HTTP/2 itself is node:http2's (grpc-unix-server.ts).
+ */
+
+/** The prefix before each message: compressed flag (1 byte) + length (4 bytes). */
+export const MESSAGE_PREFIX_BYTES = 5;
+
+/** The content type of every gRPC request and response. */
+export const GRPC_CONTENT_TYPE = 'application/grpc';
+
+/** One message of a request body, or why the body is not one message. */
+export type ParsedBody = { ok: true; message: Buffer } | { ok: false; code: number; reason: string };
+
+/** Status codes used here (grpc/grpc doc/statuscodes.md). */
+export const GrpcCode = {
+  OK: 0,
+  INTERNAL: 13,
+  UNIMPLEMENTED: 12,
+  RESOURCE_EXHAUSTED: 8,
+} as const;
+
+/**
+ * The one message of a unary or server-streaming request body. Refused: a
+ * compressed message (no grpc-accept-encoding is advertised, so a client
+ * never sends one — the protocol's answer is UNIMPLEMENTED), a body that is
+ * cut short (INTERNAL) or holds a second message (UNIMPLEMENTED), and a
+ * message over maxBytes (RESOURCE_EXHAUSTED, with grpc-js's wording).
+ */
+export function parseUnaryBody(body: Buffer, maxBytes: number): ParsedBody {
+  if (body.length < MESSAGE_PREFIX_BYTES) {
+    return { ok: false, code: GrpcCode.INTERNAL, reason: body.length === 0 ? 'the request has no message' : 'the request ends inside a message prefix' };
+  }
+  const compressed = body[0]!;
+  const length = body.readUInt32BE(1);
+  if (compressed !== 0) {
+    return { ok: false, code: GrpcCode.UNIMPLEMENTED, reason: compressed === 1 ? 'compressed messages are not accepted (no grpc-accept-encoding was offered)' : `invalid compressed flag ${compressed}` };
+  }
+  if (length > maxBytes) {
+    return { ok: false, code: GrpcCode.RESOURCE_EXHAUSTED, reason: `Received message larger than max (${length} vs ${maxBytes})` };
+  }
+  const end = MESSAGE_PREFIX_BYTES + length;
+  if (body.length < end) return { ok: false, code: GrpcCode.INTERNAL, reason: 'the request ends inside a message' };
+  if (body.length > end) return { ok: false, code: GrpcCode.UNIMPLEMENTED, reason: 'more than one request message for a method that takes one' };
+  return { ok: true, message: body.subarray(MESSAGE_PREFIX_BYTES, end) };
+}
+
+/** payload with its message prefix (uncompressed). */
+export function framedMessage(payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + payload.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(payload.length, 1);
+  payload.copy(frame, MESSAGE_PREFIX_BYTES);
+  return frame;
+}
+
+/**
+ * grpc-message's encoding: the UTF-8 bytes, with every byte outside
+ * printable ASCII (0x20–0x7E) and '%' itself written %XX (PROTOCOL-HTTP2.md,
+ * "Percent-Encoded"). Clients decode it back; an unencoded newline would end
+ * the header.
+ */
+export function percentEncodeStatusMessage(message: string): string {
+  let plain = true;
+  for (let i = 0; i < message.length && plain; i++) {
+    const c = message.charCodeAt(i);
+    plain = c >= 0x20 && c <= 0x7e && c !== 0x25;
+  }
+  if (plain) return message;
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The status as trailers (or the status part of a Trailers-Only response). */
+export function statusTrailers(code: number, message: string): Record<string, string> {
+  return code === GrpcCode.OK ? { 'grpc-status': '0' } : { 'grpc-status': String(code), 'grpc-message': percentEncodeStatusMessage(message) };
+}

@@ -1,0 +1,73 @@
+/**
+ * gRPC framing and status headers as grpc/grpc's doc/PROTOCOL-HTTP2.md
+ * defines them ("Length-Prefixed-Message", "Status-Message ...
+ * Percent-Encoded"). The expected encodings follow grpc-go's
+ * internal/transport/http_util.go encodeGrpcMessage (bytes ' '..'~' except
+ * '%' pass, every other byte of the UTF-8 is %XX in upper case), which is
+ * what containerd's client decodes with decodeGrpcMessage.
+ */
+import test from 'ava';
+import { GrpcCode, framedMessage, parseUnaryBody, percentEncodeStatusMessage, statusTrailers } from '../../common/grpc-wire';
+
+const frame = (flag: number, length: number, payload: Buffer) => Buffer.concat([Buffer.from([flag, length >>> 24, (length >>> 16) & 255, (length >>> 8) & 255, length & 255]), payload]);
+
+test('framedMessage: a zero flag, the big-endian length, the bytes', (t) => {
+  t.deepEqual(framedMessage(Buffer.from('abc')), Buffer.from([0, 0, 0, 0, 3, 0x61, 0x62, 0x63]));
+  t.deepEqual(framedMessage(Buffer.alloc(0)), Buffer.from([0, 0, 0, 0, 0]));
+  const big = framedMessage(Buffer.alloc(70_000, 7));
+  t.is(big.readUInt32BE(1), 70_000);
+  t.is(big.length, 70_005);
+});
+
+const bodies: Array<[string, Buffer, number, { message?: string; code?: number; reason?: RegExp }]> = [
+  ['one message', frame(0, 3, Buffer.from('abc')), 100, { message: 'abc' }],
+  ['an empty message (every field default)', frame(0, 0, Buffer.alloc(0)), 100, { message: '' }],
+  ['no body at all', Buffer.alloc(0), 100, { code: GrpcCode.INTERNAL, reason: /no message/ }],
+  ['a cut prefix', Buffer.from([0, 0, 0]), 100, { code: GrpcCode.INTERNAL, reason: /inside a message prefix/ }],
+  ['a cut message', frame(0, 10, Buffer.from('abc')), 100, { code: GrpcCode.INTERNAL, reason: /ends inside a message/ }],
+  ['two messages', Buffer.concat([frame(0, 1, Buffer.from('a')), frame(0, 1, Buffer.from('b'))]), 100, { code: GrpcCode.UNIMPLEMENTED, reason: /more than one/ }],
+  ['a compressed message', frame(1, 3, Buffer.from('abc')), 100, { code: GrpcCode.UNIMPLEMENTED, reason: /compressed messages are not accepted/ }],
+  ['a bad flag', frame(2, 3, Buffer.from('abc')), 100, { code: GrpcCode.UNIMPLEMENTED, reason: /invalid compressed flag 2/ }],
+  ['a message over the limit (by its prefix, before its bytes arrive)', frame(0, 101, Buffer.alloc(0)), 100, { code: GrpcCode.RESOURCE_EXHAUSTED, reason: /larger than max \(101 vs 100\)/ }],
+  ['a message at the limit', frame(0, 100, Buffer.alloc(100, 1)), 100, { message: '\x01'.repeat(100) }],
+];
+
+for (const [name, body, max, expected] of bodies) {
+  test(`parseUnaryBody: ${name}`, (t) => {
+    const parsed = parseUnaryBody(body, max);
+    if (expected.message !== undefined) {
+      t.true(parsed.ok);
+      if (parsed.ok) t.is(parsed.message.toString('latin1'), expected.message);
+    } else {
+      t.false(parsed.ok);
+      if (!parsed.ok) {
+        t.is(parsed.code, expected.code!);
+        t.regex(parsed.reason, expected.reason!);
+      }
+    }
+  });
+}
+
+const messages: Array<[string, string]> = [
+  ['snapshot "k" does not exist', 'snapshot "k" does not exist'],
+  ['100% full', '100%25 full'],
+  ['line one\nline two', 'line one%0Aline two'],
+  ['tab\there', 'tab%09here'],
+  ['日本', '%E6%97%A5%E6%9C%AC'],
+  ['\x7f', '%7F'],
+  ['a lone surrogate \ud800', 'a lone surrogate %EF%BF%BD'],
+  ['~ and space', '~ and space'],
+  ['', ''],
+];
+
+for (const [input, encoded] of messages) {
+  test(`percentEncodeStatusMessage(${JSON.stringify(input)})`, (t) => {
+    t.is(percentEncodeStatusMessage(input), encoded);
+    t.is(decodeURIComponent(encoded), Buffer.from(input, 'utf8').toString('utf8'), 'decodes back to the same text (a lone surrogate as U+FFFD, as Go replaces invalid UTF-8)');
+  });
+}
+
+test('statusTrailers: OK carries no message; an error carries its encoded message', (t) => {
+  t.deepEqual(statusTrailers(GrpcCode.OK, 'ignored'), { 'grpc-status': '0' });
+  t.deepEqual(statusTrailers(5, 'a\nb'), { 'grpc-status': '5', 'grpc-message': 'a%0Ab' });
+});
