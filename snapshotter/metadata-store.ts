@@ -1,13 +1,13 @@
 /**
- * The one module that owns metadata.db. SQLite in WAL mode with
- * synchronous=NORMAL: a write transaction runs synchronously (no other call
+ * The one module that owns metadata.db, opened exclusively by this process
+ * (sqlite-database.ts). SQLite in WAL mode with synchronous=NORMAL: a write transaction runs synchronously (no other call
  * can interleave with it) and is then made durable by an fdatasync of the
  * -wal file on libuv's thread pool, shared by every transaction committed in
  * the meantime (group commit). write() resolves only after that sync, so a
  * reply sent after it never acknowledges anything a crash could lose.
  * Reads come from every record held in memory (record-catalog.ts), read once
- * at open and updated from each row a write changes (and put back from the
- * database for a write that rolls back).
+ * at open; each change puts the record it wrote there (no SQL read), and a
+ * write that rolls back puts back what the database holds.
  * Everything else talks to the store through read(tx => ...) / write(tx => ...).
  */
 import fs from 'node:fs';
@@ -130,7 +130,7 @@ export class MetadataStore {
   private closed = false;
 
   constructor(file: string) {
-    this.db = openDatabase(file, MIGRATIONS, 'tsov-snapshotter', 'NORMAL');
+    this.db = openDatabase(file, MIGRATIONS, 'tsov-snapshotter', { synchronous: 'NORMAL', exclusive: true });
     try {
       this.byId = this.db.prepare<[number], Row>(`${SELECT_SNAPSHOT} WHERE s.id = ?`);
       this.catalog = new RecordCatalog(this.db.prepare<[], Row>(SELECT_SNAPSHOT).all().map(recordOf));
@@ -217,22 +217,31 @@ export class MetadataStore {
     else this.catalog.put(recordOf(row));
   }
 
-  /** Runs a change of id's row and brings the catalog up to date with it. */
-  private change(id: number, run: () => void): void {
+  /**
+   * Runs a change of id's row, then puts the record it wrote (undefined: it
+   * deleted the row) in the catalog. Should run throw, the transaction rolls
+   * back and write() refreshes id from the database.
+   */
+  private change(id: number, run: () => void, written: () => SnapshotRecord | undefined): void {
     this.touched.add(id);
     run();
-    this.refresh(id);
+    const record = written();
+    if (record === undefined) this.catalog.delete(id);
+    else this.catalog.put(record);
+  }
+
+  private existing(id: number): SnapshotRecord {
+    const record = this.catalog.getById(id);
+    if (record === undefined) throw new InternalError(`snapshot id ${id} is not in the catalog`);
+    return record;
+  }
+
+  private parentNameOf(parentId: number | null): string {
+    return parentId === null ? '' : this.existing(parentId).name;
   }
 
   private prepareStatements(): WriteTransaction {
     const db = this.db;
-    const parentChain = db.prepare<[number], { id: number }>(`
-      WITH RECURSIVE chain(id, depth) AS (
-        SELECT parent_id, 1 FROM snapshots WHERE id = ? AND parent_id IS NOT NULL
-        UNION ALL
-        SELECT s.parent_id, c.depth + 1 FROM snapshots s JOIN chain c ON s.id = c.id WHERE s.parent_id IS NOT NULL
-      ) SELECT id FROM chain ORDER BY depth`);
-    const child = db.prepare<[number], { id: number }>('SELECT id FROM snapshots WHERE parent_id = ? LIMIT 1');
     const insert = db.prepare(
       `INSERT INTO snapshots (id, name, parent_id, kind, created_us, updated_us, labels)
        VALUES (@id, @name, @parentId, @kind, @now, @now, @labels)`,
@@ -246,26 +255,56 @@ export class MetadataStore {
 
     return {
       get: (name) => this.catalog.get(name),
-      parentIds: (id) => parentChain.all(id).map((row) => row.id),
-      hasChildren: (id) => child.get(id) !== undefined,
+      parentIds: (id) => this.catalog.parentIds(id),
+      hasChildren: (id) => this.catalog.hasChildren(id),
       all: () => this.catalog.all(),
       allIds: () => this.catalog.ids(),
       insert: (s) =>
-        this.change(s.id, () => insert.run({ id: s.id, name: s.name, parentId: s.parentId, kind: s.kind, now: s.now, labels: JSON.stringify(s.labels) })),
+        this.change(
+          s.id,
+          () => insert.run({ id: s.id, name: s.name, parentId: s.parentId, kind: s.kind, now: s.now, labels: JSON.stringify(s.labels) }),
+          () => ({
+            id: s.id,
+            name: s.name,
+            parentId: s.parentId,
+            parentName: this.parentNameOf(s.parentId),
+            kind: s.kind,
+            createdAt: s.now,
+            updatedAt: s.now,
+            labels: { ...s.labels },
+            size: 0,
+            inodes: 0,
+          }),
+        ),
       commit: (c) =>
-        this.change(c.id, () =>
-          commit.run({
-            id: c.id,
+        this.change(
+          c.id,
+          () => commit.run({ id: c.id, name: c.name, parentId: c.parentId, now: c.now, labels: JSON.stringify(c.labels), size: c.usage.size, inodes: c.usage.inodes }),
+          () => ({
+            ...this.existing(c.id),
             name: c.name,
             parentId: c.parentId,
-            now: c.now,
-            labels: JSON.stringify(c.labels),
+            parentName: this.parentNameOf(c.parentId),
+            kind: 'committed',
+            createdAt: c.now,
+            updatedAt: c.now,
+            labels: { ...c.labels },
             size: c.usage.size,
             inodes: c.usage.inodes,
           }),
         ),
-      updateLabels: (id, labels, now) => this.change(id, () => updateLabels.run({ id, labels: JSON.stringify(labels), now })),
-      remove: (id) => this.change(id, () => remove.run(id)),
+      updateLabels: (id, labels, now) =>
+        this.change(
+          id,
+          () => updateLabels.run({ id, labels: JSON.stringify(labels), now }),
+          () => ({ ...this.existing(id), labels: { ...labels }, updatedAt: now }),
+        ),
+      remove: (id) =>
+        this.change(
+          id,
+          () => remove.run(id),
+          () => undefined,
+        ),
     };
   }
 }

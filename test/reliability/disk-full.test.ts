@@ -5,13 +5,13 @@
  * serving reads, and once space is back the same keys work again.
  */
 import { status } from '@grpc/grpc-js';
-import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { readMetadataCopy } from '../support/metadata-copy';
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { encoding: 'utf8' });
@@ -35,9 +35,7 @@ function fill(dir: string): string {
 
 /** Directories under snapshots/ that no record names (temp `new-*` ones included). */
 function strayDirectories(root: string): string[] {
-  const db = new Database(path.join(root, 'metadata.db'), { readonly: true });
-  const ids = new Set((db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((r) => String(r.id)));
-  db.close();
+  const ids = readMetadataCopy(path.join(root, 'metadata.db'), (db) => new Set((db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((r) => String(r.id))));
   return fs.readdirSync(path.join(root, 'snapshots')).filter((name) => !ids.has(name));
 }
 

@@ -6,7 +6,6 @@
  * snapshotter requests get the right status and leave the store intact.
  */
 import { status } from '@grpc/grpc-js';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { hostileList, hostileOverlayOptions, hostilePath, hostilePolicyText, inv
 import { Random, testSeed } from '../support/random';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { readMetadataCopy } from '../support/metadata-copy';
 
 const SEED = testSeed(20261124);
 
@@ -194,9 +194,9 @@ test('snapshotter: malformed requests get the right status and never corrupt the
     t.is(error?.code, expected, name);
   }
   await snapshotter.stop('SIGTERM');
-  const db = new Database(path.join(dir, 'root', 'metadata.db'), { readonly: true });
-  t.is(db.pragma('integrity_check', { simple: true }), 'ok');
-  const names = (db.prepare('SELECT name FROM snapshots ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
-  db.close();
+  const names = readMetadataCopy(path.join(dir, 'root', 'metadata.db'), (db) => {
+    t.is(db.pragma('integrity_check', { simple: true }), 'ok');
+    return (db.prepare('SELECT name FROM snapshots ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+  });
   t.deepEqual(names, [], 'base was removed by the case above; nothing else was created');
 });

@@ -9,7 +9,6 @@
  * a container from an image it imported before the first one.
  */
 import { status } from '@grpc/grpc-js';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -21,6 +20,7 @@ import { Random, testSeed } from '../support/random';
 import { SnapshotsClient } from '../support/snapshots-client';
 import { startSnapshotter, type RunningSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { readMetadataCopy } from '../support/metadata-copy';
 
 const SEED = testSeed(7);
 const ROUNDS = 20;
@@ -111,12 +111,7 @@ function recordId(ledger: Ledger, mounts: MountSpec[], key: string, unexpected: 
 }
 
 function recordIds(root: string): number[] {
-  const db = new Database(path.join(root, 'metadata.db'), { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((row) => row.id);
-  } finally {
-    db.close();
-  }
+  return readMetadataCopy(path.join(root, 'metadata.db'), (db) => (db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((row) => row.id));
 }
 
 function snapshotDirectories(root: string): string[] {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MetadataStore, SCHEMA_VERSION, type NewSnapshot } from '../../snapshotter/metadata-store';
 import { makeTempDir } from '../support/temp-dir';
+import { readMetadataCopy } from '../support/metadata-copy';
 
 function openStore(t: Parameters<typeof makeTempDir>[0]): { store: MetadataStore; file: string } {
   const file = path.join(makeTempDir(t, 'store'), 'metadata.db');
@@ -143,19 +144,23 @@ test('concurrent writes share fsyncs of the WAL (group commit), and each is dura
   await Promise.all(Array.from({ length: 50 }, (_, i) => store.write((tx) => tx.insert(fresh(store, { name: `s${i}`, kind: 'active' })))));
   const syncs = store.walSyncs - before;
   t.true(syncs >= 1 && syncs <= 2, `50 concurrent writes took ${syncs} fsyncs`);
-  // What a crash right now would find: another connection reads the WAL.
-  const db = new Database(file, { readonly: true });
-  t.teardown(() => db.close());
-  t.is(db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM snapshots').get()?.n, 50);
+  // What a crash right now would find: the files as they are, read by another connection.
+  t.is(
+    readMetadataCopy(file, (db) => db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM snapshots').get()?.n),
+    50,
+  );
 });
 
 test('the database is in WAL mode with synchronous=NORMAL (the store fsyncs the WAL) and the current schema version', async (t) => {
   const { store, file } = openStore(t);
   await store.write((tx) => tx.insert(fresh(store, { name: 'a', kind: 'active' })));
-  const db = new Database(file, { readonly: true });
-  t.teardown(() => db.close());
-  t.is(db.pragma('journal_mode', { simple: true }), 'wal');
-  t.is(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  t.deepEqual(
+    readMetadataCopy(file, (db) => [db.pragma('journal_mode', { simple: true }), db.pragma('user_version', { simple: true })]),
+    ['wal', SCHEMA_VERSION],
+  );
+  const other = new Database(file, { readonly: true });
+  t.teardown(() => other.close());
+  t.throws(() => other.prepare('SELECT COUNT(*) FROM snapshots').get(), { any: true, code: 'SQLITE_BUSY' }, 'held exclusively while the store is open');
   // synchronous is per connection: read it through the store's own connection.
   t.is((store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 1);
 });

@@ -34,3 +34,21 @@ test('all() is in id order whatever the order of puts, and follows every change'
   t.deepEqual(catalog.all().map((r) => r.name), ['a', 'b2', 'c']);
   t.is(before[1]!.name, 'b', 'an earlier answer is not changed under its holder');
 });
+
+test('hasChildren and parentIds follow puts, renames and deletes (Remove and Mounts are answered from them)', (t) => {
+  const catalog = new RecordCatalog([record(1, 'base', { kind: 'committed' }), record(2, 'mid', { kind: 'committed', parentId: 1 }), record(3, 'top', { parentId: 2 })]);
+  t.deepEqual(catalog.parentIds(3), [2, 1], 'nearest first');
+  t.deepEqual(catalog.parentIds(1), []);
+  t.deepEqual(catalog.parentIds(99), [], 'an unknown id has no chain');
+  t.true(catalog.hasChildren(1));
+  t.true(catalog.hasChildren(2));
+  t.false(catalog.hasChildren(3));
+  catalog.put(record(3, 'top-committed', { kind: 'committed', parentId: 2 }));
+  t.true(catalog.hasChildren(2), 'a rename keeps one child, not two or none');
+  catalog.delete(3);
+  t.false(catalog.hasChildren(2));
+  catalog.put(record(4, 'rebased', { parentId: 1 }));
+  catalog.put(record(4, 'rebased', { parentId: null }));
+  catalog.delete(2);
+  t.false(catalog.hasChildren(1), 'a record put again without its parent no longer counts as its child');
+});
