@@ -8,7 +8,8 @@
  * A crash between the two can leave either a directory no record names
  * (Cleanup removes it) or, after a power loss, the record of an unacknowledged
  * creation without its directory (start() rolls it back). Removal records
- * first and deletes directories after. No filesystem call blocks the event
+ * first and deletes directories after, once the snapshotter is quiet
+ * (deferred-removals.ts). No filesystem call blocks the event
  * loop: directories are made, synced, measured and removed on the worker
  * thread (fs-worker.ts) or libuv's thread pool, and metadata commits share
  * fsyncs.
@@ -35,6 +36,7 @@ import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync } from './group-sync';
 import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
+import { DeferredRemovals } from './deferred-removals';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
 import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
@@ -65,8 +67,8 @@ export class SnapshotService {
   private readonly idmap: IdmapSupport;
   /** Directories (by name) of creations in flight, not yet named by metadata: Cleanup must leave them alone. */
   private readonly creating = new Set<string>();
-  /** Directories (by name) of removed snapshots still being deleted. */
-  private readonly removing = new Map<string, Promise<void>>();
+  /** Directories (by name) of removed snapshots, deleted when the snapshotter is quiet. */
+  private readonly removals: DeferredRemovals;
   /** One fsync of snapshots/ makes the entries of every directory made before it durable. */
   private readonly snapshotsDirSync: GroupSync;
   /** snapshots/, open from start() to close(): its fsyncs need no open and close each. */
@@ -90,6 +92,10 @@ export class SnapshotService {
     this.snapshotsDirSync = new GroupSync(async () => {
       if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
       await this.snapshotsDirHandle.sync();
+    });
+    this.removals = new DeferredRemovals({
+      remove: (name) => this.fsWorker.remove(path.join(this.layout.snapshotsDir, name)),
+      logger: this.logger,
     });
     this.spares = new SpareDirectories({
       dir: this.layout.spareDir,
@@ -129,9 +135,10 @@ export class SnapshotService {
     return unacknowledged.map((record) => record.name);
   }
 
-  /** After the server has stopped: lets directory removals finish and releases what start() opened. */
+  /** After the server has stopped: deletes the removed snapshots' directories and releases what start() opened. */
   async close(): Promise<void> {
     await Promise.all([this.settled(), this.spares.settled()]);
+    this.removals.close();
     this.usageCache.close();
     await Promise.all([this.fsWorker.close(), this.measurer.close()]);
     await this.snapshotsDirHandle?.close();
@@ -163,6 +170,7 @@ export class SnapshotService {
     if (active.kind !== 'active') {
       throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} is not active (it is ${active.kind}); only active snapshots can be committed`);
     }
+    this.removals.busy();
     // Measured before the transaction: containerd stops writing to the upper before Commit.
     const usage = await this.measure(active.id);
     await this.store.write((tx) => {
@@ -197,23 +205,12 @@ export class SnapshotService {
     });
     // The record is gone durably: the reply need not wait for the directory,
     // as containerd's own overlayfs snapshotter defers it (asynchronous removal).
-    this.removeDirectory(String(id));
+    this.removals.add(String(id));
   }
 
-  /** Deletes a directory no record names; a failure leaves it for Cleanup. */
-  private removeDirectory(name: string): void {
-    const removal = this.fsWorker
-      .remove(path.join(this.layout.snapshotsDir, name))
-      .catch((error: unknown) => {
-        this.logger.warn('snapshot directory left for Cleanup', { directory: name, error: String(error) });
-      })
-      .finally(() => this.removing.delete(name));
-    this.removing.set(name, removal);
-  }
-
-  /** Resolves when the directories of removed snapshots are gone (or left for Cleanup). */
+  /** Deletes the directories of removed snapshots now; resolves when they are gone (or left for Cleanup). */
   async settled(): Promise<void> {
-    await Promise.all(this.removing.values());
+    await this.removals.flush();
   }
 
   /** The same object for an unchanged snapshot (see infoOfRecord). */
@@ -259,16 +256,18 @@ export class SnapshotService {
   }
 
   /**
-   * Removes directories under snapshots/ that no metadata names and no removal
-   * is already deleting, without waiting for those: containerd's collector
-   * ignores deletions committed before its run returns, and calls Cleanup last
-   * (a slow Cleanup let a pod's snapshot outlive RemovePodSandbox; README, CRI).
+   * Starts deleting the directories of removed snapshots, and removes
+   * directories under snapshots/ that no metadata names and no removal is
+   * deleting, without waiting for those: containerd's collector ignores
+   * deletions committed before its run returns, and calls Cleanup last (a slow
+   * Cleanup let a pod's snapshot outlive RemovePodSandbox; README, CRI).
    */
   async cleanup(): Promise<string[]> {
+    this.removals.flushSoon();
     // List first, then read the ids: a snapshot created while readdir runs is either
     // not listed or already named by the metadata read after it, never removed.
     const names = await fs.readdir(this.layout.snapshotsDir);
-    const orphans = planCleanup(names, this.store.read((tx) => tx.allIds()), (name) => this.creating.has(name) || this.removing.has(name));
+    const orphans = planCleanup(names, this.store.read((tx) => tx.allIds()), (name) => this.creating.has(name) || this.removals.has(name));
     for (const name of orphans) await this.fsWorker.remove(path.join(this.layout.snapshotsDir, name));
     if (orphans.length > 0) this.logger.info('cleanup removed orphaned snapshot directories', { directories: orphans });
     return orphans;
@@ -277,6 +276,7 @@ export class SnapshotService {
   private async createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
     requireName(key, 'key');
     validateLabels(labels);
+    this.removals.busy();
     const check = (tx: ReadTransaction) => {
       if (tx.get(key) !== undefined) throw new AlreadyExistsError(`snapshot ${JSON.stringify(key)}: already exists`);
       return parent === '' ? undefined : getCommittedParent(tx, parent);

@@ -1,0 +1,124 @@
+/**
+ * Directories of removed snapshots, deleted once the snapshotter is quiet.
+ *
+ * Remove deletes the record durably and replies; deleting the directory is
+ * work nobody waits for. containerd's own overlayfs snapshotter, configured
+ * as containerd configures it (asynchronous removal), leaves the directory
+ * until containerd's garbage collector calls Cleanup. tsov deletes it sooner:
+ * when no snapshot has been created, committed or removed for QUIET_MS, when
+ * Cleanup is called, when the snapshotter stops, or at once when more than
+ * maxPending wait. While containerd is busy (an unpack, a burst of container
+ * starts and removals) the deletions' system calls and worker messages then
+ * do not compete with the calls it waits for on this 2-core kind of machine.
+ * A crash loses only the list: the directories are named by no record, and
+ * Cleanup deletes them.
+ */
+import type { Logger } from '../common/logger';
+
+export interface DeferredRemovalsOptions {
+  /** Deletes one directory under snapshots/ (by name); a rejection leaves it for Cleanup. */
+  remove: (name: string) => Promise<void>;
+  logger: Logger;
+  /** Quiet time before deleting; default QUIET_MS. */
+  quietMs?: number;
+  /** More than this many waiting: deleted without waiting for quiet. */
+  maxPending?: number;
+  /** For tests: the clock, in milliseconds. */
+  now?: () => number;
+}
+
+export const QUIET_MS = 100;
+export const MAX_PENDING = 4096;
+
+export class DeferredRemovals {
+  private readonly pending = new Set<string>();
+  private readonly deleting = new Set<string>();
+  private lastActivity = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly quietMs: number;
+  private readonly maxPending: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DeferredRemovalsOptions) {
+    this.quietMs = options.quietMs ?? QUIET_MS;
+    this.maxPending = options.maxPending ?? MAX_PENDING;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** A removed snapshot's directory, to be deleted later. */
+  add(name: string): void {
+    this.pending.add(name);
+    this.busy();
+    if (this.pending.size > this.maxPending) this.start();
+  }
+
+  /** Something happened that a deletion should not slow down: quiet starts again from now. */
+  busy(): void {
+    this.lastActivity = this.now();
+    if (this.pending.size > 0 && this.timer === undefined) this.arm(this.quietMs);
+  }
+
+  /** Waiting or being deleted (Cleanup leaves these alone). */
+  has(name: string): boolean {
+    return this.pending.has(name) || this.deleting.has(name);
+  }
+
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  /** Starts deleting everything waiting now, without waiting for it. */
+  flushSoon(): void {
+    this.start();
+  }
+
+  /** Deletes everything waiting now; resolves when no deletion runs. */
+  async flush(): Promise<void> {
+    this.start();
+    while (this.running !== undefined) await this.running;
+  }
+
+  /** Stops the timer (the owner flushes first if it wants the directories gone). */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const quietFor = this.now() - this.lastActivity;
+      if (quietFor >= this.quietMs) this.start();
+      else this.arm(this.quietMs - quietFor);
+    }, ms);
+    this.timer.unref();
+  }
+
+  private start(): void {
+    if (this.running !== undefined || this.pending.size === 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running = this.deleteAll().finally(() => {
+      this.running = undefined;
+      // Added while deleting: wait for quiet again (or go on at once when over the bound).
+      if (this.pending.size > this.maxPending) this.start();
+      else if (this.pending.size > 0) this.busy();
+    });
+  }
+
+  private async deleteAll(): Promise<void> {
+    const names = [...this.pending];
+    this.pending.clear();
+    for (const name of names) this.deleting.add(name);
+    for (const name of names) {
+      try {
+        await this.options.remove(name);
+      } catch (error) {
+        this.options.logger.warn('snapshot directory left for Cleanup', { directory: name, error: String(error) });
+      } finally {
+        this.deleting.delete(name);
+      }
+    }
+  }
+}
