@@ -2,7 +2,7 @@
  * The one place where tsov's errors become gRPC statuses. Unknown errors become
  * Internal with a short message; the caller logs the full error once.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { status as GrpcJsStatus } from '@grpc/grpc-js';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -16,6 +16,37 @@ import {
   UnimplementedError,
   type ErrorCode,
 } from './errors';
+
+/**
+ * gRPC's status codes (grpc/grpc doc/statuscodes.md), the numbers grpc-js's
+ * `status` enum holds; written out so that the servers need not load grpc-js.
+ */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const satisfies Record<keyof typeof GrpcJsStatus, GrpcJsStatus>;
+
+export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+
+/** A code's name, e.g. 5 → "NOT_FOUND" (for metrics). */
+export function statusName(code: number): string {
+  return Object.keys(GrpcStatus).find((name) => GrpcStatus[name as keyof typeof GrpcStatus] === code) ?? String(code);
+}
 
 const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {
   NotFound: GrpcStatus.NOT_FOUND,
@@ -53,7 +84,7 @@ export function statusMessageFor(error: unknown): string {
   return error instanceof TsovError ? boundedStatusMessage(error.message) : 'internal error; see the tsov log for details';
 }
 
-const CLASS_BY_STATUS = new Map<GrpcStatus, new (message: string) => TsovError>([
+const CLASS_BY_STATUS = new Map<number, new (message: string) => TsovError>([
   [GrpcStatus.NOT_FOUND, NotFoundError],
   [GrpcStatus.ALREADY_EXISTS, AlreadyExistsError],
   [GrpcStatus.INVALID_ARGUMENT, InvalidArgumentError],
@@ -65,7 +96,7 @@ const CLASS_BY_STATUS = new Map<GrpcStatus, new (message: string) => TsovError>(
 ]);
 
 /** The way back, on the client: a failed call's status as the same error class the server threw. */
-export function errorFromStatus(code: GrpcStatus, message: string): TsovError {
+export function errorFromStatus(code: number, message: string): TsovError {
   const ErrorClass = CLASS_BY_STATUS.get(code) ?? InternalError;
   return new ErrorClass(message);
 }

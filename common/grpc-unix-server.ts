@@ -13,10 +13,10 @@
  * grpc-js's and grpc-go's, tested against this server.
  */
 import http2 from 'node:http2';
-import { type ServiceDefinition } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
 import { TsovError } from './errors';
-import { grpcStatusFor, statusMessageFor } from './grpc-status';
-import { GRPC_CONTENT_TYPE, GrpcCode, framedMessage, parseUnaryBody, statusTrailers } from './grpc-wire';
+import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
+import { GRPC_CONTENT_TYPE, framedMessage, parseUnaryBody, statusTrailers } from './grpc-wire';
 import type { Logger } from './logger';
 
 export type WireRequest = Record<string, unknown>;
@@ -43,9 +43,6 @@ interface Method {
   encode: (reply: unknown) => Buffer;
   handler: MethodHandler;
 }
-
-/** Status names for the metrics observer, by code. */
-const STATUS_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
 
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
 
@@ -86,7 +83,7 @@ export class UnixGrpcServer {
       this.methods.set(method.path, {
         name,
         decode: method.requestDeserialize as (bytes: Buffer) => WireRequest,
-        encode: (reply) => (Buffer.isBuffer(reply) ? reply : serialize(reply)),
+        encode: (reply) => (Buffer.isBuffer(reply) ? reply : serialize(reply as object)),
         handler,
       });
     }
@@ -212,7 +209,7 @@ export class UnixGrpcServer {
   }
 
   private observe(method: string, code: number, started: bigint): void {
-    this.observer?.(method, STATUS_NAMES[code] ?? String(code), elapsedMs(started) / 1000);
+    this.observer?.(method, statusName(code), elapsedMs(started) / 1000);
   }
 
   private logged(request: WireRequest): Record<string, unknown> {

@@ -7,6 +7,7 @@
  * nothing was sent, with one HEADERS frame holding both ("Trailers-Only").
  * The HTTP/2 itself is node:http2's (grpc-unix-server.ts).
  */
+import { GrpcStatus as GrpcCode } from './grpc-status';
 
 /** The prefix before each message: compressed flag (1 byte) + length (4 bytes). */
 export const MESSAGE_PREFIX_BYTES = 5;
@@ -16,14 +17,6 @@ export const GRPC_CONTENT_TYPE = 'application/grpc';
 
 /** One message of a request body, or why the body is not one message. */
 export type ParsedBody = { ok: true; message: Buffer } | { ok: false; code: number; reason: string };
-
-/** Status codes used here (grpc/grpc doc/statuscodes.md). */
-export const GrpcCode = {
-  OK: 0,
-  INTERNAL: 13,
-  UNIMPLEMENTED: 12,
-  RESOURCE_EXHAUSTED: 8,
-} as const;
 
 /**
  * The one message of a unary or server-streaming request body. Refused: a

@@ -1,9 +1,11 @@
 /**
- * Loads tsov's .proto files from the repository's proto/ folder.
+ * Loads tsov's .proto files from the repository's proto/ folder: a service's
+ * method definitions (paths and message codecs) for tsov's own servers, or a
+ * grpc-js package for clients (common/proto-clients.ts). Servers need only
+ * proto-loader: the daemons do not load grpc-js to serve.
  */
 import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import { loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
 
 /** proto/ at the top of the repository; dist/common/ is two levels below it. */
 export const PROTO_ROOT = path.resolve(__dirname, '..', '..', 'proto');
@@ -18,7 +20,13 @@ const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_ROOT],
 };
 
-export function loadProtoPackage(relativeFile: string): GrpcObject {
-  const definition = protoLoader.loadSync(path.join(PROTO_ROOT, relativeFile), LOADER_OPTIONS);
-  return loadPackageDefinition(definition);
+export function loadPackageDefinition(relativeFile: string): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(path.join(PROTO_ROOT, relativeFile), LOADER_OPTIONS);
+}
+
+/** The methods of one service, e.g. ("tsov/helper/v1/helper.proto", "tsov.helper.v1.Helper"). */
+export function loadServiceDefinition(relativeFile: string, serviceName: string): protoLoader.ServiceDefinition {
+  const service = loadPackageDefinition(relativeFile)[serviceName];
+  if (service === undefined || 'format' in service) throw new Error(`${relativeFile} defines no service ${serviceName}`);
+  return service as protoLoader.ServiceDefinition;
 }

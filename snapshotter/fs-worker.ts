@@ -1,7 +1,6 @@
 /**
  * Filesystem work of many system calls — measuring a snapshot's disk usage
- * at Commit and Usage, deleting a removed snapshot's directory, making a new
- * one (three mkdirs and an fsync) — done on a worker thread with
+ * at Commit and Usage, deleting a removed snapshot's directory — done on a worker thread with
  * synchronous system calls (one thread per FsWorker; its jobs run in order).
  * On the event loop each call would be a thread-pool round trip with its own
  * callback (for a layer of thousands of files, thousands of them), delaying
@@ -10,10 +9,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
-import type { SnapshotDirectoryRequest } from './durable-fs';
 import type { MeasuredTree } from './disk-usage';
 
-export type FsJob = { id: number; op: 'usage' | 'remove' | 'make'; path: string; directoryLimit?: number } & Partial<Omit<SnapshotDirectoryRequest, 'dir'>>;
+export type FsJob = { id: number; op: 'usage' | 'remove'; path: string; directoryLimit?: number };
 export type FsJobReply = {
   id: number;
   usage?: MeasuredTree;
@@ -40,11 +38,6 @@ export class FsWorker {
   async usage(dir: string, directoryLimit = 0): Promise<MeasuredTree> {
     const reply = await this.run('usage', dir, { directoryLimit });
     return reply.usage!;
-  }
-
-  /** A snapshot directory, durable (see durable-fs.ts). */
-  async makeSnapshotDirectory(request: SnapshotDirectoryRequest): Promise<void> {
-    await this.run('make', request.dir, { kind: request.kind, owner: request.owner });
   }
 
   /** rm -r dir (nothing if it does not exist). */

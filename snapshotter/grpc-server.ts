@@ -3,11 +3,11 @@
  * on a unix socket. Converts wire messages to the service's types and back,
  * gives every call a request id, and maps errors to statuses in one place.
  */
-import { type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
 import { UnixGrpcServer, type CallObserver, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
-import { loadProtoPackage } from '../common/proto-loading';
+import { loadServiceDefinition } from '../common/proto-loading';
 import { toTimestamp } from './clock';
 import type { MountSpec } from '../common/overlay-mounts';
 import type { SnapshotService } from './snapshot-service';
@@ -31,11 +31,11 @@ export interface WireInfo {
   labels: Labels;
 }
 
-/** The Snapshots service definition, loaded from proto/. */
-export function snapshotsServiceConstructor(): ServiceClientConstructor {
-  const pkg = loadProtoPackage(SNAPSHOTS_PROTO);
-  const v1 = ((pkg['containerd'] as GrpcObject)['services'] as GrpcObject)['snapshots'] as GrpcObject;
-  return (v1['v1'] as GrpcObject)['Snapshots'] as ServiceClientConstructor;
+export const SNAPSHOTS_SERVICE = 'containerd.services.snapshots.v1.Snapshots';
+
+/** The Snapshots service's methods, loaded from proto/. */
+export function snapshotsServiceDefinition(): ServiceDefinition {
+  return loadServiceDefinition(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE);
 }
 
 export function toWireInfo(info: SnapshotInfo): WireInfo {
@@ -73,7 +73,7 @@ function labelsOf(value: unknown): Labels {
 /** A gRPC server on a unix socket serving the Snapshots API from the service. */
 export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key', observer });
-  const definition = snapshotsServiceConstructor().service;
+  const definition = snapshotsServiceDefinition();
   server.addService(definition, snapshotsImplementation(service, server, new EncodedReplies(definition)));
   return server;
 }
@@ -88,8 +88,8 @@ export function createSnapshotsServer(service: SnapshotService, logger: Logger, 
  * chain cost no protobuf work while nothing changes.
  */
 class EncodedReplies {
-  private readonly encodeStat: (value: unknown) => Buffer;
-  private readonly encodeMounts: (value: unknown) => Buffer;
+  private readonly encodeStat: (value: object) => Buffer;
+  private readonly encodeMounts: (value: object) => Buffer;
   private readonly infos = new WeakMap<SnapshotInfo, Buffer>();
   private readonly mountLists = new WeakMap<readonly MountSpec[], Buffer>();
 

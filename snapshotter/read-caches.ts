@@ -7,6 +7,7 @@
 import { getOrCompute } from '../common/memoize';
 import type { MountSpec } from '../common/overlay-mounts';
 import { infoOf, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
+import type { SnapshotDirectoryRequest } from './durable-fs';
 
 export class SnapshotReadCaches {
   /**
@@ -26,6 +27,13 @@ export class SnapshotReadCaches {
    * Dropped at Commit, Remove and Update.
    */
   private readonly mounts = new Map<number, MountSpec[]>();
+  /**
+   * The owner a child's fs/ copies from each committed parent's fs/
+   * (undefined: this process's own ids). A committed layer's root is owned as
+   * its unpacking left it and nothing changes it after Commit, so Prepare
+   * stats it once, not once per child. Dropped on its removal.
+   */
+  private readonly owners = new Map<number, { owner: SnapshotDirectoryRequest['owner'] }>();
 
   chainOf(committedId: number, parentIds: () => readonly number[]): readonly number[] {
     return getOrCompute(this.chains, committedId, () => [committedId, ...parentIds()]);
@@ -49,8 +57,17 @@ export class SnapshotReadCaches {
     this.mounts.delete(id);
   }
 
+  async ownerOf(committedId: number, stat: () => Promise<SnapshotDirectoryRequest['owner']>): Promise<SnapshotDirectoryRequest['owner']> {
+    const known = this.owners.get(committedId);
+    if (known !== undefined) return known.owner;
+    const owner = await stat();
+    this.owners.set(committedId, { owner });
+    return owner;
+  }
+
   removed(id: number): void {
     this.chains.delete(id);
     this.mounts.delete(id);
+    this.owners.delete(id);
   }
 }

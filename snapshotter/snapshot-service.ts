@@ -26,7 +26,7 @@ import {
 import type { Logger } from '../common/logger';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
-import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
+import { makeSnapshotDirectory, ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
 import { UsageCache } from './usage-cache';
 import { IdmapSupport } from './idmap-support';
@@ -46,7 +46,7 @@ import { infoOf, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRe
 export const LIST_BATCH_SIZE = 100;
 
 /** Spare directories kept ready for Prepare (each is two empty directories). */
-const SPARE_DIRECTORIES = 8;
+export const SPARE_DIRECTORIES = 16;
 
 export interface SnapshotServiceOptions {
   store: MetadataStore;
@@ -75,9 +75,12 @@ export class SnapshotService {
   private snapshotsDirHandle: fs.FileHandle | undefined;
   private readonly caches = new SnapshotReadCaches();
   private readonly spares: SpareDirectories;
-  /** Making and removing snapshot directories, off the event loop. */
-  private readonly fsWorker = new FsWorker();
-  /** Measuring them (Usage, Commit) on a thread of its own: a walk never delays a removal or Cleanup. */
+  /** Removing snapshot directories, off the event loop; the thread goes 5 s after a burst of deletions. */
+  private readonly fsWorker = new FsWorker(5_000);
+  /**
+   * Measuring them (Usage, Commit) on a thread of its own: a walk never delays a removal or Cleanup.
+   * It stays 30 s after its last walk: CRI asks for every container's usage every 10 s.
+   */
   private readonly measurer = new FsWorker();
   /** Usage of active snapshots, kept until inotify reports a change (usage-cache.ts). */
   private readonly usageCache = new UsageCache({ measure: (dir, directoryLimit) => this.measurer.usage(dir, directoryLimit) });
@@ -100,7 +103,7 @@ export class SnapshotService {
     this.spares = new SpareDirectories({
       dir: this.layout.spareDir,
       target: SPARE_DIRECTORIES,
-      make: (dir) => this.fsWorker.makeSnapshotDirectory({ dir, kind: 'active' }),
+      make: (dir) => makeSnapshotDirectory({ dir, kind: 'active' }),
       logger: this.logger,
     });
   }
@@ -291,10 +294,10 @@ export class SnapshotService {
     let recorded = false;
     try {
       // The mapped root owns the new layer's root (containerd's createSnapshot), else the parent's owner does.
-      const owner = remap.kind !== 'none' ? remap.owner : parentRecord === undefined ? undefined : ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id)));
+      const owner = remap.kind !== 'none' ? remap.owner : parentRecord === undefined ? undefined : await this.caches.ownerOf(parentRecord.id, async () => ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id))));
       const spare = kind === 'active' ? this.spares.take() : undefined;
       // Either way its own entries are durable now; its entry in snapshots/ is synced below.
-      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await this.fsWorker.makeSnapshotDirectory({ dir, kind, owner });
+      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await makeSnapshotDirectory({ dir, kind, owner });
       // The directory exists (in the page cache): record it, and make both durable at once.
       const record = this.store.write((tx) => {
         const parentNow = check(tx);

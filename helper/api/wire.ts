@@ -3,8 +3,10 @@
  * proto-loader keeps it) to the helper's own types and back. Empty strings
  * and zeros on the wire mean "not given".
  */
-import type { GrpcObject, ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadProtoPackage } from '../../common/proto-loading';
+import type { ServiceClientConstructor } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
+import { serviceClientConstructor } from '../../common/proto-clients';
+import { loadServiceDefinition } from '../../common/proto-loading';
 import type { JournalEntry } from '../journal/mount-journal';
 import type { Check, ProbeReport } from './probe-report';
 import type { Backend, OverlayChoices, OverlayMountRequest } from './mount-request';
@@ -13,10 +15,16 @@ import type { IdMapRange } from '../../common/id-mapping';
 
 export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 
+const HELPER_SERVICE = 'tsov.helper.v1.Helper';
+
+/** For clients (grpc-js). */
 export function helperServiceConstructor(): ServiceClientConstructor {
-  const pkg = loadProtoPackage(HELPER_PROTO);
-  const v1 = ((pkg['tsov'] as GrpcObject)['helper'] as GrpcObject)['v1'] as GrpcObject;
-  return v1['Helper'] as ServiceClientConstructor;
+  return serviceClientConstructor(HELPER_PROTO, HELPER_SERVICE);
+}
+
+/** For the server (grpc-unix-server.ts). */
+export function helperServiceDefinition(): ServiceDefinition {
+  return loadServiceDefinition(HELPER_PROTO, HELPER_SERVICE);
 }
 
 type Wire = Record<string, unknown>;

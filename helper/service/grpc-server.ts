@@ -5,7 +5,7 @@
 import { UnixGrpcServer, type CallObserver } from '../../common/grpc-unix-server';
 import type { Logger } from '../../common/logger';
 import type { HelperService } from './helper-service';
-import { helperServiceConstructor, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
+import { helperServiceDefinition, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
@@ -13,7 +13,7 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : '')
 export function createHelperServer(s: HelperService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'owner', observer });
   const unary = server.unary.bind(server);
-  server.addService(helperServiceConstructor().service, {
+  server.addService(helperServiceDefinition(), {
     Probe: unary('Probe', async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),
     Mount: unary('Mount', async (r) => mountRecordToWire(await s.mount(mountRequestFromWire(r)), true)),
     Unmount: unary('Unmount', async (r) => s.unmount(Number(r.id ?? 0), str(r.owner), r.detach === true)),

@@ -9,6 +9,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { waitFor } from '../../harness/wait';
+import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 async function started(t: Parameters<typeof makeTempDir>[0]) {
   const dir = makeTempDir(t, 'rpc');
@@ -167,18 +168,18 @@ test('Prepare takes a directory made ahead in spare/; spare/ refills, is left al
   const spare = path.join(root, 'spare');
   const first = await startSnapshotter(t, root, socket);
   const waitForSpares = async () => {
-    for (let i = 0; i < 100 && fs.readdirSync(spare).length < 8; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 100 && fs.readdirSync(spare).length < SPARE_DIRECTORIES; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     return fs.readdirSync(spare);
   };
   const ready = await waitForSpares();
-  t.is(ready.length, 8, 'eight empty snapshot directories wait in spare/');
+  t.is(ready.length, SPARE_DIRECTORIES, `${SPARE_DIRECTORIES} empty snapshot directories wait in spare/`);
   const taken = fs.statSync(path.join(spare, ready.sort((a, b) => Number(a) - Number(b))[0]!)).ino;
   await first.client.prepare('a');
   t.is(fs.statSync(path.join(root, 'snapshots', '1')).ino, taken, 'snapshots/1 is the oldest spare, renamed');
   t.deepEqual(fs.readdirSync(path.join(root, 'snapshots', '1')).sort(), ['fs', 'work']);
-  t.is((await waitForSpares()).length, 8, 'spare/ is refilled');
+  t.is((await waitForSpares()).length, SPARE_DIRECTORIES, 'spare/ is refilled');
   await first.client.cleanup();
-  t.is(fs.readdirSync(spare).length, 8, 'Cleanup does not touch spare/');
+  t.is(fs.readdirSync(spare).length, SPARE_DIRECTORIES, 'Cleanup does not touch spare/');
   await first.stop();
   fs.mkdirSync(path.join(spare, 'left-by-a-crash', 'fs'), { recursive: true });
   const second = await startSnapshotter(t, root, socket);

@@ -4,7 +4,8 @@
  */
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import type { MountSpec } from '../../common/overlay-mounts';
-import { snapshotsServiceConstructor, type WireInfo } from '../../snapshotter/grpc-server';
+import { serviceClientConstructor } from '../../common/proto-clients';
+import { SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE, type WireInfo } from '../../snapshotter/grpc-server';
 
 type Callback<T> = (error: ServiceError | null, value: T) => void;
 type Method = (request: unknown, callback: Callback<unknown>) => void;
@@ -13,7 +14,7 @@ export class SnapshotsClient {
   private readonly client: Client & Record<string, unknown>;
 
   constructor(socketPath: string) {
-    const Constructor = snapshotsServiceConstructor();
+    const Constructor = serviceClientConstructor(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE);
     this.client = new Constructor(`unix:${socketPath}`, credentials.createInsecure()) as Client & Record<string, unknown>;
   }
 

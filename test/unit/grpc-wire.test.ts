@@ -7,7 +7,8 @@
  * what containerd's client decodes with decodeGrpcMessage.
  */
 import test from 'ava';
-import { GrpcCode, framedMessage, parseUnaryBody, percentEncodeStatusMessage, statusTrailers } from '../../common/grpc-wire';
+import { GrpcStatus as GrpcCode } from '../../common/grpc-status';
+import { framedMessage, parseUnaryBody, percentEncodeStatusMessage, statusTrailers } from '../../common/grpc-wire';
 
 const frame = (flag: number, length: number, payload: Buffer) => Buffer.concat([Buffer.from([flag, length >>> 24, (length >>> 16) & 255, (length >>> 8) & 255, length & 255]), payload]);
 

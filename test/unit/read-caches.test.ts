@@ -1,0 +1,25 @@
+import test from 'ava';
+import { SnapshotReadCaches } from '../../snapshotter/read-caches';
+
+test('a committed parent\'s owner is stat\'ed once for all its children, and again only after its removal (ids are never reused)', async (t) => {
+  const caches = new SnapshotReadCaches();
+  let stats = 0;
+  const stat = async () => {
+    stats++;
+    return { uid: 1000, gid: 1000 };
+  };
+  t.deepEqual(await caches.ownerOf(7, stat), { uid: 1000, gid: 1000 });
+  t.deepEqual(await caches.ownerOf(7, stat), { uid: 1000, gid: 1000 });
+  t.is(stats, 1);
+  let ownStats = 0;
+  const own = async () => {
+    ownStats++;
+    return undefined;
+  };
+  t.is(await caches.ownerOf(8, own), undefined, 'this process\'s own ids: nothing to set');
+  t.is(await caches.ownerOf(8, own), undefined);
+  t.is(ownStats, 1, 'an owner of "none" is remembered too');
+  caches.removed(7);
+  await caches.ownerOf(7, stat);
+  t.is(stats, 2);
+});
