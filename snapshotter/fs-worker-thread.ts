@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
+import { makeSnapshotDirectorySync } from './durable-fs';
 import type { FsJob, FsJobReply } from './fs-worker';
 
 const port = parentPort;
@@ -14,7 +15,10 @@ port.on('message', (job: FsJob) => {
   let reply: FsJobReply;
   try {
     if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit ?? 0) };
-    else {
+    else if (job.op === 'make') {
+      for (const dir of [job.path, ...(job.more ?? [])]) makeSnapshotDirectorySync({ dir, kind: job.kind ?? 'active', owner: job.owner });
+      reply = { id: job.id };
+    } else {
       fs.rmSync(job.path, { recursive: true, force: true });
       reply = { id: job.id };
     }

@@ -1,6 +1,7 @@
 /**
  * Filesystem work of many system calls — measuring a snapshot's disk usage
- * at Commit and Usage, deleting a removed snapshot's directory — done on a worker thread with
+ * at Commit and Usage, deleting a removed snapshot's directory, making new
+ * ones (three mkdirs and an fsync each, several per message) — done on a worker thread with
  * synchronous system calls (one thread per FsWorker; its jobs run in order).
  * On the event loop each call would be a thread-pool round trip with its own
  * callback (for a layer of thousands of files, thousands of them), delaying
@@ -11,7 +12,10 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type { MeasuredTree } from './disk-usage';
 
-export type FsJob = { id: number; op: 'usage' | 'remove'; path: string; directoryLimit?: number };
+import type { SnapshotDirectoryRequest } from './durable-fs';
+
+/** make: path and more (each a snapshot directory of the same kind and owner). */
+export type FsJob = { id: number; op: 'usage' | 'remove' | 'make'; path: string; more?: string[]; directoryLimit?: number } & Partial<Omit<SnapshotDirectoryRequest, 'dir'>>;
 export type FsJobReply = {
   id: number;
   usage?: MeasuredTree;
@@ -38,6 +42,13 @@ export class FsWorker {
   async usage(dir: string, directoryLimit = 0): Promise<MeasuredTree> {
     const reply = await this.run('usage', dir, { directoryLimit });
     return reply.usage!;
+  }
+
+  /** Snapshot directories, each durable (see durable-fs.ts), made in order by one job. */
+  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir'>): Promise<void> {
+    const [first, ...more] = dirs;
+    if (first === undefined) return;
+    await this.run('make', first, { more, kind: request.kind, owner: request.owner });
   }
 
   /** rm -r dir (nothing if it does not exist). */

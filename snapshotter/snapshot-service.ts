@@ -26,7 +26,7 @@ import {
 import type { Logger } from '../common/logger';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
-import { makeSnapshotDirectory, ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
+import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
 import { UsageCache } from './usage-cache';
 import { IdmapSupport } from './idmap-support';
@@ -75,7 +75,7 @@ export class SnapshotService {
   private snapshotsDirHandle: fs.FileHandle | undefined;
   private readonly caches = new SnapshotReadCaches();
   private readonly spares: SpareDirectories;
-  /** Removing snapshot directories, off the event loop; the thread goes 5 s after a burst of deletions. */
+  /** Making and removing snapshot directories, off the event loop; the thread goes 5 s after its last job. */
   private readonly fsWorker = new FsWorker(5_000);
   /**
    * Measuring them (Usage, Commit) on a thread of its own: a walk never delays a removal or Cleanup.
@@ -103,7 +103,7 @@ export class SnapshotService {
     this.spares = new SpareDirectories({
       dir: this.layout.spareDir,
       target: SPARE_DIRECTORIES,
-      make: (dir) => makeSnapshotDirectory({ dir, kind: 'active' }),
+      make: (dirs) => this.fsWorker.makeSnapshotDirectories(dirs, { kind: 'active' }),
       logger: this.logger,
     });
   }
@@ -297,7 +297,7 @@ export class SnapshotService {
       const owner = remap.kind !== 'none' ? remap.owner : parentRecord === undefined ? undefined : await this.caches.ownerOf(parentRecord.id, async () => ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id))));
       const spare = kind === 'active' ? this.spares.take() : undefined;
       // Either way its own entries are durable now; its entry in snapshots/ is synced below.
-      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await makeSnapshotDirectory({ dir, kind, owner });
+      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await this.fsWorker.makeSnapshotDirectories([dir], { kind, owner });
       // The directory exists (in the page cache): record it, and make both durable at once.
       const record = this.store.write((tx) => {
         const parentNow = check(tx);

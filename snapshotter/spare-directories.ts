@@ -18,10 +18,10 @@ import type { Logger } from '../common/logger';
 export interface SpareDirectoriesOptions {
   /** <root>/spare */
   dir: string;
-  /** How many to keep ready. */
+  /** How many to keep ready: refilled up to this in one batch when half are taken. */
   target: number;
-  /** Makes a snapshot directory at the path, durable (its entries fsynced). */
-  make: (dir: string) => Promise<void>;
+  /** Makes snapshot directories at the paths, each durable (its entries fsynced). */
+  make: (dirs: string[]) => Promise<void>;
   logger: Logger;
 }
 
@@ -54,25 +54,25 @@ export class SpareDirectories {
   }
 
   private fill(): void {
-    if (this.filling !== undefined || this.ready.length >= this.options.target) return;
+    if (this.filling !== undefined || this.ready.length > this.options.target / 2) return;
     this.filling = this.refill().finally(() => {
       this.filling = undefined;
     });
   }
 
   private async refill(): Promise<void> {
-    while (this.ready.length < this.options.target) {
-      const dir = path.join(this.options.dir, String(this.next++));
+    while (this.ready.length <= this.options.target / 2) {
+      const batch = Array.from({ length: this.options.target - this.ready.length }, () => path.join(this.options.dir, String(this.next++)));
       try {
-        await this.options.make(dir);
+        await this.options.make(batch);
       } catch (error) {
-        await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        await Promise.all(batch.map((dir) => fs.rm(dir, { recursive: true, force: true }).catch(() => undefined)));
         if (!this.failing) this.options.logger.warn('could not make a spare snapshot directory; Prepare makes its own until this works again', { error: String(error) });
         this.failing = true;
         return;
       }
       this.failing = false;
-      this.ready.push(dir);
+      this.ready.push(...batch);
     }
   }
 }

@@ -161,14 +161,14 @@ test.serial('Remove drops the record before replying and the directory behind it
   t.deepEqual(fs.readdirSync(path.join(root, 'snapshots')), []);
 });
 
-test('Prepare takes a directory made ahead in spare/; spare/ refills, is left alone by Cleanup, and is emptied at restart', async (t) => {
+test('Prepare takes a directory made ahead in spare/; spare/ refills in batches, is left alone by Cleanup, and is emptied at restart', async (t) => {
   const dir = makeTempDir(t, 'rpc');
   const root = path.join(dir, 'root');
   const socket = path.join(dir, 'tsov.sock');
   const spare = path.join(root, 'spare');
   const first = await startSnapshotter(t, root, socket);
-  const waitForSpares = async () => {
-    for (let i = 0; i < 100 && fs.readdirSync(spare).length < SPARE_DIRECTORIES; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  const waitForSpares = async (atLeast = SPARE_DIRECTORIES) => {
+    for (let i = 0; i < 100 && fs.readdirSync(spare).length < atLeast; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     return fs.readdirSync(spare);
   };
   const ready = await waitForSpares();
@@ -177,9 +177,12 @@ test('Prepare takes a directory made ahead in spare/; spare/ refills, is left al
   await first.client.prepare('a');
   t.is(fs.statSync(path.join(root, 'snapshots', '1')).ino, taken, 'snapshots/1 is the oldest spare, renamed');
   t.deepEqual(fs.readdirSync(path.join(root, 'snapshots', '1')).sort(), ['fs', 'work']);
-  t.is((await waitForSpares()).length, SPARE_DIRECTORIES, 'spare/ is refilled');
+  t.is(fs.readdirSync(spare).length, SPARE_DIRECTORIES - 1, 'one taken: no refill yet (spares are made in batches)');
+  for (let i = 0; i < SPARE_DIRECTORIES / 2; i++) await first.client.prepare(`more-${i}`);
+  const refilled = (await waitForSpares(SPARE_DIRECTORIES - 1)).length;
+  t.true(refilled >= SPARE_DIRECTORIES - 1, `spare/ is refilled in one batch once half are taken (${refilled} ready)`);
   await first.client.cleanup();
-  t.is(fs.readdirSync(spare).length, SPARE_DIRECTORIES, 'Cleanup does not touch spare/');
+  t.is(fs.readdirSync(spare).length, refilled, 'Cleanup does not touch spare/');
   await first.stop();
   fs.mkdirSync(path.join(spare, 'left-by-a-crash', 'fs'), { recursive: true });
   const second = await startSnapshotter(t, root, socket);
