@@ -9,6 +9,7 @@
  * containerd's garbage collector removes its snapshots and the next import
  * unpacks every layer again.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { startContainerd, type PrivateContainerd } from '../harness/containerd';
 import { buildImageArchive, type LayerEntry } from '../harness/oci-image';
@@ -48,6 +49,31 @@ export async function alternate<N extends string>(names: readonly N[], runs: num
   return samples;
 }
 
+/**
+ * Each snapshotter's snapshots/ directory: the built-in one's under containerd's
+ * root, the others' under their own roots (bench/servers.ts).
+ */
+function snapshotDirectories(workDir: string, containerd: PrivateContainerd): Record<Snapshotter, string> {
+  return {
+    overlayfs: path.join(containerd.dir, 'root', 'io.containerd.snapshotter.v1.overlayfs', 'snapshots'),
+    'overlayfs-proxy': path.join(workDir, 'reference', 'root', 'snapshots'),
+    tsov: path.join(workDir, 'tsov', 'root', 'snapshots'),
+  };
+}
+
+/**
+ * Waits until a snapshotter has deleted the directories of removed snapshots
+ * (tsov and the overlayfs snapshotters delete them after replying), so that
+ * one run's deletions never slow down the next run's import.
+ */
+async function directoriesGone(dir: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
+    if (Date.now() > deadline) throw new Error(`${dir} still holds ${fs.readdirSync(dir).length} directories 120 s after ctr images rm --sync`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function withContainerd<T>(workDir: string, fn: (containerd: PrivateContainerd) => Promise<T>): Promise<T> {
   return running(startServer('tsov', path.join(workDir, 'tsov')), (tsov) =>
     running(startServer('reference', path.join(workDir, 'reference')), (proxy) =>
@@ -72,6 +98,7 @@ function describe(samples: Record<Snapshotter, number[]>): string {
 export async function containerdEndToEnd({ workDir, runs, log }: BenchContext): Promise<ResultRow[]> {
   return withContainerd(workDir, async (containerd) => {
     const result: ResultRow[] = [];
+    const directories = snapshotDirectories(workDir, containerd);
     for (const layerCount of [8, 128]) {
       const image = `docker.io/tsov/bench:layers-${layerCount}`;
       const archive = buildImageArchive(path.join(workDir, `image-${layerCount}`), image, layers(layerCount));
@@ -81,6 +108,7 @@ export async function containerdEndToEnd({ workDir, runs, log }: BenchContext): 
         await containerd.ctr(['images', 'rm', '--sync', image]);
         const left = (await containerd.ctr(['snapshots', '--snapshotter', snapshotter, 'ls'])).trim().split('\n').length - 1;
         if (left !== 0) throw new Error(`${left} ${snapshotter} snapshots left after ctr images rm --sync; the next import would not unpack`);
+        await directoriesGone(directories[snapshotter]);
         return ms;
       });
       const label = `ctr images import (unpack) of a ${layerCount}-layer image ×${importRuns}`;
