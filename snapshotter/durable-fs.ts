@@ -2,14 +2,17 @@
  * Making a snapshot directory, durably: snapshots/<id> (or a spare) with fs/
  * and, for an active snapshot, work/, each with its exact mode; fs/ owned
  * like the parent's fs/ when that differs from this process; then an fsync of
- * the directory so its entries survive a crash. Synchronous: it runs on the
- * filesystem worker thread (fs-worker.ts), never on the event loop (the one
- * other caller, the metadata store, fsyncs its directory once at open). On
- * the event loop each of these calls would be a thread-pool dispatch, about
- * 40 µs of the loop's time apiece on a 2-vCPU VM (profiled): spares are made
- * there in batches, one message for several.
+ * the directory so its entries survive a crash. One sequence of calls, made
+ * with synchronous system calls on the filesystem worker thread
+ * (fs-worker.ts) or with the thread pool's from the event loop. On the event
+ * loop each call is a thread-pool dispatch, about 40 µs of the loop's time
+ * apiece on a 2-vCPU VM under load (profiled): while serving, spares are made
+ * on the worker in batches, one message for several; the first ones, at start,
+ * on the thread pool, so that a snapshotter that has done nothing since start
+ * runs no worker thread (the metadata store fsyncs its directory once at open).
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 
@@ -31,13 +34,44 @@ export interface SnapshotDirectoryRequest {
   owner?: { uid: number; gid: number };
 }
 
-export function makeSnapshotDirectorySync(request: SnapshotDirectoryRequest): void {
-  makeDirectorySync(request.dir, SNAPSHOT_DIR_MODE);
+/** The system calls making a directory takes, synchronous or through the thread pool. */
+export interface DirectoryCalls {
+  mkdir(dir: string, mode: number): void | Promise<unknown>;
+  chmod(dir: string, mode: number): void | Promise<void>;
+  lchown(file: string, uid: number, gid: number): void | Promise<void>;
+  fsyncDirectory(dir: string): void | Promise<void>;
+}
+
+/** Synchronous calls (the worker thread; its jobs run one at a time). */
+export const SYNC_CALLS: DirectoryCalls = {
+  mkdir: (dir, mode) => fs.mkdirSync(dir, { mode }),
+  chmod: (dir, mode) => fs.chmodSync(dir, mode),
+  lchown: (file, uid, gid) => fs.lchownSync(file, uid, gid),
+  fsyncDirectory: (dir) => fsyncDirectory(dir),
+};
+
+/** Calls on libuv's thread pool (the event loop). */
+export const THREAD_POOL_CALLS: DirectoryCalls = {
+  mkdir: (dir, mode) => fsp.mkdir(dir, { mode }),
+  chmod: (dir, mode) => fsp.chmod(dir, mode),
+  lchown: (file, uid, gid) => fsp.lchown(file, uid, gid),
+  fsyncDirectory: async (dir) => {
+    const handle = await fsp.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};
+
+export async function makeSnapshotDirectory(calls: DirectoryCalls, request: SnapshotDirectoryRequest): Promise<void> {
+  await makeDirectory(calls, request.dir, SNAPSHOT_DIR_MODE);
   const fsDir = path.join(request.dir, 'fs');
-  makeDirectorySync(fsDir, FS_DIR_MODE);
-  if (request.owner !== undefined) fs.lchownSync(fsDir, request.owner.uid, request.owner.gid);
-  if (request.kind === 'active') makeDirectorySync(path.join(request.dir, 'work'), WORK_DIR_MODE);
-  fsyncDirectory(request.dir);
+  await makeDirectory(calls, fsDir, FS_DIR_MODE);
+  if (request.owner !== undefined) await calls.lchown(fsDir, request.owner.uid, request.owner.gid);
+  if (request.kind === 'active') await makeDirectory(calls, path.join(request.dir, 'work'), WORK_DIR_MODE);
+  await calls.fsyncDirectory(request.dir);
 }
 
 /** fsync(2) of a directory: its new entries (and renames into it) survive a crash. */
@@ -51,9 +85,9 @@ export function fsyncDirectory(dir: string): void {
 }
 
 /** mkdir with an exact mode, whatever the process umask (chmod only when the umask masks bits of it). */
-function makeDirectorySync(dir: string, mode: number): void {
-  fs.mkdirSync(dir, { mode });
-  if ((mode & UMASK) !== 0) fs.chmodSync(dir, mode);
+async function makeDirectory(calls: DirectoryCalls, dir: string, mode: number): Promise<void> {
+  await calls.mkdir(dir, mode);
+  if ((mode & UMASK) !== 0) await calls.chmod(dir, mode);
 }
 
 /** A child's fs starts owned like its parent's (as containerd's overlayfs snapshotter does): the owner to set, if it is not this process. */

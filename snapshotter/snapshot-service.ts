@@ -26,7 +26,7 @@ import {
 import type { Logger } from '../common/logger';
 import { buildSnapshotMounts, type HostOverlayFeatures, type MountSpec } from '../common/overlay-mounts';
 import type { Clock } from './clock';
-import { ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
+import { THREAD_POOL_CALLS, makeSnapshotDirectory, ownerToCopy, type SnapshotDirectoryRequest } from './durable-fs';
 import { FsWorker } from './fs-worker';
 import { UsageCache } from './usage-cache';
 import { IdmapSupport } from './idmap-support';
@@ -104,6 +104,10 @@ export class SnapshotService {
       dir: this.layout.spareDir,
       target: SPARE_DIRECTORIES,
       make: (dirs) => this.fsWorker.makeSnapshotDirectories(dirs, { kind: 'active' }),
+      // At start on the thread pool: a snapshotter that has served nothing yet runs no worker thread.
+      makeAtStart: async (dirs) => {
+        await Promise.all(dirs.map((dir) => makeSnapshotDirectory(THREAD_POOL_CALLS, { dir, kind: 'active' })));
+      },
       logger: this.logger,
     });
   }

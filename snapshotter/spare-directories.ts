@@ -22,6 +22,8 @@ export interface SpareDirectoriesOptions {
   target: number;
   /** Makes snapshot directories at the paths, each durable (its entries fsynced). */
   make: (dirs: string[]) => Promise<void>;
+  /** The same, for the first fill at start (default: make). */
+  makeAtStart?: (dirs: string[]) => Promise<void>;
   logger: Logger;
 }
 
@@ -34,17 +36,22 @@ export class SpareDirectories {
 
   constructor(private readonly options: SpareDirectoriesOptions) {}
 
-  /** Empties spare/ (leftovers of an earlier run) and starts filling it. */
+  /**
+   * Empties spare/ (leftovers of an earlier run) and fills it: the first
+   * Prepare finds spares ready. A fill that fails (a full disk) is logged, not
+   * thrown: Prepare makes its own directories meanwhile.
+   */
   async start(): Promise<void> {
     await fs.rm(this.options.dir, { recursive: true, force: true });
     await fs.mkdir(this.options.dir, { mode: 0o700 });
-    this.fill();
+    this.fill(this.options.makeAtStart ?? this.options.make);
+    await this.settled();
   }
 
   /** A ready directory (the caller renames it away), or undefined when none is ready. */
   take(): string | undefined {
     const spare = this.ready.shift();
-    this.fill();
+    this.fill(this.options.make);
     return spare;
   }
 
@@ -53,18 +60,18 @@ export class SpareDirectories {
     await this.filling;
   }
 
-  private fill(): void {
+  private fill(make: (dirs: string[]) => Promise<void>): void {
     if (this.filling !== undefined || this.ready.length > this.options.target / 2) return;
-    this.filling = this.refill().finally(() => {
+    this.filling = this.refill(make).finally(() => {
       this.filling = undefined;
     });
   }
 
-  private async refill(): Promise<void> {
+  private async refill(make: (dirs: string[]) => Promise<void>): Promise<void> {
     while (this.ready.length <= this.options.target / 2) {
       const batch = Array.from({ length: this.options.target - this.ready.length }, () => path.join(this.options.dir, String(this.next++)));
       try {
-        await this.options.make(batch);
+        await make(batch);
       } catch (error) {
         await Promise.all(batch.map((dir) => fs.rm(dir, { recursive: true, force: true }).catch(() => undefined)));
         if (!this.failing) this.options.logger.warn('could not make a spare snapshot directory; Prepare makes its own until this works again', { error: String(error) });
