@@ -43,9 +43,11 @@ export const GrpcStatus = {
 
 export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
+const STATUS_NAMES = new Map<number, string>(Object.entries(GrpcStatus).map(([name, code]) => [code, name]));
+
 /** A code's name, e.g. 5 → "NOT_FOUND" (for metrics). */
 export function statusName(code: number): string {
-  return Object.keys(GrpcStatus).find((name) => GrpcStatus[name as keyof typeof GrpcStatus] === code) ?? String(code);
+  return STATUS_NAMES.get(code) ?? String(code);
 }
 
 const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {

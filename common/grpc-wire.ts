@@ -34,13 +34,20 @@ export function parseUnaryBody(body: Buffer, maxBytes: number): ParsedBody {
   if (compressed !== 0) {
     return { ok: false, code: GrpcCode.UNIMPLEMENTED, reason: compressed === 1 ? 'compressed messages are not accepted (no grpc-accept-encoding was offered)' : `invalid compressed flag ${compressed}` };
   }
-  if (length > maxBytes) {
-    return { ok: false, code: GrpcCode.RESOURCE_EXHAUSTED, reason: `Received message larger than max (${length} vs ${maxBytes})` };
-  }
+  if (length > maxBytes) return messageTooLarge(length, maxBytes);
   const end = MESSAGE_PREFIX_BYTES + length;
   if (body.length < end) return { ok: false, code: GrpcCode.INTERNAL, reason: 'the request ends inside a message' };
   if (body.length > end) return { ok: false, code: GrpcCode.UNIMPLEMENTED, reason: 'more than one request message for a method that takes one' };
   return { ok: true, message: body.subarray(MESSAGE_PREFIX_BYTES, end) };
+}
+
+/**
+ * A request message of length bytes is over maxBytes: RESOURCE_EXHAUSTED, with
+ * grpc-js's wording. Also what a server says when a body grows past the limit
+ * before its prefix has been checked.
+ */
+export function messageTooLarge(length: number, maxBytes: number): ParsedBody & { ok: false } {
+  return { ok: false, code: GrpcCode.RESOURCE_EXHAUSTED, reason: `Received message larger than max (${length} vs ${maxBytes})` };
 }
 
 /** payload with its message prefix (uncompressed). */

@@ -11,7 +11,6 @@
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type { MeasuredTree } from './disk-usage';
-
 import type { SnapshotDirectoryRequest } from './durable-fs';
 
 /** make: path and more (each a snapshot directory of the same kind and owner). */

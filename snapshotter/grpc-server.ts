@@ -4,7 +4,7 @@
  * gives every call a request id, and maps errors to statuses in one place.
  */
 import type { ServiceDefinition } from '@grpc/proto-loader';
-import { UnixGrpcServer, type CallObserver, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
+import { UnixGrpcServer, serverStream, unary, type CallObserver, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
 import { loadServiceDefinition } from '../common/proto-loading';
@@ -74,7 +74,7 @@ function labelsOf(value: unknown): Labels {
 export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key', observer });
   const definition = snapshotsServiceDefinition();
-  server.addService(definition, snapshotsImplementation(service, server, new EncodedReplies(definition)));
+  server.addService(definition, snapshotsImplementation(service, new EncodedReplies(definition)));
   return server;
 }
 
@@ -112,22 +112,21 @@ class EncodedReplies {
   }
 }
 
-function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, encoder: EncodedReplies): Record<string, MethodHandler> {
-  const unary = server.unary.bind(server);
+function snapshotsImplementation(s: SnapshotService, encoder: EncodedReplies): Record<string, MethodHandler> {
   return {
-    Prepare: unary('Prepare', async (r) => ({ mounts: await s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-    View: unary('View', async (r) => ({ mounts: await s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
-    Mounts: unary('Mounts', (r) => encoder.mounts(s.mounts(str(r.key)))),
-    Commit: unary('Commit', async (r) => {
+    Prepare: unary(async (r) => ({ mounts: await s.prepare(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+    View: unary(async (r) => ({ mounts: await s.view(str(r.key), str(r.parent), labelsOf(r.labels)) })),
+    Mounts: unary((r) => encoder.mounts(s.mounts(str(r.key)))),
+    Commit: unary(async (r) => {
       await s.commit(str(r.name), str(r.key), labelsOf(r.labels), str(r.parent));
       return {};
     }),
-    Remove: unary('Remove', async (r) => {
+    Remove: unary(async (r) => {
       await s.remove(str(r.key));
       return {};
     }),
-    Stat: unary('Stat', (r) => encoder.stat(s.stat(str(r.key)))),
-    Update: unary('Update', async (r) => {
+    Stat: unary((r) => encoder.stat(s.stat(str(r.key)))),
+    Update: unary(async (r) => {
       const info = (r.info ?? {}) as Request;
       const mask = (r.update_mask ?? {}) as { paths?: string[] };
       const updated = await s.update(
@@ -143,9 +142,9 @@ function snapshotsImplementation(s: SnapshotService, server: UnixGrpcServer, enc
       );
       return { info: toWireInfo(updated) };
     }),
-    List: server.stream('List', (r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => encoder.list(batch))),
-    Usage: unary('Usage', async (r) => s.usage(str(r.key))),
-    Cleanup: unary('Cleanup', async () => {
+    List: serverStream((r) => s.list(((r.filters ?? []) as string[]).map(String)).map((batch) => encoder.list(batch))),
+    Usage: unary(async (r) => s.usage(str(r.key))),
+    Cleanup: unary(async () => {
       await s.cleanup();
       return {};
     }),

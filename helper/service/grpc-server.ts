@@ -2,7 +2,7 @@
  * The gRPC edge of tsov-helper (tsov.helper.v1.Helper): wire messages to
  * HelperService calls and back.
  */
-import { UnixGrpcServer, type CallObserver } from '../../common/grpc-unix-server';
+import { UnixGrpcServer, unary, type CallObserver } from '../../common/grpc-unix-server';
 import type { Logger } from '../../common/logger';
 import type { HelperService } from './helper-service';
 import { helperServiceDefinition, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
@@ -12,13 +12,12 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : '')
 /** A gRPC server on a unix socket serving tsov.helper.v1.Helper from the service. */
 export function createHelperServer(s: HelperService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'owner', observer });
-  const unary = server.unary.bind(server);
   server.addService(helperServiceDefinition(), {
-    Probe: unary('Probe', async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),
-    Mount: unary('Mount', async (r) => mountRecordToWire(await s.mount(mountRequestFromWire(r)), true)),
-    Unmount: unary('Unmount', async (r) => s.unmount(Number(r.id ?? 0), str(r.owner), r.detach === true)),
-    Release: unary('Release', async (r) => ({ released: await s.release(str(r.owner), r.detach === true) })),
-    List: unary('List', (r) => ({ mounts: s.list(str(r.owner)).map(({ entry, mounted }) => mountRecordToWire(entry, mounted)) })),
+    Probe: unary(async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),
+    Mount: unary(async (r) => mountRecordToWire(await s.mount(mountRequestFromWire(r)), true)),
+    Unmount: unary(async (r) => s.unmount(Number(r.id ?? 0), str(r.owner), r.detach === true)),
+    Release: unary(async (r) => ({ released: await s.release(str(r.owner), r.detach === true) })),
+    List: unary((r) => ({ mounts: s.list(str(r.owner)).map(({ entry, mounted }) => mountRecordToWire(entry, mounted)) })),
   });
   return server;
 }

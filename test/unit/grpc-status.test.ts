@@ -12,7 +12,7 @@ import {
   UnimplementedError,
   classifyFilesystemError,
 } from '../../common/errors';
-import { MAX_STATUS_MESSAGE, boundedStatusMessage, grpcStatusFor, statusMessageFor } from '../../common/grpc-status';
+import { MAX_STATUS_MESSAGE, boundedStatusMessage, grpcStatusFor, statusMessageFor, statusName } from '../../common/grpc-status';
 
 const mapping = [
   [new NotFoundError('x'), status.NOT_FOUND],
@@ -75,4 +75,9 @@ test('status messages are cut to a size an HTTP/2 trailer carries, saying how mu
   t.is(boundedStatusMessage('a😀b', 2), 'a😀… (1 more characters; the full message is in the tsov log)', 'never splits a surrogate pair');
   const sent = statusMessageFor(new InvalidArgumentError('y'.repeat(100_000)));
   t.true(sent.length < MAX_STATUS_MESSAGE + 100);
+});
+
+test('statusName names every code as grpc-js does (the metrics label), and an unknown one by its number', (t) => {
+  for (const [name, code] of Object.entries(status).filter(([, code]) => typeof code === 'number')) t.is(statusName(code as number), name);
+  t.is(statusName(99), '99');
 });
