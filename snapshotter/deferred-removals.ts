@@ -12,23 +12,48 @@
  * do not compete with the calls it waits for on this 2-core kind of machine.
  * A crash loses only the list: the directories are named by no record, and
  * Cleanup deletes them.
+ *
+ * Deletions go in batches of REMOVAL_BATCH, one worker job each: one round
+ * trip per directory could not keep up with a snapshotter removing hundreds
+ * a second without ever being quiet (the list then grew without bound, and
+ * the directories with it); a bounded batch keeps any other job queued on the
+ * same worker (a Prepare making its directory) waiting for a few
+ * milliseconds, not for thousands of deletions.
+ *
+ * Nothing is deferred without bound: when maxBacklog directories already
+ * wait (removals arrive faster than the disk deletes, for minutes), add()
+ * deletes its own directory before it resolves, so Remove takes as long as
+ * it does with containerd's synchronous removal and the backlog stops
+ * growing.
  */
 import type { Logger } from '../common/logger';
 
+/** A directory a deletion left behind (for Cleanup), and why. */
+export interface RemovalFailure {
+  name: string;
+  message: string;
+}
+
 export interface DeferredRemovalsOptions {
-  /** Deletes one directory under snapshots/ (by name); a rejection leaves it for Cleanup. */
-  remove: (name: string) => Promise<void>;
+  /**
+   * Deletes directories under snapshots/ (by name); resolves with those left
+   * behind. A rejection leaves the whole batch for Cleanup.
+   */
+  remove: (names: readonly string[]) => Promise<RemovalFailure[]>;
   logger: Logger;
   /** Quiet time before deleting; default QUIET_MS. */
   quietMs?: number;
   /** More than this many waiting: deleted without waiting for quiet. */
   maxPending?: number;
+  /** This many waiting or being deleted: add() deletes its own directory before it resolves. Default 2 × maxPending. */
+  maxBacklog?: number;
   /** For tests: the clock, in milliseconds. */
   now?: () => number;
 }
 
 export const QUIET_MS = 100;
 export const MAX_PENDING = 4096;
+export const REMOVAL_BATCH = 32;
 
 export class DeferredRemovals {
   private readonly pending = new Set<string>();
@@ -38,18 +63,29 @@ export class DeferredRemovals {
   private running: Promise<void> | undefined;
   private readonly quietMs: number;
   private readonly maxPending: number;
+  private readonly maxBacklog: number;
   private readonly now: () => number;
 
   constructor(private readonly options: DeferredRemovalsOptions) {
     this.quietMs = options.quietMs ?? QUIET_MS;
     this.maxPending = options.maxPending ?? MAX_PENDING;
+    this.maxBacklog = options.maxBacklog ?? 2 * this.maxPending;
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** A removed snapshot's directory, to be deleted later. */
-  add(name: string): void {
-    this.pending.add(name);
+  /**
+   * A removed snapshot's directory, to be deleted later; resolves at once,
+   * or, with maxBacklog already waiting, once this one is deleted (or left
+   * for Cleanup).
+   */
+  async add(name: string): Promise<void> {
     this.busy();
+    if (this.notYetDeleted >= this.maxBacklog) {
+      this.start();
+      await this.deleteBatch([name]);
+      return;
+    }
+    this.pending.add(name);
     if (this.pending.size > this.maxPending) this.start();
   }
 
@@ -66,6 +102,11 @@ export class DeferredRemovals {
 
   get waiting(): number {
     return this.pending.size;
+  }
+
+  /** Waiting or being deleted now (the snapshotter's metric). */
+  get notYetDeleted(): number {
+    return this.pending.size + this.deleting.size;
   }
 
   /** Starts deleting everything waiting now, without waiting for it. */
@@ -111,14 +152,22 @@ export class DeferredRemovals {
     const names = [...this.pending];
     this.pending.clear();
     for (const name of names) this.deleting.add(name);
-    for (const name of names) {
-      try {
-        await this.options.remove(name);
-      } catch (error) {
-        this.options.logger.warn('snapshot directory left for Cleanup', { directory: name, error: String(error) });
-      } finally {
-        this.deleting.delete(name);
-      }
+    for (let start = 0; start < names.length; start += REMOVAL_BATCH) await this.deleteBatch(names.slice(start, start + REMOVAL_BATCH));
+  }
+
+  /** Deletes names (each counted as being deleted until done); failures are logged and left for Cleanup. */
+  private async deleteBatch(names: readonly string[]): Promise<void> {
+    for (const name of names) this.deleting.add(name);
+    let failures: RemovalFailure[];
+    try {
+      failures = await this.options.remove(names);
+    } catch (error) {
+      failures = names.map((name) => ({ name, message: String(error) }));
+    } finally {
+      for (const name of names) this.deleting.delete(name);
+    }
+    for (const failure of failures) {
+      this.options.logger.warn('snapshot directory left for Cleanup', { directory: failure.name, error: failure.message });
     }
   }
 }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectory } from './durable-fs';
-import type { FsJob, FsJobReply } from './fs-worker';
+import type { FsJob, FsJobReply, RemoveFailure } from './fs-worker';
 
 const port = parentPort;
 if (port === null) throw new Error('fs-worker-thread runs only as a worker thread');
@@ -17,13 +17,20 @@ if (port === null) throw new Error('fs-worker-thread runs only as a worker threa
 port.on('message', async (job: FsJob) => {
   let reply: FsJobReply;
   try {
-    if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit ?? 0) };
+    if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit) };
     else if (job.op === 'make') {
-      for (const dir of [job.path, ...(job.more ?? [])]) await makeSnapshotDirectory(SYNC_CALLS, { dir, kind: job.kind ?? 'active', owner: job.owner });
+      for (const dir of job.paths) await makeSnapshotDirectory(SYNC_CALLS, { dir, kind: job.kind, owner: job.owner });
       reply = { id: job.id };
     } else {
-      fs.rmSync(job.path, { recursive: true, force: true });
-      reply = { id: job.id };
+      const failures: RemoveFailure[] = [];
+      for (const dir of job.paths) {
+        try {
+          fs.rmSync(dir, { recursive: true, force: true });
+        } catch (error) {
+          failures.push({ path: dir, message: (error as Error).message });
+        }
+      }
+      reply = { id: job.id, failures };
     }
   } catch (error) {
     const e = error as NodeJS.ErrnoException;

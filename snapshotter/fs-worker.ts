@@ -13,11 +13,24 @@ import path from 'node:path';
 import type { MeasuredTree } from './disk-usage';
 import type { SnapshotDirectoryRequest } from './durable-fs';
 
-/** make: path and more (each a snapshot directory of the same kind and owner). */
-export type FsJob = { id: number; op: 'usage' | 'remove' | 'make'; path: string; more?: string[]; directoryLimit?: number } & Partial<Omit<SnapshotDirectoryRequest, 'dir'>>;
+/** One message to the thread; make and remove take many directories, so a batch costs one round trip. */
+export type FsJobRequest =
+  | { op: 'usage'; path: string; directoryLimit: number }
+  | ({ op: 'make'; paths: string[] } & Omit<SnapshotDirectoryRequest, 'dir'>)
+  | { op: 'remove'; paths: string[] };
+export type FsJob = FsJobRequest & { id: number };
+
+/** A directory rm -r could not delete, and why. */
+export interface RemoveFailure {
+  path: string;
+  message: string;
+}
+
 export type FsJobReply = {
   id: number;
   usage?: MeasuredTree;
+  /** remove: the directories left behind (the others are gone). */
+  failures?: RemoveFailure[];
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
 };
 
@@ -39,20 +52,21 @@ export class FsWorker {
 
   /** Disk usage of the tree at dir, and its directories up to directoryLimit (see disk-usage.ts). */
   async usage(dir: string, directoryLimit = 0): Promise<MeasuredTree> {
-    const reply = await this.run('usage', dir, { directoryLimit });
+    const reply = await this.run({ op: 'usage', path: dir, directoryLimit });
     return reply.usage!;
   }
 
   /** Snapshot directories, each durable (see durable-fs.ts), made in order by one job. */
   async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir'>): Promise<void> {
-    const [first, ...more] = dirs;
-    if (first === undefined) return;
-    await this.run('make', first, { more, kind: request.kind, owner: request.owner });
+    if (dirs.length === 0) return;
+    await this.run({ op: 'make', paths: [...dirs], kind: request.kind, owner: request.owner });
   }
 
-  /** rm -r dir (nothing if it does not exist). */
-  async remove(dir: string): Promise<void> {
-    await this.run('remove', dir);
+  /** rm -r each of dirs (nothing for one that does not exist), in one job; resolves with those left behind. */
+  async remove(dirs: readonly string[]): Promise<RemoveFailure[]> {
+    if (dirs.length === 0) return [];
+    const reply = await this.run({ op: 'remove', paths: [...dirs] });
+    return reply.failures ?? [];
   }
 
   /** Stops the thread once the jobs in flight are done. */
@@ -61,7 +75,7 @@ export class FsWorker {
     await this.stop();
   }
 
-  private run(op: FsJob['op'], file: string, extra: Omit<FsJob, 'id' | 'op' | 'path'> = {}): Promise<FsJobReply> {
+  private run(request: FsJobRequest): Promise<FsJobReply> {
     clearTimeout(this.idleTimer);
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
@@ -70,7 +84,7 @@ export class FsWorker {
       pending = { resolve, reject };
     });
     this.pending.set(id, { ...pending, settled: settled.catch(() => undefined) });
-    worker.postMessage({ id, op, path: file, ...extra } satisfies FsJob);
+    worker.postMessage({ ...request, id } satisfies FsJob);
     return settled.then((reply) => {
       if (reply.error !== undefined) throw Object.assign(new Error(reply.error.message), reply.error);
       return reply;

@@ -79,6 +79,11 @@ async function main(): Promise<void> {
   if (metricsAddress !== undefined) {
     const { DaemonMetrics, serveMetrics } = await import('../common/metrics');
     const metrics = new DaemonMetrics('tsov-snapshotter');
+    metrics.gauge(
+      'tsov_snapshot_directories_awaiting_deletion',
+      'Removed snapshots whose directories are not deleted yet (they go when the snapshotter is quiet, at Cleanup, or at once past 4096)',
+      () => service.directoriesAwaitingDeletion,
+    );
     metricsServer = await serveMetrics(metrics, metricsAddress);
     observeCall = metrics.observeCall;
   }

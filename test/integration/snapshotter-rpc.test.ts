@@ -3,6 +3,7 @@
  * timestamps, Update masks, List filters and batching, Usage and Cleanup.
  */
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
@@ -137,6 +138,26 @@ test('Cleanup removes directories that no metadata names, and only those', async
   await client.cleanup();
   t.deepEqual(fs.readdirSync(snapshots), ['1']);
   t.is((await client.stat('kept')).name, 'kept');
+});
+
+test('Cleanup removes every orphan it can and names the one it cannot (a mount under it)', async (t) => {
+  const { client, root } = await started(t);
+  const snapshots = path.join(root, 'snapshots');
+  for (const name of ['997', '998', '999']) fs.mkdirSync(path.join(snapshots, name, 'fs'), { recursive: true });
+  const mounted = path.join(snapshots, '998', 'fs');
+  execFileSync('mount', ['-t', 'tmpfs', 'tsov-test', mounted]);
+  let isMounted = true;
+  t.teardown(() => {
+    if (isMounted) execFileSync('umount', ['-l', mounted]);
+  });
+  const error = await code(t, client.cleanup());
+  t.is(error.code, status.INTERNAL);
+  t.regex(error.details, /removed 2 orphaned snapshot directories but could not remove 1: .*998\/fs.*unmount it, then call Cleanup again/);
+  t.deepEqual(fs.readdirSync(snapshots), ['998']);
+  execFileSync('umount', [mounted]);
+  isMounted = false;
+  await client.cleanup();
+  t.deepEqual(fs.readdirSync(snapshots), []);
 });
 
 // Serial: the timing tests below write tens of thousands of files synchronously, which

@@ -1,12 +1,13 @@
 import test from 'ava';
 import winston from 'winston';
 import { Writable } from 'node:stream';
-import { DeferredRemovals } from '../../snapshotter/deferred-removals';
+import { DeferredRemovals, REMOVAL_BATCH } from '../../snapshotter/deferred-removals';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function removals(options: { quietMs?: number; maxPending?: number; fail?: Set<string> } = {}) {
+function removals(options: { quietMs?: number; maxPending?: number; fail?: Set<string>; reject?: Set<string> } = {}) {
   const removed: string[] = [];
+  const batches: number[] = [];
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -16,16 +17,19 @@ function removals(options: { quietMs?: number; maxPending?: number; fail?: Set<s
   });
   const logger = winston.createLogger({ format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
   const queue = new DeferredRemovals({
-    remove: async (name) => {
+    // Like the worker's job: one round trip per batch, each directory deleted or reported.
+    remove: async (names) => {
+      batches.push(names.length);
       await sleep(1);
-      if (options.fail?.has(name)) throw new Error(`EIO removing ${name}`);
-      removed.push(name);
+      if (names.some((name) => options.reject?.has(name))) throw new Error('the filesystem worker thread exited (code 1)');
+      removed.push(...names.filter((name) => !options.fail?.has(name)));
+      return names.filter((name) => options.fail?.has(name)).map((name) => ({ name, message: `EIO removing ${name}` }));
     },
     logger,
     quietMs: options.quietMs ?? 40,
     maxPending: options.maxPending,
   });
-  return { queue, removed, lines };
+  return { queue, removed, lines, batches };
 }
 
 test('a removed directory waits for quiet, then goes; has() covers it until it is gone', async (t) => {
@@ -82,5 +86,81 @@ test('a failed deletion is logged as left for Cleanup and does not stop the othe
   await queue.flush();
   t.deepEqual(removed, ['1', '3']);
   t.false(queue.has('2'), 'no longer tracked: Cleanup may delete it');
-  t.regex(lines.join(''), /"directory":"2","error":"Error: EIO removing 2".*"message":"snapshot directory left for Cleanup"/);
+  t.regex(lines.join(''), /"directory":"2","error":"EIO removing 2".*"message":"snapshot directory left for Cleanup"/);
+});
+
+test('deletions go in batches of REMOVAL_BATCH, one call each, whatever the backlog', async (t) => {
+  const { queue, removed, batches } = removals({ quietMs: 10_000 });
+  const names = Array.from({ length: 3 * REMOVAL_BATCH + 5 }, (_, i) => String(i));
+  for (const name of names) queue.add(name);
+  t.is(queue.notYetDeleted, names.length);
+  await queue.flush();
+  t.deepEqual(batches, [REMOVAL_BATCH, REMOVAL_BATCH, REMOVAL_BATCH, 5]);
+  t.deepEqual(removed, names);
+  t.is(queue.notYetDeleted, 0);
+  queue.close();
+});
+
+test('removals added faster than one call per directory could go keep up: the backlog stays bounded', async (t) => {
+  // 16 names every millisecond (or more: timers are late) against a deletion call of >= 1 ms: one
+  // directory per call would fall behind by 15 a millisecond (~1,500 after 100 rounds); a batch of
+  // REMOVAL_BATCH per call keeps the backlog near the bound.
+  const maxPending = 256;
+  const { queue, removed } = removals({ quietMs: 10_000, maxPending });
+  let added = 0;
+  let worst = 0;
+  for (let round = 0; round < 100; round++) {
+    for (let i = 0; i < 16; i++) queue.add(String(added++));
+    worst = Math.max(worst, queue.notYetDeleted);
+    await sleep(1);
+  }
+  while (queue.notYetDeleted > 0) await queue.flush();
+  t.log(`${added} added, worst backlog ${worst}`);
+  t.is(removed.length, added);
+  t.true(worst < maxPending * 2, `backlog reached ${worst}`);
+  queue.close();
+});
+
+test('with maxBacklog waiting, add() deletes its own directory before it resolves: the backlog stops growing', async (t) => {
+  // A disk that deletes nothing until the gate opens.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const removed: string[] = [];
+  const queue = new DeferredRemovals({
+    remove: async (names) => {
+      await gate;
+      removed.push(...names);
+      return [];
+    },
+    logger: winston.createLogger({ silent: true }),
+    quietMs: 10_000,
+    maxPending: 4,
+    maxBacklog: 8,
+  });
+  const settled: string[] = [];
+  const add = (name: string) => queue.add(name).then(() => settled.push(name));
+  const early = ['1', '2', '3', '4', '5', '6', '7', '8'].map(add);
+  await Promise.all(early);
+  t.is(queue.notYetDeleted, 8, 'the 5th started a deletion that cannot finish; 6-8 wait behind it');
+  const late = add('9');
+  await sleep(20);
+  t.false(settled.includes('9'), 'over the bound: Remove waits for its own directory');
+  t.is(queue.notYetDeleted, 9);
+  open();
+  await late;
+  t.true(removed.includes('9'));
+  while (queue.notYetDeleted > 0) await queue.flush();
+  t.deepEqual([...removed].sort(), ['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  queue.close();
+});
+
+test('a rejected batch (the worker gone) leaves each of its directories for Cleanup and the next batch still runs', async (t) => {
+  const { queue, removed, lines } = removals({ quietMs: 10_000, reject: new Set(['0']) });
+  const names = Array.from({ length: REMOVAL_BATCH + 1 }, (_, i) => String(i));
+  for (const name of names) queue.add(name);
+  await queue.flush();
+  t.deepEqual(removed, [String(REMOVAL_BATCH)]);
+  t.is(lines.filter((line) => line.includes('left for Cleanup')).length, REMOVAL_BATCH);
+  t.is(queue.notYetDeleted, 0);
+  queue.close();
 });
