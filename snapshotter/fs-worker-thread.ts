@@ -1,14 +1,14 @@
 /**
  * The filesystem worker thread (see fs-worker.ts): runs one job at a time
  * with synchronous system calls and posts the result or the error back.
- * (makeSnapshotDirectory is async only to share its sequence with the event
+ * (makeSnapshotDirectories is async only to share its sequence with the event
  * loop's thread-pool version: with SYNC_CALLS every await resolves at once, so
  * a job is done before the next message is read.)
  */
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
-import { SYNC_CALLS, makeSnapshotDirectory } from './durable-fs';
+import { SYNC_CALLS, makeSnapshotDirectories } from './durable-fs';
 import type { FsJob, FsJobReply, RemoveFailure } from './fs-worker';
 
 const port = parentPort;
@@ -19,7 +19,10 @@ port.on('message', async (job: FsJob) => {
   try {
     if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit) };
     else if (job.op === 'make') {
-      for (const dir of job.paths) await makeSnapshotDirectory(SYNC_CALLS, { dir, kind: job.kind, owner: job.owner });
+      await makeSnapshotDirectories(
+        SYNC_CALLS,
+        job.paths.map((dir) => ({ dir, kind: job.kind, owner: job.owner })),
+      );
       reply = { id: job.id };
     } else {
       const failures: RemoveFailure[] = [];

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SYNC_CALLS, THREAD_POOL_CALLS, makeSnapshotDirectory, type DirectoryCalls } from '../../snapshotter/durable-fs';
+import { SYNC_CALLS, THREAD_POOL_CALLS, makeSnapshotDirectories, makeSnapshotDirectory, type DirectoryCalls } from '../../snapshotter/durable-fs';
 import { makeTempDir } from '../support/temp-dir';
 
 const mode = (file: string) => fs.statSync(file).mode & 0o7777;
@@ -23,17 +23,28 @@ for (const [name, calls] of [
   });
 }
 
-test('the sequence: the directory, fs/ and its owner, work/, then one fsync of the directory last', async (t) => {
+function recordingCalls() {
   const seen: string[] = [];
-  const recording: DirectoryCalls = {
-    mkdir: (dir) => void seen.push(`mkdir ${path.basename(dir)}`),
-    chmod: (dir) => void seen.push(`chmod ${path.basename(dir)}`),
-    lchown: (file) => void seen.push(`lchown ${path.basename(file)}`),
-    fsyncDirectory: (dir) => void seen.push(`fsync ${path.basename(dir)}`),
+  const calls: DirectoryCalls = {
+    mkdir: (dir) => void seen.push(`mkdir ${path.relative('/x', dir)}`),
+    chmod: (dir) => void seen.push(`chmod ${path.relative('/x', dir)}`),
+    lchown: (file) => void seen.push(`lchown ${path.relative('/x', file)}`),
+    fsyncDirectory: (dir) => void seen.push(`fsync ${path.relative('/x', dir)}`),
   };
-  await makeSnapshotDirectory(recording, { dir: '/x/7', kind: 'active', owner: { uid: 1, gid: 1 } });
-  t.deepEqual(
-    seen.filter((call) => !call.startsWith('chmod')),
-    ['mkdir 7', 'mkdir fs', 'lchown fs', 'mkdir work', 'fsync 7'],
-  );
+  return { calls, made: () => seen.filter((call) => !call.startsWith('chmod')) };
+}
+
+test('the sequence: the directory, fs/ and its owner, work/, then one fsync of the directory last', async (t) => {
+  const { calls, made } = recordingCalls();
+  await makeSnapshotDirectory(calls, { dir: '/x/7', kind: 'active', owner: { uid: 1, gid: 1 } });
+  t.deepEqual(made(), ['mkdir 7', 'mkdir 7/fs', 'lchown 7/fs', 'mkdir 7/work', 'fsync 7']);
+});
+
+test('a batch: every directory\'s entries first, then each directory fsynced once, in order', async (t) => {
+  const { calls, made } = recordingCalls();
+  await makeSnapshotDirectories(calls, [
+    { dir: '/x/1', kind: 'active' },
+    { dir: '/x/2', kind: 'view' },
+  ]);
+  t.deepEqual(made(), ['mkdir 1', 'mkdir 1/fs', 'mkdir 1/work', 'mkdir 2', 'mkdir 2/fs', 'fsync 1', 'fsync 2']);
 });
