@@ -82,6 +82,7 @@ export class DeferredRemovals {
     this.busy();
     if (this.notYetDeleted >= this.maxBacklog) {
       this.start();
+      this.deleting.add(name);
       await this.deleteBatch([name]);
       return;
     }
@@ -155,9 +156,8 @@ export class DeferredRemovals {
     for (let start = 0; start < names.length; start += REMOVAL_BATCH) await this.deleteBatch(names.slice(start, start + REMOVAL_BATCH));
   }
 
-  /** Deletes names (each counted as being deleted until done); failures are logged and left for Cleanup. */
+  /** Deletes names, already counted as being deleted, and stops counting them; failures are logged and left for Cleanup. */
   private async deleteBatch(names: readonly string[]): Promise<void> {
-    for (const name of names) this.deleting.add(name);
     let failures: RemovalFailure[];
     try {
       failures = await this.options.remove(names);

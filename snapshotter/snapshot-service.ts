@@ -37,7 +37,7 @@ import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync } from './group-sync';
 import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
-import { DeferredRemovals } from './deferred-removals';
+import { DeferredRemovals, type RemovalFailure } from './deferred-removals';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
 import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
@@ -104,10 +104,7 @@ export class SnapshotService {
       await this.snapshotsDirHandle.sync();
     });
     this.removals = new DeferredRemovals({
-      remove: async (names) => {
-        const failures = await this.remover.remove(names.map((name) => path.join(this.layout.snapshotsDir, name)));
-        return failures.map((failure) => ({ name: path.basename(failure.path), message: failure.message }));
-      },
+      remove: (names) => this.removeSnapshotDirectories(names),
       logger: this.logger,
     });
     this.spares = new SpareDirectories({
@@ -291,8 +288,8 @@ export class SnapshotService {
     // not listed or already named by the metadata read after it, never removed.
     const names = await fs.readdir(this.layout.snapshotsDir);
     const orphans = planCleanup(names, this.store.read((tx) => tx.allIds()), (name) => this.creating.has(name) || this.removals.has(name));
-    const failures = await this.remover.remove(orphans.map((name) => path.join(this.layout.snapshotsDir, name)));
-    const left = new Set(failures.map((failure) => path.basename(failure.path)));
+    const failures = await this.removeSnapshotDirectories(orphans);
+    const left = new Set(failures.map((failure) => failure.name));
     const removed = orphans.filter((name) => !left.has(name));
     if (removed.length > 0) this.logger.info('cleanup removed orphaned snapshot directories', { directories: removed });
     if (failures.length > 0) {
@@ -302,6 +299,12 @@ export class SnapshotService {
       );
     }
     return removed;
+  }
+
+  /** rm -r snapshots/<name> for each name, on the remover thread; resolves with those left behind. */
+  private async removeSnapshotDirectories(names: readonly string[]): Promise<RemovalFailure[]> {
+    const failures = await this.remover.remove(names.map((name) => path.join(this.layout.snapshotsDir, name)));
+    return failures.map((failure) => ({ name: path.basename(failure.path), message: failure.message }));
   }
 
   private async createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
