@@ -3,20 +3,22 @@
  * edge: a request id and a child logger per call, one error→status mapping,
  * and a shutdown that lets in-flight calls finish.
  *
- * The transport is node:http2 with gRPC's framing done here (grpc-wire.ts),
- * not grpc-js's Server: tsov serves only unary and server-streaming calls
- * without compression, deadlines or interceptors, and grpc-js's per-call
- * machinery (interceptor chain, metadata objects, decoder streams, deadline
- * timers) was 10% of the snapshotter's busy loop time under load; without it
- * each call is ~0.1 ms faster (README, Benchmarks). Messages are still (de)serialized by the
- * method definitions proto-loader builds from proto/, and clients are
- * grpc-js's and grpc-go's, tested against this server.
+ * The transport is tsov's own HTTP/2 (http2/connection.ts) with gRPC's
+ * framing done here (grpc-wire.ts), not grpc-js's Server nor node:http2:
+ * tsov serves only unary and server-streaming calls without compression,
+ * deadlines or interceptors, and a reply — headers, messages, trailers — goes
+ * out in one write (node:http2 sent the trailers a loop turn later and cost
+ * three times the CPU per call; README, Benchmarks). Messages are still
+ * (de)serialized by the method definitions proto-loader builds from proto/,
+ * and clients are grpc-js's and grpc-go's, tested against this server.
  */
-import http2 from 'node:http2';
+import net from 'node:net';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { TsovError } from './errors';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseUnaryBody, statusTrailers } from './grpc-wire';
+import { H2ServerConnection, type H2ServerStream } from './http2/connection';
+import type { HeaderField } from './http2/hpack';
 import type { Logger } from './logger';
 
 export type WireRequest = Record<string, unknown>;
@@ -54,11 +56,18 @@ interface Method {
   handler: MethodHandler;
 }
 
-const RESPONSE_HEADERS = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
+const RESPONSE_HEADERS: readonly HeaderField[] = [
+  [':status', '200'],
+  ['content-type', GRPC_CONTENT_TYPE],
+];
+
+function statusFields(code: number, message: string): HeaderField[] {
+  return Object.entries(statusTrailers(code, message));
+}
 
 export class UnixGrpcServer {
-  private readonly server: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly server: net.Server;
+  private readonly connections = new Set<H2ServerConnection>();
   private readonly methods = new Map<string, Method>();
   private readonly logger: Logger;
   private readonly logField: string | undefined;
@@ -71,14 +80,15 @@ export class UnixGrpcServer {
     this.logField = options.logField;
     this.observer = options.observer;
     this.maxReceiveBytes = options.maxReceiveBytes ?? 16 * 1024 * 1024;
-    this.server = http2.createServer();
-    this.server.on('session', (session) => {
-      this.sessions.add(session);
-      session.on('close', () => this.sessions.delete(session));
-      // A client that goes away mid-call is not the server's error; the call's own stream says so.
-      session.on('error', (error) => this.logger.debug('client connection failed', { error: String(error) }));
+    this.server = net.createServer((socket) => {
+      const connection = new H2ServerConnection(socket, {
+        onRequest: (stream) => this.dispatch(stream),
+        // A client that goes away or breaks the protocol is not the server's error; its calls say so.
+        onError: (message) => this.logger.debug(message),
+        onClose: () => this.connections.delete(connection),
+      });
+      this.connections.add(connection);
     });
-    this.server.on('stream', (stream, headers) => this.dispatch(stream, headers));
   }
 
   /** Serves the methods of definition that implementation names; the others answer UNIMPLEMENTED. */
@@ -114,47 +124,43 @@ export class UnixGrpcServer {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.logger.warn('in-flight calls did not finish in time; closing them', { graceMs });
-        for (const session of this.sessions) session.destroy();
+        for (const connection of this.connections) connection.destroy();
       }, graceMs);
       this.server.close(() => {
         clearTimeout(timer);
         resolve();
       });
       // GOAWAY: no new calls on open connections; each closes when its calls are done.
-      for (const session of this.sessions) session.close();
+      for (const connection of this.connections) connection.goAway();
     });
   }
 
-  private dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    // A client that resets its call leaves nothing to answer; the error is not the server's.
-    stream.on('error', () => undefined);
-    const method = this.methods.get(headers[':path'] ?? '');
-    if (headers[':method'] !== 'POST' || !String(headers['content-type'] ?? '').startsWith(GRPC_CONTENT_TYPE)) {
+  private dispatch(stream: H2ServerStream): void {
+    const path = stream.headers.get(':path') ?? '';
+    const method = this.methods.get(path);
+    if (stream.headers.get(':method') !== 'POST' || !(stream.headers.get('content-type') ?? '').startsWith(GRPC_CONTENT_TYPE)) {
       // PROTOCOL-HTTP2.md: a request that is not gRPC gets a plain HTTP error.
-      stream.respond({ ':status': 415 }, { endStream: true });
+      stream.replyHeadersOnly([[':status', '415']]);
       return;
     }
     if (method === undefined) {
-      this.sendStatus(stream, GrpcCode.UNIMPLEMENTED, `unknown method ${headers[':path'] ?? ''}`);
-      stream.resume();
+      this.sendStatus(stream, GrpcCode.UNIMPLEMENTED, `unknown method ${path}`);
       return;
     }
     const chunks: Buffer[] = [];
     let received = 0;
-    let refused = false;
-    stream.on('data', (chunk: Buffer) => {
-      if (refused) return;
+    stream.onData = (chunk) => {
+      if (!stream.writable) return;
       received += chunk.length;
       if (received > MESSAGE_PREFIX_BYTES + this.maxReceiveBytes) {
-        refused = true;
         const tooLarge = messageTooLarge(received - MESSAGE_PREFIX_BYTES, this.maxReceiveBytes);
         this.sendStatus(stream, tooLarge.code, tooLarge.reason);
         return;
       }
       chunks.push(chunk);
-    });
-    stream.on('end', () => {
-      if (refused) return;
+    };
+    stream.onEnd = () => {
+      if (!stream.writable) return;
       const body = parseUnaryBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), this.maxReceiveBytes);
       if (!body.ok) {
         this.sendStatus(stream, body.code, body.reason);
@@ -168,10 +174,10 @@ export class UnixGrpcServer {
         return;
       }
       this.call(stream, method, request);
-    });
+    };
   }
 
-  private call(stream: http2.ServerHttp2Stream, method: Method, request: WireRequest): void {
+  private call(stream: H2ServerStream, method: Method, request: WireRequest): void {
     const requestId = this.nextRequestId++;
     const started = process.hrtime.bigint();
     Promise.resolve()
@@ -190,23 +196,14 @@ export class UnixGrpcServer {
       });
   }
 
-  private sendMessages(stream: http2.ServerHttp2Stream, messages: Buffer[]): void {
-    if (stream.destroyed || stream.closed) return;
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers(statusTrailers(GrpcCode.OK, '')));
-    const last = messages.length - 1;
-    messages.forEach((message, i) => {
-      const frame = framedMessage(message);
-      if (i === last) stream.end(frame);
-      else stream.write(frame);
-    });
-    if (last < 0) stream.end();
+  private sendMessages(stream: H2ServerStream, messages: Buffer[]): void {
+    const framed = messages.map(framedMessage);
+    stream.reply(RESPONSE_HEADERS, framed.length === 1 ? framed[0]! : Buffer.concat(framed), statusFields(GrpcCode.OK, ''));
   }
 
   /** A status with no messages: one HEADERS frame ("Trailers-Only"). */
-  private sendStatus(stream: http2.ServerHttp2Stream, code: number, message: string): void {
-    if (stream.destroyed || stream.closed || stream.headersSent) return;
-    stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(code, message) }, { endStream: true });
+  private sendStatus(stream: H2ServerStream, code: number, message: string): void {
+    stream.replyHeadersOnly([...RESPONSE_HEADERS, ...statusFields(code, message)]);
   }
 
   private observe(method: string, code: number, started: bigint): void {

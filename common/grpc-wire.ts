@@ -5,7 +5,7 @@
  * flag, a 4-byte big-endian length and the protobuf bytes; a call ends with
  * trailers carrying grpc-status and a percent-encoded grpc-message, or, when
  * nothing was sent, with one HEADERS frame holding both ("Trailers-Only").
- * The HTTP/2 itself is node:http2's (grpc-unix-server.ts).
+ * The HTTP/2 under it is tsov's own (http2/connection.ts).
  */
 import { GrpcStatus as GrpcCode } from './grpc-status';
 

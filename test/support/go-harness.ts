@@ -17,3 +17,9 @@ export function buildSpecOracle(): string {
   const dir = path.join(REPO_ROOT, 'test', 'support', 'go', 'spec-oracle');
   return buildGoProgram({ dir, output: path.join(REPO_ROOT, 'test', 'support', 'go', 'bin', 'spec-oracle') });
 }
+
+/** test/support/go/hpack-oracle: header blocks as grpc-go's HPACK encoder (golang.org/x/net/http2/hpack) writes them. */
+export function buildHpackOracle(): string {
+  const dir = path.join(REPO_ROOT, 'test', 'support', 'go', 'hpack-oracle');
+  return buildGoProgram({ dir, output: path.join(REPO_ROOT, 'test', 'support', 'go', 'bin', 'hpack-oracle') });
+}
