@@ -134,6 +134,7 @@ export class H2ServerConnection {
   private flushScheduled = false;
   private goingAway = false;
   private dead = false;
+  private readingPaused = false;
 
   constructor(
     private readonly socket: Socket,
@@ -247,7 +248,18 @@ export class H2ServerConnection {
     }
     const frames = this.output;
     this.output = [];
-    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    const flushed = this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    // A client that sends without reading what it is sent (a PING or SETTINGS flood, calls whose
+    // replies it never reads): stop reading from it until it has read ours. Replies' DATA is
+    // bounded by its windows already; this bounds everything else.
+    if (!flushed && !this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+      this.socket.once('drain', () => {
+        this.readingPaused = false;
+        this.socket.resume();
+      });
+    }
   }
 
   private receive(chunk: Buffer): void {

@@ -248,3 +248,17 @@ test('a client that does not speak HTTP/2 (an HTTP/1 request) is disconnected', 
   await new Promise<void>((resolve) => socket.once('close', () => resolve()));
   t.regex(server.errors[0] ?? '', /not an HTTP\/2 client preface/);
 });
+
+test('a client that floods PINGs without reading the acks is no longer read from: what the server buffers stays bounded', async (t) => {
+  const server = await startServer(t, echo);
+  const client = await connect(server.socketPath);
+  client.socket.pause(); // never reads from here on
+  const pings = Buffer.concat(Array.from({ length: 10_000 }, () => encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8))));
+  // 100,000 PINGs (1.7 MB); their acks are as large. Written without waiting: the kernel's buffers fill.
+  for (let i = 0; i < 10; i++) client.socket.write(pings);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const acked = server.writes[0]!.reduce((n, w) => n + w.length, 0);
+  t.log(`server wrote ${acked} bytes of acks before it stopped reading`);
+  t.true(acked < 1_700_000, `the server kept reading and buffering acks: ${acked} bytes`);
+  client.socket.destroy();
+});
