@@ -20,6 +20,7 @@ import { prepareSocketPath } from '../common/unix-socket';
 import { startDaemon } from '../policy/daemon-start';
 import type { Policy } from '../policy/load-policy';
 import { systemClock } from './clock';
+import { MAX_PENDING } from './deferred-removals';
 import { createSnapshotsServer } from './grpc-server';
 import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     const metrics = new DaemonMetrics('tsov-snapshotter');
     metrics.gauge(
       'tsov_snapshot_directories_awaiting_deletion',
-      'Removed snapshots whose directories are not deleted yet (they go when the snapshotter is quiet, at Cleanup, or at once past 4096)',
+      `Removed snapshots whose directories are not deleted yet (they go when the snapshotter is quiet, at Cleanup, or at once past ${MAX_PENDING}; past ${2 * MAX_PENDING} each Remove deletes its own)`,
       () => service.directoriesAwaitingDeletion,
     );
     metricsServer = await serveMetrics(metrics, metricsAddress);

@@ -93,12 +93,12 @@ export class H2ServerStream implements H2Request {
     this.sendWindow = sendWindow;
   }
 
+  private replied = false;
+
   /** Whether a reply can still be sent (not already sent, not reset by the client, connection open). */
   get writable(): boolean {
-    return this.state !== 'closed' && this.pending === undefined && !this.replied;
+    return this.state !== 'closed' && !this.replied;
   }
-
-  private replied = false;
 
   /** Response headers, each message in DATA frames, then trailers ending the stream: in one write when the windows allow. */
   reply(headers: readonly HeaderField[], data: Buffer, trailers: readonly HeaderField[]): void {
@@ -209,8 +209,6 @@ export class H2ServerConnection {
       if (size === head.length) pending.data.shift();
       else pending.data[0] = head.subarray(size);
     }
-    this.blocked.delete(stream);
-    stream.pending = undefined;
     this.send(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id, pending.trailers));
     this.finish(stream);
   }
@@ -218,7 +216,13 @@ export class H2ServerConnection {
   /** This side has ended the stream; if the client has not (a refused upload), tell it to stop sending. */
   private finish(stream: H2ServerStream): void {
     if (stream.state === 'open') this.send(encodeRstStream(stream.id, ErrorCode.NO_ERROR));
+    this.forget(stream);
+  }
+
+  /** The stream is over, whoever ended it: nothing more is sent on it. */
+  private forget(stream: H2ServerStream): void {
     stream.state = 'closed';
+    stream.pending = undefined;
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
     this.endIfIdle();
@@ -267,11 +271,11 @@ export class H2ServerConnection {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     try {
       if (!this.prefaceSeen) {
-        if (this.buffered.length < CLIENT_PREFACE.length) {
-          if (!CLIENT_PREFACE.subarray(0, this.buffered.length).equals(this.buffered)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'not an HTTP/2 client preface (is the client speaking HTTP/1 or TLS?)');
-          return;
+        const seen = Math.min(this.buffered.length, CLIENT_PREFACE.length);
+        if (!this.buffered.subarray(0, seen).equals(CLIENT_PREFACE.subarray(0, seen))) {
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'not an HTTP/2 client preface (is the client speaking HTTP/1 or TLS?)');
         }
-        if (!this.buffered.subarray(0, CLIENT_PREFACE.length).equals(CLIENT_PREFACE)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'not an HTTP/2 client preface (is the client speaking HTTP/1 or TLS?)');
+        if (seen < CLIENT_PREFACE.length) return;
         this.buffered = this.buffered.subarray(CLIENT_PREFACE.length);
         this.prefaceSeen = true;
       }
@@ -403,21 +407,12 @@ export class H2ServerConnection {
     if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a ${payload.length}-byte RST_STREAM`);
     if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
     const stream = this.streams.get(streamId);
-    if (stream === undefined) return;
-    stream.state = 'closed';
-    stream.pending = undefined;
-    this.streams.delete(streamId);
-    this.blocked.delete(stream);
-    this.endIfIdle();
+    if (stream !== undefined) this.forget(stream);
   }
 
   private resetStream(stream: H2ServerStream, code: number): void {
     this.send(encodeRstStream(stream.id, code));
-    stream.state = 'closed';
-    stream.pending = undefined;
-    this.streams.delete(stream.id);
-    this.blocked.delete(stream);
-    this.endIfIdle();
+    this.forget(stream);
   }
 
   /** The fragment of a HEADERS or DATA payload after its padding (and, for HEADERS, priority fields). */
@@ -464,14 +459,13 @@ export class H2ServerConnection {
       throw error;
     }
     const { streamId } = block;
-    const existing = this.streams.get(streamId);
-    if (existing !== undefined || streamId <= this.lastStreamId) {
+    if (streamId % 2 === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on even stream ${streamId}, which a client cannot open`);
+    if (streamId <= this.lastStreamId) {
       // Trailers from the client, or headers on a stream already closed: gRPC sends neither.
+      const existing = this.streams.get(streamId);
       if (existing !== undefined) this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
-      else if (streamId % 2 === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, which a client cannot open`);
       return;
     }
-    if (streamId % 2 === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on even stream ${streamId}, which a client cannot open`);
     this.lastStreamId = streamId;
     if (this.goingAway) return; // after GOAWAY: not processed (the client retries it elsewhere)
     if (fields === undefined) {
