@@ -6,6 +6,7 @@
  * a job is done before the next message is read.)
  */
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectories } from './durable-fs';
@@ -39,5 +40,7 @@ port.on('message', async (job: FsJob) => {
     const e = error as NodeJS.ErrnoException;
     reply = { id: job.id, error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } };
   }
+  // What this thread's heap holds now, for the snapshotter's metrics (its RSS is shared with the main thread's).
+  reply.heapBytes = v8.getHeapStatistics().total_physical_size;
   port.postMessage(reply);
 });

@@ -32,6 +32,8 @@ export type FsJobReply = {
   /** remove: the directories left behind (the others are gone). */
   failures?: RemoveFailure[];
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
+  /** The thread's V8 heap, resident bytes, after the job. */
+  heapBytes?: number;
 };
 
 interface Pending {
@@ -47,6 +49,7 @@ export class FsWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
+  private lastHeapBytes = 0;
 
   constructor(private readonly idleMs = 30_000) {}
 
@@ -67,6 +70,11 @@ export class FsWorker {
     if (dirs.length === 0) return [];
     const reply = await this.run({ op: 'remove', paths: [...dirs] });
     return reply.failures ?? [];
+  }
+
+  /** The thread's V8 heap (resident bytes) as it reported after its last job; 0 while no thread runs. */
+  get heapBytes(): number {
+    return this.worker === undefined ? 0 : this.lastHeapBytes;
   }
 
   /** Stops the thread once the jobs in flight are done. */
@@ -97,6 +105,7 @@ export class FsWorker {
     worker.on('message', (reply: FsJobReply) => {
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);
+      this.lastHeapBytes = reply.heapBytes ?? this.lastHeapBytes;
       pending?.resolve(reply);
       if (this.pending.size === 0) this.idleTimer = setTimeout(() => void this.stop(), this.idleMs).unref();
     });

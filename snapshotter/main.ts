@@ -86,6 +86,11 @@ async function main(): Promise<void> {
       `Removed snapshots whose directories are not deleted yet (they go when the snapshotter is quiet, at Cleanup, or at once past ${MAX_PENDING}; past ${2 * MAX_PENDING} each Remove deletes its own)`,
       () => service.directoriesAwaitingDeletion,
     );
+    metrics.gauge(
+      'tsov_snapshotter_thread_heap_bytes',
+      "V8 heap resident in the filesystem threads (making, deleting and measuring snapshot directories) as each reported after its last job, 0 for one not running; part of the process's resident memory, not of tsov_nodejs_heap_* (the main thread's)",
+      () => service.threadHeapBytes,
+    );
     metricsServer = await serveMetrics(metrics, metricsAddress);
     observeCall = metrics.observeCall;
   }

@@ -275,6 +275,11 @@ export class SnapshotService {
     return this.removals.notYetDeleted;
   }
 
+  /** The V8 heaps of the filesystem threads now running (making, deleting, measuring directories), in resident bytes. */
+  get threadHeapBytes(): number {
+    return this.fsWorker.heapBytes + this.remover.heapBytes + this.measurer.heapBytes;
+  }
+
   /**
    * Starts deleting the directories of removed snapshots, and removes
    * directories under snapshots/ that no metadata names and no removal is

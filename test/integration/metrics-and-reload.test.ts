@@ -12,7 +12,7 @@ import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 
-test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, latency histograms, process memory', async (t) => {
+test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, latency histograms, process memory, the filesystem threads\' heaps', async (t) => {
   const dir = makeTempDir(t, 'metrics-snap');
   const metricsSocket = path.join(dir, 'metrics.sock');
   const snapshotter = await startSnapshotter(t, path.join(dir, 'root'), path.join(dir, 'tsov.sock'), ['--metrics-address', `unix:${metricsSocket}`]);
@@ -28,6 +28,9 @@ test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, lat
   t.is(sample(text, 'tsov_rpc_duration_seconds_count', { method: 'Prepare' }), 5);
   t.true((sample(text, 'tsov_rpc_duration_seconds_bucket', { method: 'Prepare', le: '+Inf' }) ?? 0) === 5);
   t.regex(text, /^tsov_process_resident_memory_bytes\{daemon="tsov-snapshotter"\} [1-9]\d*$/m);
+  // Commit measured each layer's usage on the measuring thread, which is still running: its heap is reported.
+  const threadHeap = sample(text, 'tsov_snapshotter_thread_heap_bytes') ?? 0;
+  t.true(threadHeap > 2 ** 20, `filesystem threads' heap ${threadHeap} bytes`);
 });
 
 test('tsov-helper metrics: live mounts by backend, mount attempts by result, probe answers', async (t) => {
