@@ -19,15 +19,16 @@ export const GRPC_CONTENT_TYPE = 'application/grpc';
 export type ParsedBody = { ok: true; message: Buffer } | { ok: false; code: number; reason: string };
 
 /**
- * The one message of a unary or server-streaming request body. Refused: a
- * compressed message (no grpc-accept-encoding is advertised, so a client
- * never sends one — the protocol's answer is UNIMPLEMENTED), a body that is
- * cut short (INTERNAL) or holds a second message (UNIMPLEMENTED), and a
- * message over maxBytes (RESOURCE_EXHAUSTED, with grpc-js's wording).
+ * The one message of a unary or server-streaming request body (or, on the
+ * client, of a unary reply: what = 'reply'). Refused: a compressed message (no
+ * grpc-accept-encoding is advertised, so the peer never sends one — the
+ * protocol's answer is UNIMPLEMENTED), a body that is cut short (INTERNAL) or
+ * holds a second message (UNIMPLEMENTED), and a message over maxBytes
+ * (RESOURCE_EXHAUSTED, with grpc-js's wording).
  */
-export function parseUnaryBody(body: Buffer, maxBytes: number): ParsedBody {
+export function parseUnaryBody(body: Buffer, maxBytes: number, what: 'request' | 'reply' = 'request'): ParsedBody {
   if (body.length < MESSAGE_PREFIX_BYTES) {
-    return { ok: false, code: GrpcCode.INTERNAL, reason: body.length === 0 ? 'the request has no message' : 'the request ends inside a message prefix' };
+    return { ok: false, code: GrpcCode.INTERNAL, reason: body.length === 0 ? `the ${what} has no message` : `the ${what} ends inside a message prefix` };
   }
   const compressed = body[0]!;
   const length = body.readUInt32BE(1);
@@ -36,8 +37,8 @@ export function parseUnaryBody(body: Buffer, maxBytes: number): ParsedBody {
   }
   if (length > maxBytes) return messageTooLarge(length, maxBytes);
   const end = MESSAGE_PREFIX_BYTES + length;
-  if (body.length < end) return { ok: false, code: GrpcCode.INTERNAL, reason: 'the request ends inside a message' };
-  if (body.length > end) return { ok: false, code: GrpcCode.UNIMPLEMENTED, reason: 'more than one request message for a method that takes one' };
+  if (body.length < end) return { ok: false, code: GrpcCode.INTERNAL, reason: `the ${what} ends inside a message` };
+  if (body.length > end) return { ok: false, code: GrpcCode.UNIMPLEMENTED, reason: `more than one ${what} message for a method that has one` };
   return { ok: true, message: body.subarray(MESSAGE_PREFIX_BYTES, end) };
 }
 
@@ -77,6 +78,48 @@ export function percentEncodeStatusMessage(message: string): string {
     out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
+}
+
+/**
+ * grpc-message as a client reads it: %XX sequences back to their bytes, the
+ * bytes as UTF-8. A '%' not followed by two hex digits stays as it is, and
+ * decoding never fails (as grpc-go's decodeGrpcMessageUnchecked).
+ */
+export function percentDecodeStatusMessage(encoded: string): string {
+  if (!encoded.includes('%')) return encoded;
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    const hex = encoded.slice(i + 1, i + 3);
+    if (encoded[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(encoded[i]!, 'latin1'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * The status of a response whose HTTP status is not 200 (PROTOCOL-HTTP2.md,
+ * "HTTP to gRPC Status Code Mapping"; grpc/grpc doc/http-grpc-status-mapping.md).
+ */
+export function statusFromHttp(httpStatus: number): number {
+  switch (httpStatus) {
+    case 400:
+      return GrpcCode.INTERNAL;
+    case 401:
+      return GrpcCode.UNAUTHENTICATED;
+    case 403:
+      return GrpcCode.PERMISSION_DENIED;
+    case 404:
+      return GrpcCode.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return GrpcCode.UNAVAILABLE;
+    default:
+      return GrpcCode.UNKNOWN;
+  }
 }
 
 /** The status as trailers (or the status part of a Trailers-Only response). */

@@ -1,8 +1,8 @@
 /**
  * Loads tsov's .proto files from the repository's proto/ folder: a service's
- * method definitions (paths and message codecs) for tsov's own servers, or a
- * grpc-js package for clients (common/proto-clients.ts). Servers need only
- * proto-loader: the daemons do not load grpc-js to serve.
+ * method definitions (paths and message codecs) for tsov's own servers and client, or a
+ * grpc-js package for the tests' clients (test/support/proto-clients.ts). tsov needs only
+ * proto-loader: the daemons and tsov-runtime do not load grpc-js.
  */
 import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';

@@ -3,9 +3,7 @@
  * proto-loader keeps it) to the helper's own types and back. Empty strings
  * and zeros on the wire mean "not given".
  */
-import type { ServiceClientConstructor } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
-import { serviceClientConstructor } from '../../common/proto-clients';
 import { loadServiceDefinition } from '../../common/proto-loading';
 import type { JournalEntry } from '../journal/mount-journal';
 import type { Check, ProbeReport } from './probe-report';
@@ -17,12 +15,7 @@ export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 
 const HELPER_SERVICE = 'tsov.helper.v1.Helper';
 
-/** For clients (grpc-js). */
-export function helperServiceConstructor(): ServiceClientConstructor {
-  return serviceClientConstructor(HELPER_PROTO, HELPER_SERVICE);
-}
-
-/** For the server (grpc-unix-server.ts). */
+/** The methods, for the server (grpc-unix-server.ts) and the client (grpc-unix-client.ts). */
 export function helperServiceDefinition(): ServiceDefinition {
   return loadServiceDefinition(HELPER_PROTO, HELPER_SERVICE);
 }

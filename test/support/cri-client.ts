@@ -5,7 +5,7 @@
  * (proto/k8s/cri/runtime/v1/api-subset.proto).
  */
 import { credentials, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
-import { loadProtoPackage } from '../../common/proto-clients';
+import { loadProtoPackage } from './proto-clients';
 
 type Callback = (error: ServiceError | null, value: unknown) => void;
 type Method = (request: unknown, callback: Callback) => void;

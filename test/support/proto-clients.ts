@@ -1,9 +1,9 @@
 /**
- * grpc-js client constructors for tsov's .proto services (the CLI, tsov-runtime
- * and the tests call the daemons through grpc-js).
+ * grpc-js client constructors for tsov's .proto services: the tests call the
+ * daemons through grpc-js, a gRPC implementation independent of tsov's own.
  */
 import { loadPackageDefinition as toGrpcObject, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadPackageDefinition } from './proto-loading';
+import { loadPackageDefinition } from '../../common/proto-loading';
 
 export function loadProtoPackage(relativeFile: string): GrpcObject {
   return toGrpcObject(loadPackageDefinition(relativeFile));

@@ -4,7 +4,7 @@
  */
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import type { MountSpec } from '../../common/overlay-mounts';
-import { serviceClientConstructor } from '../../common/proto-clients';
+import { serviceClientConstructor } from './proto-clients';
 import { SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE, type WireInfo } from '../../snapshotter/grpc-server';
 
 type Callback<T> = (error: ServiceError | null, value: T) => void;

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { GrpcStatus as GrpcCode } from '../../common/grpc-status';
-import { framedMessage, parseUnaryBody, percentEncodeStatusMessage, statusTrailers } from '../../common/grpc-wire';
+import { framedMessage, parseUnaryBody, percentDecodeStatusMessage, percentEncodeStatusMessage, statusFromHttp, statusTrailers } from '../../common/grpc-wire';
 
 const frame = (flag: number, length: number, payload: Buffer) => Buffer.concat([Buffer.from([flag, length >>> 24, (length >>> 16) & 255, (length >>> 8) & 255, length & 255]), payload]);
 
@@ -71,4 +71,48 @@ for (const [input, encoded] of messages) {
 test('statusTrailers: OK carries no message; an error carries its encoded message', (t) => {
   t.deepEqual(statusTrailers(GrpcCode.OK, 'ignored'), { 'grpc-status': '0' });
   t.deepEqual(statusTrailers(5, 'a\nb'), { 'grpc-status': '5', 'grpc-message': 'a%0Ab' });
+});
+
+test('percentDecodeStatusMessage: the encoder undone, byte for byte, whatever the text', (t) => {
+  for (const message of ['plain', '', '100% sure', 'line one\nline two', 'tab\there', 'ünïcödé ✓ 🙂', '%%%', '\u0000\u007f\u0080', 'a\r\nb']) {
+    t.is(percentDecodeStatusMessage(percentEncodeStatusMessage(message)), message, JSON.stringify(message));
+  }
+});
+
+// As grpc-go's client decodes (internal/transport/http_util.go, decodeGrpcMessageUnchecked): a '%'
+// not followed by two hex digits is kept as a byte, and decoding never fails.
+test("percentDecodeStatusMessage: a '%' without two hex digits after it stays as it is", (t) => {
+  const rows: Array<[string, string]> = [
+    ['50%', '50%'],
+    ['%4', '%4'],
+    ['%zz then %41', '%zz then A'],
+    ['%e2%9c%93', '✓'],
+    ['%E2%9C', '\ufffd'], // a cut UTF-8 sequence: the replacement character, as TextDecoder gives it
+  ];
+  for (const [encoded, decoded] of rows) t.is(percentDecodeStatusMessage(encoded), decoded, encoded);
+});
+
+test('statusFromHttp: the HTTP-to-gRPC table of PROTOCOL-HTTP2.md', (t) => {
+  const rows: Array<[number, number]> = [
+    [400, GrpcCode.INTERNAL],
+    [401, GrpcCode.UNAUTHENTICATED],
+    [403, GrpcCode.PERMISSION_DENIED],
+    [404, GrpcCode.UNIMPLEMENTED],
+    [415, GrpcCode.UNKNOWN],
+    [429, GrpcCode.UNAVAILABLE],
+    [502, GrpcCode.UNAVAILABLE],
+    [503, GrpcCode.UNAVAILABLE],
+    [504, GrpcCode.UNAVAILABLE],
+    [500, GrpcCode.UNKNOWN],
+  ];
+  for (const [http, grpc] of rows) t.is(statusFromHttp(http), grpc, String(http));
+});
+
+test('parseUnaryBody for a reply names the reply', (t) => {
+  t.deepEqual(parseUnaryBody(Buffer.alloc(0), 100, 'reply'), { ok: false, code: GrpcCode.INTERNAL, reason: 'the reply has no message' });
+  t.deepEqual(parseUnaryBody(Buffer.concat([framedMessage(Buffer.from('a')), framedMessage(Buffer.from('b'))]), 100, 'reply'), {
+    ok: false,
+    code: GrpcCode.UNIMPLEMENTED,
+    reason: 'more than one reply message for a method that has one',
+  });
 });
