@@ -13,14 +13,8 @@ import test, { type ExecutionContext } from 'ava';
 import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, Setting, encodeFrame, encodeSettings, encodeWindowUpdate } from '../../common/http2/frames';
 import { H2ServerConnection, type H2ServerStream } from '../../common/http2/connection';
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from '../../common/http2/hpack';
+import { readFrames, type Frame } from '../support/h2-frames';
 import { makeTempDir } from '../support/temp-dir';
-
-interface Frame {
-  type: number;
-  flags: number;
-  streamId: number;
-  payload: Buffer;
-}
 
 /** A server whose calls are answered by answer(), and the socket writes each connection made. */
 async function startServer(t: ExecutionContext, answer: (stream: H2ServerStream, body: Buffer) => void) {
@@ -59,36 +53,9 @@ async function startServer(t: ExecutionContext, answer: (stream: H2ServerStream,
 async function connect(socketPath: string, settings: ReadonlyArray<readonly [number, number]> = []) {
   const socket = net.connect(socketPath);
   await new Promise<void>((resolve) => socket.once('connect', resolve));
-  const frames: Frame[] = [];
-  let buffered = Buffer.alloc(0);
-  let ended = false;
-  const waiters: Array<() => void> = [];
-  socket.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
-      const length = buffered.readUIntBE(0, 3);
-      frames.push({ type: buffered[3]!, flags: buffered[4]!, streamId: buffered.readUInt32BE(5), payload: buffered.subarray(9, 9 + length) });
-      buffered = buffered.subarray(9 + length);
-    }
-    waiters.splice(0).forEach((w) => w());
-  });
-  socket.on('close', () => {
-    ended = true;
-    waiters.splice(0).forEach((w) => w());
-  });
-  socket.on('error', () => undefined);
+  const reader = readFrames(socket);
   socket.write(Buffer.concat([CLIENT_PREFACE, encodeSettings(settings)]));
-  const until = async (done: () => boolean, what: string) => {
-    const deadline = Date.now() + 5000;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(frames.map((f) => [f.type, f.flags, f.streamId]))}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  };
-  return { socket, frames, until, isEnded: () => ended };
+  return { socket, ...reader };
 }
 
 const REQUEST: HeaderField[] = [
