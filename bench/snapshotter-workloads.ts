@@ -200,9 +200,12 @@ export async function activeUsage(context: BenchContext): Promise<ResultRow[]> {
 }
 
 /**
- * Idle memory two seconds after start and again after 15 s (when start-up's
- * work is done: tsov's filesystem thread stops 5 s after its last job and V8
- * shrinks an idle heap), and the peak RSS over 8-worker cycles.
+ * Idle memory two seconds after start, and settled, 30 s after start (when
+ * start-up's work is done: tsov's filesystem thread stops 5 s after its last
+ * job, and V8's memory reducer, which starts some seconds into idleness,
+ * has collected start-up's garbage: 8-15 s after start on this VM); then the
+ * peak RSS over 8-worker cycles. The target is judged on the settled figure:
+ * what an idle daemon holds.
  */
 export async function memory(context: BenchContext): Promise<ResultRow[]> {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -210,18 +213,18 @@ export async function memory(context: BenchContext): Promise<ResultRow[]> {
     await sleep(2000);
     const pid = daemon.process.pid!;
     const idle = memoryBreakdown(pid);
-    await sleep(13_000);
+    await sleep(28_000);
     const settled = memoryBreakdown(pid);
     await drive(daemon.socket, ['-workload', 'cycle', '-workers', '8', '-files', '20', '-duration', `${context.seconds}s`]);
     return { idle, settled, peak: memoryMiB(pid, 'VmHWM') };
   });
   const row = (metric: string, tsov: number, reference: number, target?: string): ResultRow => ({ workload: 'snapshotter daemon memory', metric, tsov, reference, unit: 'MiB', lowerIsBetter: true, target });
   return [
-    row('idle RSS', results.tsov.idle.rss, results.reference.idle.rss, '≤ 60 MB'),
-    row('idle PSS (shared pages divided among their users)', results.tsov.idle.pss, results.reference.idle.pss),
-    row('idle private memory', results.tsov.idle.private, results.reference.idle.private),
-    row('idle RSS 15 s after start', results.tsov.settled.rss, results.reference.settled.rss),
-    row('idle private memory 15 s after start', results.tsov.settled.private, results.reference.settled.private),
+    row('RSS 2 s after start', results.tsov.idle.rss, results.reference.idle.rss),
+    row('private memory 2 s after start', results.tsov.idle.private, results.reference.idle.private),
+    row('idle RSS (30 s after start)', results.tsov.settled.rss, results.reference.settled.rss, '≤ 60 MB'),
+    row('idle PSS (shared pages divided among their users)', results.tsov.settled.pss, results.reference.settled.pss),
+    row('idle private memory', results.tsov.settled.private, results.reference.settled.private),
     row(`peak RSS (8-worker cycle, 20 files, ${context.seconds} s)`, results.tsov.peak, results.reference.peak),
   ];
 }
