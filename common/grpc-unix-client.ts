@@ -94,12 +94,24 @@ export class UnixGrpcClient {
   }
 }
 
-/** How grpc-js reports a stream that failed below gRPC (its call-stream's RST_STREAM mapping). */
-function statusOfFailure(failure: StreamFailure): number {
-  if (!failure.reachedServer) return GrpcCode.UNAVAILABLE;
-  if (failure.resetCode === ErrorCode.CANCEL) return GrpcCode.CANCELLED;
-  if (failure.resetCode === undefined) return GrpcCode.UNAVAILABLE; // the connection closed under the call
-  return GrpcCode.INTERNAL;
+/**
+ * The status of a call that failed below gRPC, as grpc-js reports it: no
+ * connection or a lost one UNAVAILABLE, an RST_STREAM CANCEL CANCELLED and
+ * any other INTERNAL (its call stream's mapping), a reply over the limit
+ * RESOURCE_EXHAUSTED, a protocol violation INTERNAL.
+ */
+export function statusOfFailure(failure: StreamFailure): number {
+  switch (failure.kind) {
+    case 'unprocessed':
+    case 'connection-lost':
+      return GrpcCode.UNAVAILABLE;
+    case 'reset':
+      return failure.resetCode === ErrorCode.CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL;
+    case 'too-large':
+      return GrpcCode.RESOURCE_EXHAUSTED;
+    case 'protocol':
+      return GrpcCode.INTERNAL;
+  }
 }
 
 /** The reply message of a complete response, or the GrpcCallError its status (or a malformed body) says. */

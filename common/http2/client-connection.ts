@@ -7,12 +7,13 @@
  * endpoint.ts's.
  *
  * A request fails with a StreamFailure when the server resets its stream, when
- * a GOAWAY leaves it unprocessed, or when the connection breaks or closes;
- * `reachedServer` tells whether the server can have seen the request.
+ * a GOAWAY leaves it unprocessed, when the response is too large or breaks the
+ * protocol, or when the connection breaks or closes; its kind tells which, and
+ * whether the server can have seen the request.
  */
 import type { Socket } from 'node:net';
 import { CLIENT_PREFACE, ErrorCode, MAX_WINDOW, Setting } from './frames';
-import { ConnectionError, H2Endpoint, MAX_HEADER_LIST_BYTES, type FlowStream, type StreamState } from './endpoint';
+import { ConnectionError, H2Endpoint, MAX_HEADER_LIST_BYTES, type FlowStream, type StreamReset, type StreamState } from './endpoint';
 import { encodeHeaderBlock, type HeaderField } from './hpack';
 
 /** Each response's receive window, and the connection's. */
@@ -27,15 +28,27 @@ export interface H2Response {
   trailers: ReadonlyMap<string, string> | undefined;
 }
 
+/**
+ * Why a request failed below its protocol: it was certainly not processed
+ * (no connection, above a GOAWAY's last stream, REFUSED_STREAM), the
+ * connection was lost under it, the server reset it, its response was over
+ * the limit, or the server broke the protocol on its stream.
+ */
+export type FailureKind = 'unprocessed' | 'connection-lost' | 'reset' | 'too-large' | 'protocol';
+
 export class StreamFailure extends Error {
   constructor(
     message: string,
+    readonly kind: FailureKind,
     /** The RST_STREAM code the server sent, if it reset the stream. */
-    readonly resetCode: number | undefined,
-    /** False when the request certainly went unprocessed (no connection, or refused by GOAWAY or REFUSED_STREAM). */
-    readonly reachedServer: boolean,
+    readonly resetCode?: number,
   ) {
     super(message);
+  }
+
+  /** False when the request certainly went unprocessed: safe to send again. */
+  get reachedServer(): boolean {
+    return this.kind !== 'unprocessed';
   }
 }
 
@@ -88,7 +101,7 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
   request(headers: readonly HeaderField[], body: Buffer, maxBodyBytes: number): Promise<H2Response> {
     return new Promise((resolve, reject) => {
       if (!this.usable) {
-        reject(new StreamFailure(this.failure ?? 'the connection is closed', undefined, false));
+        reject(new StreamFailure(this.failure ?? 'the connection is closed', 'unprocessed'));
         return;
       }
       const stream = new H2ClientStream(this.nextStreamId, this.peerInitialWindow, maxBodyBytes, resolve, reject);
@@ -121,7 +134,7 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
     const stream = this.streams.get(streamId);
     if (stream === undefined) return; // a stream this side has reset
     if (fields === undefined) {
-      this.failStream(stream, ErrorCode.CANCEL, `the server's header list exceeds ${MAX_HEADER_LIST_BYTES} bytes`);
+      this.failStream(stream, ErrorCode.CANCEL, 'too-large', `the server's header list exceeds ${MAX_HEADER_LIST_BYTES} bytes`);
       return;
     }
     const map = new Map<string, string>();
@@ -129,7 +142,7 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
     if (stream.headers === undefined) stream.headers = map;
     else if (endStream) stream.trailers = map;
     else {
-      this.failStream(stream, ErrorCode.PROTOCOL_ERROR, 'the server sent a second header block that does not end the stream');
+      this.failStream(stream, ErrorCode.PROTOCOL_ERROR, 'protocol', 'the server sent a second header block that does not end the stream');
       return;
     }
     if (endStream) this.complete(stream);
@@ -137,12 +150,12 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
 
   protected streamData(stream: H2ClientStream, data: Buffer, endStream: boolean): void {
     if (stream.headers === undefined) {
-      this.failStream(stream, ErrorCode.PROTOCOL_ERROR, 'the server sent DATA before its response headers');
+      this.failStream(stream, ErrorCode.PROTOCOL_ERROR, 'protocol', 'the server sent DATA before its response headers');
       return;
     }
     stream.received += data.length;
     if (stream.received > stream.maxBodyBytes) {
-      this.failStream(stream, ErrorCode.CANCEL, `the response body exceeds ${stream.maxBodyBytes} bytes`);
+      this.failStream(stream, ErrorCode.CANCEL, 'too-large', `the response body exceeds ${stream.maxBodyBytes} bytes`);
       return;
     }
     if (data.length > 0) stream.chunks.push(Buffer.from(data));
@@ -156,8 +169,8 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
   }
 
   /** Resets the stream and fails its request with reason. */
-  private failStream(stream: H2ClientStream, code: number, reason: string): void {
-    this.settle(stream, new StreamFailure(reason, undefined, true));
+  private failStream(stream: H2ClientStream, code: number, kind: FailureKind, reason: string): void {
+    this.settle(stream, new StreamFailure(reason, kind));
     this.resetStream(stream, code);
   }
 
@@ -167,9 +180,11 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
     stream.reject(failure);
   }
 
-  protected streamClosed(stream: H2ClientStream, resetCode: number | undefined): void {
-    if (resetCode === undefined) this.settle(stream, new StreamFailure('the stream closed before its response ended', undefined, true));
-    else this.settle(stream, new StreamFailure(`the server reset the stream (${errorName(resetCode)})`, resetCode, resetCode !== ErrorCode.REFUSED_STREAM));
+  protected streamClosed(stream: H2ClientStream, reset: StreamReset | undefined): void {
+    if (reset === undefined) this.settle(stream, new StreamFailure('the stream closed before its response ended', 'protocol'));
+    else if (reset.byPeer) this.settle(stream, new StreamFailure(`the server reset the stream (${errorName(reset.code)})`, reset.code === ErrorCode.REFUSED_STREAM ? 'unprocessed' : 'reset', reset.code));
+    // This side reset it: the server broke the stream's flow control or sent on it after its end.
+    else this.settle(stream, new StreamFailure(`the server broke the stream's rules; reset with ${errorName(reset.code)}`, 'protocol'));
   }
 
   protected goAwayReceived(lastStreamId: number, code: number, debug: string): void {
@@ -179,7 +194,7 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
     // Streams above its last one were not processed and never will be (RFC 9113 6.8): safe to retry.
     for (const stream of [...this.streams.values()]) {
       if (stream.id > lastStreamId) {
-        this.settle(stream, new StreamFailure(why, undefined, false));
+        this.settle(stream, new StreamFailure(why, 'unprocessed'));
         this.forget(stream);
       }
     }
@@ -195,10 +210,8 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
   }
 
   protected socketClosed(open: H2ClientStream[]): void {
-    for (const stream of open) this.settle(stream, new StreamFailure(this.failure ?? 'the server closed the connection', undefined, !this.socketNeverConnected()));
-  }
-
-  private socketNeverConnected(): boolean {
-    return this.socket.bytesRead === 0;
+    // Nothing ever read: no server answered this connection (its first frame is always SETTINGS).
+    const kind: FailureKind = this.socket.bytesRead === 0 ? 'unprocessed' : 'connection-lost';
+    for (const stream of open) this.settle(stream, new StreamFailure(this.failure ?? 'the server closed the connection', kind));
   }
 }

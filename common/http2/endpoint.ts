@@ -44,6 +44,12 @@ export class ConnectionError extends Error {
   }
 }
 
+/** An RST_STREAM that ended a stream: its error code, and whether the peer sent it. */
+export interface StreamReset {
+  code: number;
+  byPeer: boolean;
+}
+
 /** open: both sides may send; half-closed: the peer has ended its side; closed: nothing more either way. */
 export type StreamState = 'open' | 'half-closed' | 'closed';
 
@@ -139,8 +145,8 @@ export abstract class H2Endpoint<S extends FlowStream> {
   /** This side has sent the stream's last frame. */
   protected abstract localEnded(stream: S): void;
 
-  /** The stream is over (forget), for the reason given (an RST_STREAM code from either side, or none). */
-  protected abstract streamClosed(stream: S, resetCode: number | undefined): void;
+  /** The stream is over (forget): ended normally (no reset), or reset by this side or the peer with an RST_STREAM code. */
+  protected abstract streamClosed(stream: S, reset: StreamReset | undefined): void;
 
   /** The peer sent GOAWAY. */
   protected abstract goAwayReceived(lastStreamId: number, code: number, debug: string): void;
@@ -198,16 +204,16 @@ export abstract class H2Endpoint<S extends FlowStream> {
 
   protected resetStream(stream: S, code: number): void {
     this.send(encodeRstStream(stream.id, code));
-    this.forget(stream, code);
+    this.forget(stream, { code, byPeer: false });
   }
 
   /** The stream is over, whoever ended it: nothing more is sent on it. */
-  protected forget(stream: S, resetCode?: number): void {
+  protected forget(stream: S, reset?: StreamReset): void {
     stream.state = 'closed';
     stream.pending = undefined;
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
-    this.streamClosed(stream, resetCode);
+    this.streamClosed(stream, reset);
   }
 
   protected send(frame: Buffer): void {
@@ -376,7 +382,7 @@ export abstract class H2Endpoint<S extends FlowStream> {
     if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a ${payload.length}-byte RST_STREAM`);
     if (this.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
     const stream = this.streams.get(streamId);
-    if (stream !== undefined) this.forget(stream, payload.readUInt32BE(0));
+    if (stream !== undefined) this.forget(stream, { code: payload.readUInt32BE(0), byPeer: true });
   }
 
   /** The fragment of a HEADERS or DATA payload after its padding (and, for HEADERS, priority fields). */
