@@ -12,7 +12,7 @@
  * whether the server can have seen the request.
  */
 import type { Socket } from 'node:net';
-import { CLIENT_PREFACE, ErrorCode, MAX_WINDOW, Setting } from './frames';
+import { CLIENT_PREFACE, ErrorCode, MAX_WINDOW } from './frames';
 import { ConnectionError, H2Endpoint, MAX_HEADER_LIST_BYTES, type FlowStream, type StreamReset, type StreamState } from './endpoint';
 import { encodeHeaderBlock, type HeaderField } from './hpack';
 
@@ -82,10 +82,7 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
   constructor(socket: Socket) {
     super(socket, {
       preface: CLIENT_PREFACE,
-      settings: [
-        [Setting.ENABLE_PUSH, 0],
-        [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
-      ],
+      settings: [],
       streamWindow: STREAM_RECEIVE_WINDOW,
       connectionWindow: CONNECTION_RECEIVE_WINDOW,
       peer: 'server',

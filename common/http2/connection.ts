@@ -17,10 +17,8 @@
  */
 import type { Socket } from 'node:net';
 import { CLIENT_PREFACE, ErrorCode, Setting, encodeGoAway, encodeRstStream } from './frames';
-import { ConnectionError, H2Endpoint, MAX_HEADER_LIST_BYTES, type FlowStream, type StreamState } from './endpoint';
+import { ConnectionError, H2Endpoint, type FlowStream, type StreamState } from './endpoint';
 import { encodeHeaderBlock, type HeaderField } from './hpack';
-
-export { MAX_HEADER_LIST_BYTES };
 
 /** Concurrent calls a client may open (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM. */
 export const MAX_CONCURRENT_STREAMS = 1000;
@@ -28,14 +26,8 @@ export const MAX_CONCURRENT_STREAMS = 1000;
 const STREAM_RECEIVE_WINDOW = 1 << 20;
 const CONNECTION_RECEIVE_WINDOW = 16 << 20;
 
-export interface H2Request {
-  readonly id: number;
-  /** Request headers by name (a repeated name keeps its last value). */
-  readonly headers: ReadonlyMap<string, string>;
-}
-
 export interface H2ConnectionHandlers {
-  /** A call's headers arrived; its body follows (onBody) unless ended says it has none. */
+  /** A call's headers arrived; set the stream's onData and onEnd for its body (onEnd alone when it has none). */
   onRequest(stream: H2ServerStream): void;
   /** The connection failed or broke the protocol (already answered with GOAWAY); for logging. */
   onError?(message: string): void;
@@ -43,7 +35,7 @@ export interface H2ConnectionHandlers {
   onClose?(): void;
 }
 
-export class H2ServerStream implements H2Request, FlowStream {
+export class H2ServerStream implements FlowStream {
   /** Set by the owner of the call: body chunks and the end of the body. */
   onData: ((chunk: Buffer) => void) | undefined;
   onEnd: (() => void) | undefined;
@@ -55,6 +47,7 @@ export class H2ServerStream implements H2Request, FlowStream {
   constructor(
     private readonly connection: H2ServerConnection,
     readonly id: number,
+    /** Request headers by name (a repeated name keeps its last value). */
     readonly headers: ReadonlyMap<string, string>,
     sendWindow: number,
   ) {
@@ -93,11 +86,7 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
     private readonly handlers: H2ConnectionHandlers,
   ) {
     super(socket, {
-      settings: [
-        [Setting.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS],
-        [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
-        [Setting.ENABLE_PUSH, 0],
-      ],
+      settings: [[Setting.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS]],
       streamWindow: STREAM_RECEIVE_WINDOW,
       connectionWindow: CONNECTION_RECEIVE_WINDOW,
       peer: 'client',

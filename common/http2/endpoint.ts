@@ -68,7 +68,11 @@ export interface FlowStream {
 export interface EndpointOptions {
   /** Bytes sent before the SETTINGS frame (the client's preface). */
   preface?: Buffer;
-  /** This side's settings besides SETTINGS_INITIAL_WINDOW_SIZE (from streamWindow). */
+  /**
+   * This side's settings besides those every endpoint here sends: SETTINGS_ENABLE_PUSH 0
+   * (PUSH_PROMISE is refused either way), SETTINGS_MAX_HEADER_LIST_SIZE (the limit
+   * decodeHeaderBlock enforces) and SETTINGS_INITIAL_WINDOW_SIZE (from streamWindow).
+   */
   settings: ReadonlyArray<readonly [id: number, value: number]>;
   /** Each stream's receive window, and the connection's (raised from 65,535 at the start). */
   streamWindow: number;
@@ -107,7 +111,14 @@ export abstract class H2Endpoint<S extends FlowStream> {
     this.peer = options.peer;
     socket.setNoDelay?.(true);
     if (options.preface !== undefined) this.send(options.preface);
-    this.send(encodeSettings([...options.settings, [Setting.INITIAL_WINDOW_SIZE, options.streamWindow]]));
+    this.send(
+      encodeSettings([
+        ...options.settings,
+        [Setting.ENABLE_PUSH, 0],
+        [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
+        [Setting.INITIAL_WINDOW_SIZE, options.streamWindow],
+      ]),
+    );
     if (options.connectionWindow > DEFAULT_WINDOW) this.send(encodeWindowUpdate(0, options.connectionWindow - DEFAULT_WINDOW));
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => this.socketFailed(error));
