@@ -12,7 +12,7 @@
  * compression or streaming: tsov's helper API has none.
  */
 import net from 'node:net';
-import type { ServiceDefinition } from '@grpc/proto-loader';
+import type { ServiceCodecs } from './proto-codecs';
 import { GrpcStatus as GrpcCode } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, parseUnaryBody, percentDecodeStatusMessage, statusFromHttp } from './grpc-wire';
 import { H2ClientConnection, StreamFailure, type H2Response } from './http2/client-connection';
@@ -47,7 +47,7 @@ export class UnixGrpcClient {
 
   constructor(
     readonly socketPath: string,
-    private readonly service: ServiceDefinition,
+    private readonly service: ServiceCodecs,
     private readonly options: UnixGrpcClientOptions,
   ) {}
 

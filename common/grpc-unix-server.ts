@@ -13,7 +13,7 @@
  * and clients are grpc-js's and grpc-go's, tested against this server.
  */
 import net from 'node:net';
-import type { ServiceDefinition } from '@grpc/proto-loader';
+import type { ServiceCodecs } from './proto-codecs';
 import { TsovError } from './errors';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseUnaryBody, statusTrailers } from './grpc-wire';
@@ -92,7 +92,7 @@ export class UnixGrpcServer {
   }
 
   /** Serves the methods of definition that implementation names; the others answer UNIMPLEMENTED. */
-  addService(definition: ServiceDefinition, implementation: Record<string, MethodHandler>): void {
+  addService(definition: ServiceCodecs, implementation: Record<string, MethodHandler>): void {
     for (const [name, method] of Object.entries(definition)) {
       const handler = implementation[name];
       if (handler === undefined) continue;

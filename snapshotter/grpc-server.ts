@@ -3,11 +3,10 @@
  * on a unix socket. Converts wire messages to the service's types and back,
  * gives every call a request id, and maps errors to statuses in one place.
  */
-import type { ServiceDefinition } from '@grpc/proto-loader';
 import { UnixGrpcServer, serverStream, unary, type CallObserver, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
-import { loadServiceDefinition } from '../common/proto-loading';
+import { loadServiceCodecs, type ServiceCodecs } from '../common/proto-codecs';
 import { toTimestamp } from './clock';
 import type { MountSpec } from '../common/overlay-mounts';
 import type { SnapshotService } from './snapshot-service';
@@ -34,8 +33,8 @@ export interface WireInfo {
 export const SNAPSHOTS_SERVICE = 'containerd.services.snapshots.v1.Snapshots';
 
 /** The Snapshots service's methods, loaded from proto/. */
-export function snapshotsServiceDefinition(): ServiceDefinition {
-  return loadServiceDefinition(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE);
+export function snapshotsServiceCodecs(): ServiceCodecs {
+  return loadServiceCodecs(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE);
 }
 
 export function toWireInfo(info: SnapshotInfo): WireInfo {
@@ -73,7 +72,7 @@ function labelsOf(value: unknown): Labels {
 /** A gRPC server on a unix socket serving the Snapshots API from the service. */
 export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key', observer });
-  const definition = snapshotsServiceDefinition();
+  const definition = snapshotsServiceCodecs();
   server.addService(definition, snapshotsImplementation(service, new EncodedReplies(definition)));
   return server;
 }
@@ -94,7 +93,7 @@ class EncodedReplies {
   private readonly mountLists = new WeakMap<readonly MountSpec[], Buffer>();
 
   /** The server sends a Buffer reply as it is (grpc-unix-server.ts). */
-  constructor(service: ServiceDefinition) {
+  constructor(service: ServiceCodecs) {
     this.encodeStat = service['Stat']!.responseSerialize;
     this.encodeMounts = service['Mounts']!.responseSerialize;
   }

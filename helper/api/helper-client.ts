@@ -9,7 +9,7 @@ import { GrpcCallError, UnixGrpcClient } from '../../common/grpc-unix-client';
 import { errorFromStatus } from '../../common/grpc-status';
 import type { ProbeReport } from './probe-report';
 import type { OverlayMountRequest } from './mount-request';
-import { helperServiceDefinition, mountRecordFromWire, mountRequestToWire, probeReportFromWire, type MountView } from './wire';
+import { helperServiceCodecs, mountRecordFromWire, mountRequestToWire, probeReportFromWire, type MountView } from './wire';
 import { DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
 
 export { DEFAULT_HELPER_SOCKET };
@@ -21,7 +21,7 @@ export class HelperClient {
   private readonly client: UnixGrpcClient;
 
   constructor(readonly socketPath: string = DEFAULT_HELPER_SOCKET) {
-    this.client = new UnixGrpcClient(socketPath, helperServiceDefinition(), { maxReceiveBytes: MAX_REPLY_BYTES });
+    this.client = new UnixGrpcClient(socketPath, helperServiceCodecs(), { maxReceiveBytes: MAX_REPLY_BYTES });
   }
 
   private async call(method: string, request: object): Promise<Record<string, unknown>> {

@@ -3,8 +3,7 @@
  * proto-loader keeps it) to the helper's own types and back. Empty strings
  * and zeros on the wire mean "not given".
  */
-import type { ServiceDefinition } from '@grpc/proto-loader';
-import { loadServiceDefinition } from '../../common/proto-loading';
+import { loadServiceCodecs, type ServiceCodecs } from '../../common/proto-codecs';
 import type { JournalEntry } from '../journal/mount-journal';
 import type { Check, ProbeReport } from './probe-report';
 import type { Backend, OverlayChoices, OverlayMountRequest } from './mount-request';
@@ -16,8 +15,8 @@ export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 const HELPER_SERVICE = 'tsov.helper.v1.Helper';
 
 /** The methods, for the server (grpc-unix-server.ts) and the client (grpc-unix-client.ts). */
-export function helperServiceDefinition(): ServiceDefinition {
-  return loadServiceDefinition(HELPER_PROTO, HELPER_SERVICE);
+export function helperServiceCodecs(): ServiceCodecs {
+  return loadServiceCodecs(HELPER_PROTO, HELPER_SERVICE);
 }
 
 type Wire = Record<string, unknown>;

@@ -5,14 +5,14 @@
 import { UnixGrpcServer, unary, type CallObserver } from '../../common/grpc-unix-server';
 import type { Logger } from '../../common/logger';
 import type { HelperService } from './helper-service';
-import { helperServiceDefinition, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
+import { helperServiceCodecs, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 /** A gRPC server on a unix socket serving tsov.helper.v1.Helper from the service. */
 export function createHelperServer(s: HelperService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'owner', observer });
-  server.addService(helperServiceDefinition(), {
+  server.addService(helperServiceCodecs(), {
     Probe: unary(async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),
     Mount: unary(async (r) => mountRecordToWire(await s.mount(mountRequestFromWire(r)), true)),
     Unmount: unary(async (r) => s.unmount(Number(r.id ?? 0), str(r.owner), r.detach === true)),

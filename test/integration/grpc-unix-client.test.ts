@@ -15,7 +15,7 @@ import test, { type ExecutionContext } from 'ava';
 import { startServer } from '../../bench/servers';
 import { GrpcStatus } from '../../common/grpc-status';
 import { GrpcCallError, UnixGrpcClient } from '../../common/grpc-unix-client';
-import { snapshotsServiceDefinition } from '../../snapshotter/grpc-server';
+import { snapshotsServiceCodecs } from '../../snapshotter/grpc-server';
 import { makeTempDir } from '../support/temp-dir';
 
 const MAX_REPLY = 16 * 1024 * 1024;
@@ -27,7 +27,7 @@ async function goServer(t: ExecutionContext, dir: string) {
 }
 
 function client(t: ExecutionContext, socket: string): UnixGrpcClient {
-  const c = new UnixGrpcClient(socket, snapshotsServiceDefinition(), { maxReceiveBytes: MAX_REPLY });
+  const c = new UnixGrpcClient(socket, snapshotsServiceCodecs(), { maxReceiveBytes: MAX_REPLY });
   t.teardown(() => c.close());
   return c;
 }
