@@ -10,7 +10,8 @@ import { parseCommandLine } from '../common/command-line';
 import { UsageError } from '../common/errors';
 import { LOG_LEVELS, type LogLevel } from '../common/logger';
 import { configFileArgument, stopSignal } from '../common/process-main';
-import { loadPolicy, type Policy } from './load-policy';
+import type { Policy } from './policy-model';
+import { readPolicySync } from './policy-reader';
 import { handleSighup } from './policy-reload';
 
 const COMMON_OPTIONS = {
@@ -30,7 +31,7 @@ export function startDaemon<const O extends NonNullable<ParseArgsConfig['options
     process.stdout.write(`${usage}\n`);
     return undefined;
   }
-  const config: Policy = loadPolicy(common.config);
+  const config: Policy = readPolicySync(common.config);
   const logLevel = (common['log-level'] ?? config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, usage);
   return { stopRequested, onReload, values, common, config, logLevel };

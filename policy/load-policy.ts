@@ -1,64 +1,18 @@
 /**
- * The YAML policy file, read once at start (and on SIGHUP) into a typed,
- * complete object. Validated against policy-schema.ts with ajv; every problem
- * is reported at once as FILE:LINE:COLUMN: field: what was expected, got what.
- * Unknown keys are errors.
+ * The YAML policy file, read into a typed, complete object (policy-model.ts):
+ * by tsov and tsov-runtime in their own process, by the daemons in a
+ * short-lived reader process (policy-reader.ts) at start and on SIGHUP.
+ * Validated against policy-schema.ts with ajv; every problem is reported at
+ * once as FILE:LINE:COLUMN: field: what was expected, got what. Unknown keys
+ * are errors.
  */
 import fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML, { LineCounter, isMap, isPair, isSeq, type Document, type Node } from 'yaml';
 import { StartupError } from '../common/errors';
-import type { LogLevel } from '../common/logger';
+import { DEFAULT_POLICY, type HelperDaemonSettings, type Policy, type SnapshotterSettings } from './policy-model';
 import { POLICY_SCHEMA, type RawPolicy } from './policy-schema';
-import type { RemapIdsSetting } from './policy-vocabulary';
-import { DEFAULT_HELPER_SOCKET, DEFAULT_HELPER_STATE_DIR, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
-import {
-  DEFAULT_RUNTIME,
-  DEFAULT_TRANSLATION_POLICY,
-  type RuntimeSettings,
-  type TranslationPolicy,
-  type TranslationRule,
-} from './translation-policy';
-
-export interface SnapshotterSettings {
-  root: string;
-  address: string;
-  /** Prometheus endpoint (HOST:PORT or unix:/path); none when unset. */
-  metricsAddress?: string;
-  /** Idmapped layers for containerd's uid/gid mapping labels: where tsov-helper's probe finds they work (auto), or never (off). */
-  remapIds: RemapIdsSetting;
-}
-
-export interface HelperDaemonSettings {
-  socket: string;
-  stateDir: string;
-  /** Every path the helper mounts from or onto must resolve inside one of these. */
-  allowedRoots: string[];
-  /** tmpfs size for backend memory when a request gives none. */
-  memoryBytes: number;
-  metricsAddress?: string;
-}
-
-export interface Policy {
-  logLevel: LogLevel;
-  snapshotter: SnapshotterSettings;
-  helper: HelperDaemonSettings;
-  runtime: RuntimeSettings & { root?: string };
-  translation: TranslationPolicy;
-}
-
-export const DEFAULT_POLICY: Policy = {
-  logLevel: 'info',
-  snapshotter: { root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_SOCKET, remapIds: 'auto' },
-  helper: {
-    socket: DEFAULT_HELPER_SOCKET,
-    stateDir: DEFAULT_HELPER_STATE_DIR,
-    allowedRoots: [DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_HELPER_STATE_DIR, DEFAULT_TRANSLATION_STATE_DIR],
-    memoryBytes: 256 * 1024 * 1024,
-  },
-  runtime: DEFAULT_RUNTIME,
-  translation: DEFAULT_TRANSLATION_POLICY,
-};
+import type { TranslationRule } from './translation-policy';
 
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
 ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });

@@ -4,7 +4,8 @@
  * names the settings that only take effect at the next start.
  */
 import type { Logger } from '../common/logger';
-import { loadPolicy, type Policy } from './load-policy';
+import type { Policy } from './policy-model';
+import { readPolicy } from './policy-reader';
 
 export type ApplyPolicy = (policy: Policy) => string[];
 
@@ -20,20 +21,25 @@ export function handleSighup(file: string | undefined): (logger: Logger, apply: 
     else ready('SIGHUP');
   });
   return (logger, apply) => {
-    ready = () => {
+    const reload = async (): Promise<void> => {
       if (file === undefined) {
         logger.warn('SIGHUP: no --config file was given, so there is nothing to reload', { component: 'policy' });
         return;
       }
       let policy: Policy;
       try {
-        policy = loadPolicy(file);
+        policy = await readPolicy(file);
       } catch (error) {
         logger.error('SIGHUP: the policy file does not load; keeping the policy in force', { component: 'policy', file, reason: (error as Error).message });
         return;
       }
       const needsRestart = apply(policy);
       logger.info('SIGHUP: policy reloaded', { component: 'policy', file, ...(needsRestart.length > 0 ? { needs_restart: needsRestart } : {}) });
+    };
+    // One reload at a time, in the order of the signals: the last SIGHUP's file is the one in force.
+    let reloads = Promise.resolve();
+    ready = () => {
+      reloads = reloads.then(reload);
     };
     if (pending) ready('SIGHUP');
   };

@@ -18,7 +18,7 @@ import { componentLogger, createLogger, LOG_LEVELS } from '../common/logger';
 import { runMain, serveUntilStopped } from '../common/process-main';
 import { prepareSocketPath } from '../common/unix-socket';
 import { startDaemon } from '../policy/daemon-start';
-import type { Policy } from '../policy/load-policy';
+import type { Policy } from '../policy/policy-model';
 import { systemClock } from './clock';
 import { MAX_PENDING } from './deferred-removals';
 import { createSnapshotsServer } from './grpc-server';

@@ -7,7 +7,7 @@
  * mount what the translation needs (owner ID; `tsov release ID` undoes it).
  */
 import { InvalidArgumentError } from '../../common/errors';
-import type { Policy } from '../../policy/load-policy';
+import type { Policy } from '../../policy/policy-model';
 import type { RuntimeSettings } from '../../policy/translation-policy';
 import type { HelperClient } from '../../helper/api/helper-client';
 import { mountForContainer, probeUppers } from '../../translator/runtime/container-mounts';

@@ -16,7 +16,7 @@ import { componentLogger, createLogger, LOG_LEVELS } from '../../common/logger';
 import { runMain, serveUntilStopped } from '../../common/process-main';
 import { prepareSocketPath } from '../../common/unix-socket';
 import { startDaemon } from '../../policy/daemon-start';
-import type { Policy } from '../../policy/load-policy';
+import type { Policy } from '../../policy/policy-model';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
 import { createHelperServer } from './grpc-server';

@@ -2,7 +2,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_POLICY, policyFromObject, policyFromText } from '../../policy/load-policy';
+import { policyFromObject, policyFromText } from '../../policy/load-policy';
+import { DEFAULT_POLICY } from '../../policy/policy-model';
 import { REPO_ROOT } from '../support/paths';
 
 test('config.example.yaml documents exactly the defaults', (t) => {
