@@ -17,7 +17,7 @@
  *   remappedSnapshot{Parent, IDMap} as JSON; 1.7: "PARENT-UID-GID"), so it is
  *   recognised exactly.
  */
-import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
 import { InvalidArgumentError } from '../common/errors';
 import {
   formatIdMap,
@@ -73,10 +73,18 @@ function goJsonRanges(ranges: readonly IdMapRange[]): string {
   return `[${sorted.map((r) => `{"containerID":${r.containerId},"hostID":${r.hostId},"size":${r.size}}`).join(',')}]`;
 }
 
+/** node:crypto, loaded on the first remapped snapshot: at start, its OpenSSL set-up would cost every idle daemon ~2 MiB resident. */
+let crypto: typeof NodeCrypto | undefined;
+
+function sha256Hex(text: string): string {
+  crypto ??= require('node:crypto') as typeof NodeCrypto;
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
 /** The name containerd 2.x gives its chowned copy of `parent` (client remappedSnapshot.ID). */
 export function remappedSnapshotName(parent: string, mapping: IdMapping): string {
   const json = `{"Parent":${goJsonString(parent)},"IDMap":{"UidMap":${goJsonRanges(mapping.uid)},"GidMap":${goJsonRanges(mapping.gid)}}}`;
-  return `sha256:${createHash('sha256').update(json).digest('hex')}`;
+  return `sha256:${sha256Hex(json)}`;
 }
 
 /** The name containerd 1.7 gives it ("%s-%d-%d" of parent, host uid and gid of a single range). */

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S NODE_ENV=production node --max-semi-space-size=2
 /**
  * tsov-helper --socket PATH [--config FILE] [--state-dir DIR] [--allowed-root DIR]... [--log-level LEVEL] [--mount-api auto|legacy]
  *
@@ -7,7 +7,7 @@
  * its journal against the kernel's mount table; at stop it leaves its mounts
  * in place (containers are using them) for the next start to adopt.
  *
- * The #! line's node flag is explained in snapshotter/main.ts.
+ * The #! line's settings are explained in snapshotter/main.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
