@@ -22,6 +22,15 @@ test('daemonset.yaml runs the helper with bidirectional mount propagation and th
   t.deepEqual((snapshotter!.securityContext.capabilities as { drop: string[] }).drop, ['ALL']);
 });
 
+test("daemonset.yaml starts each container with its daemon's package.json bin entry, where the image's build put it", (t) => {
+  const ds = YAML.parse(deploy('daemonset.yaml')) as { spec: { template: { spec: { containers: Array<{ name: string; command: string[] }> } } } };
+  const { bin } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  const expected: Record<string, string> = { helper: 'tsov-helper', snapshotter: 'tsov-snapshotter' };
+  const containers = ds.spec.template.spec.containers;
+  t.deepEqual(containers.map((c) => c.name).sort(), Object.keys(expected).sort());
+  for (const container of containers) t.is(container.command[0], `/opt/tsov/${bin[expected[container.name]!]!}`, container.name);
+});
+
 test('the containerd files name the proxy plugin, the snapshotter and tsov-runtime', (t) => {
   for (const file of ['containerd-1.6-1.7.toml', 'containerd-2.x.toml']) {
     const text = deploy(file);
