@@ -122,6 +122,7 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   const peakRss = Math.max(...rss.map((r) => r.bytes));
   t.log(`${calls} calls in ${SECONDS} s (${Math.round(calls / SECONDS)}/s), ${errors.length} errors`);
   t.log(`event-loop lag max per 2 s window, whole run: worst ${(worstLag * 1000).toFixed(1)} ms over ${lags.length} windows`);
+  t.log(`lag ms per window: ${lags.map((lag) => (lag * 1000).toFixed(0)).join(' ')}`);
   t.log(`RSS after warm-up ${mib(firstRss)} MiB, at the end ${mib(lastRss)} MiB, peak ${mib(peakRss)} MiB`);
   t.log(`RSS MiB: ${rss.map((r) => mib(r.bytes)).join(' ')}`);
   t.log(`old + large-object space used MiB: ${heap.map(mib).join(' ')}`);
