@@ -37,14 +37,16 @@ function describeCommand(): string {
 export function policyFromReaderRun(file: string, run: ReaderRun): Policy {
   if (run.error !== undefined) throw new StartupError(`cannot read policy ${file}: the policy reader (${describeCommand()}) did not run to its end: ${run.error.message}`);
   if (run.status === 0) {
-    let output: ReaderOutput | undefined;
+    let output: unknown;
     try {
-      output = JSON.parse(run.stdout) as ReaderOutput;
+      output = JSON.parse(run.stdout);
     } catch {
       output = undefined;
     }
-    if (output !== null && typeof output === 'object' && 'policy' in output) return output.policy;
-    if (output !== null && typeof output === 'object' && 'error' in output && typeof output.error === 'string') throw new StartupError(output.error);
+    if (typeof output === 'object' && output !== null) {
+      if ('policy' in output) return output.policy as Policy;
+      if ('error' in output && typeof output.error === 'string') throw new StartupError(output.error);
+    }
   }
   const how = run.status !== null ? `exit status ${run.status}` : `signal ${run.signal ?? 'unknown'}`;
   const said = run.stderr.trim().split('\n').slice(-5).join(' | ');

@@ -8,7 +8,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_ROOT } from '../../common/proto-descriptors';
 
 /** How tsov's .proto files were loaded before tsov had its own codecs (common/proto-codecs.ts), and how grpc-js clients load them. */
-export const LOADER_OPTIONS: protoLoader.Options = {
+const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: Number,
   enums: String,
