@@ -34,15 +34,19 @@ function entriesIfPresent(dir: string): fs.Dirent[] {
   }
 }
 
-/** A measurement, and the tree's directories when asked for (absent when there were more than asked for). */
-export type MeasuredTree = DiskUsage & { directories?: string[] };
+/**
+ * A measurement, the owner of its root (what a child snapshot's fs/ copies),
+ * and the tree's directories when asked for (absent when there were more than asked for).
+ */
+export type MeasuredTree = DiskUsage & { rootOwner: { uid: number; gid: number }; directories?: string[] };
 
 /** directoryLimit > 0: also list the directories walked (the root first), up to that many. */
 export function measureDiskUsageSync(root: string, directoryLimit = 0): MeasuredTree {
   const rootStat = fs.lstatSync(root);
+  const rootOwner = { uid: rootStat.uid, gid: rootStat.gid };
   let size = rootStat.blocks * 512;
   let inodes = 1;
-  if (!rootStat.isDirectory()) return { size, inodes };
+  if (!rootStat.isDirectory()) return { size, inodes, rootOwner };
   const linked = new Set<string>();
   const pending = [root];
   let directories: string[] | undefined = directoryLimit > 0 ? [] : undefined;
@@ -69,5 +73,5 @@ export function measureDiskUsageSync(root: string, directoryLimit = 0): Measured
       inodes++;
     }
   }
-  return directoryLimit > 0 && directories !== undefined ? { size, inodes, directories } : { size, inodes };
+  return directoryLimit > 0 && directories !== undefined ? { size, inodes, rootOwner, directories } : { size, inodes, rootOwner };
 }

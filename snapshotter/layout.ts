@@ -24,15 +24,21 @@ export class SnapshotLayout {
     this.spareDir = path.join(this.root, 'spare');
   }
 
+  /*
+   * Joined with '/', not path.join: root is resolved (no trailing '/', no '.'
+   * or '..'), and an id is an integer or a name readdir gave, so path.join's
+   * normalising would change nothing; it costs ~1 µs a call, and a Prepare on
+   * 127 layers names 127 fs/ directories (0.17-0.27 ms against 0.004-0.017).
+   */
   snapshotDir(id: number | string): string {
-    return path.join(this.snapshotsDir, String(id));
+    return `${this.snapshotsDir}/${id}`;
   }
 
   fsDir(id: number | string): string {
-    return path.join(this.snapshotDir(id), 'fs');
+    return `${this.snapshotsDir}/${id}/fs`;
   }
 
   workDir(id: number | string): string {
-    return path.join(this.snapshotDir(id), 'work');
+    return `${this.snapshotsDir}/${id}/work`;
   }
 }

@@ -20,7 +20,7 @@ import { fsyncDirectory } from './durable-fs';
 import { GroupSync } from './group-sync';
 import { RecordCatalog } from './record-catalog';
 import type { Microseconds } from './clock';
-import type { DiskUsage, Labels, SnapshotKind, SnapshotRecord } from './snapshot-model';
+import { NOT_MEASURED, type DiskUsage, type Labels, type SnapshotKind, type SnapshotRecord } from './snapshot-model';
 
 /** Each entry migrates the schema from version index to index + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -89,7 +89,8 @@ export interface CommitChange {
   parentId: number | null;
   now: Microseconds;
   labels: Labels;
-  usage: DiskUsage;
+  /** undefined: not measured yet (recordUsage sets it later). */
+  usage: DiskUsage | undefined;
 }
 
 /** Reads; available in both kinds of transaction. */
@@ -105,8 +106,20 @@ export interface ReadTransaction {
 export interface WriteTransaction extends ReadTransaction {
   insert(snapshot: NewSnapshot): void;
   commit(change: CommitChange): void;
+  /**
+   * A committed snapshot's measured usage (its updated time is not touched:
+   * nothing the client set changed); nothing if id is not a committed snapshot (any more).
+   */
+  recordUsage(id: number, usage: DiskUsage): void;
   updateLabels(id: number, labels: Labels, now: Microseconds): void;
+  /** Puts back a record as it was (a Commit undone), every field of it. */
+  restore(record: SnapshotRecord): void;
   remove(id: number): void;
+}
+
+/** The columns of a usage; -1 in both: not measured yet (snapshot-model.ts recordedUsage). */
+function storedUsage(usage: DiskUsage | undefined): DiskUsage {
+  return usage ?? { size: NOT_MEASURED, inodes: NOT_MEASURED };
 }
 
 /** A change was committed but the fsync that makes it durable failed: it may or may not survive a crash. */
@@ -160,21 +173,34 @@ export class MetadataStore {
    * is kept. NotDurableError means it was committed but its fsync failed.
    */
   async write<T>(fn: (tx: WriteTransaction) => T): Promise<T> {
-    let result: T;
-    this.touched.clear();
-    try {
-      result = this.transaction.immediate(fn) as T;
-    } catch (error) {
-      // Rolled back: put back what the database holds for the ids fn changed.
-      for (const id of this.touched) this.refresh(id);
-      throw error;
-    }
+    const result = this.transact(fn);
     try {
       await this.walSync.wait();
     } catch (error) {
       throw new NotDurableError(`the metadata change was committed but its fsync failed (${String(error)}); check the disk holding ${this.db.name}`, { cause: error });
     }
     return result;
+  }
+
+  /**
+   * An atomic change that does not wait for an fsync: the next write's fsync
+   * (or the close) makes it durable. Only for what can be rebuilt should a
+   * crash lose it (a measured usage: measured again when asked).
+   */
+  writeWithoutSync(fn: (tx: WriteTransaction) => void): void {
+    this.transact(fn);
+  }
+
+  /** Runs fn in a transaction, synchronously; if it throws, nothing of it is kept. */
+  private transact<T>(fn: (tx: WriteTransaction) => T): T {
+    this.touched.clear();
+    try {
+      return this.transaction.immediate(fn) as T;
+    } catch (error) {
+      // Rolled back: put back what the database holds for the ids fn changed.
+      for (const id of this.touched) this.refresh(id);
+      throw error;
+    }
   }
 
   /** A fresh id, never used before and never handed out again by this process. */
@@ -251,6 +277,11 @@ export class MetadataStore {
          updated_us = @now, labels = @labels, size = @size, inodes = @inodes WHERE id = @id`,
     );
     const updateLabels = db.prepare('UPDATE snapshots SET labels = @labels, updated_us = @now WHERE id = @id');
+    const recordUsage = db.prepare('UPDATE snapshots SET size = @size, inodes = @inodes WHERE id = @id');
+    const restore = db.prepare(
+      `UPDATE snapshots SET name = @name, parent_id = @parentId, kind = @kind, created_us = @createdAt,
+         updated_us = @updatedAt, labels = @labels, size = @size, inodes = @inodes WHERE id = @id`,
+    );
     const remove = db.prepare('DELETE FROM snapshots WHERE id = ?');
 
     return {
@@ -279,7 +310,7 @@ export class MetadataStore {
       commit: (c) =>
         this.change(
           c.id,
-          () => commit.run({ id: c.id, name: c.name, parentId: c.parentId, now: c.now, labels: JSON.stringify(c.labels), size: c.usage.size, inodes: c.usage.inodes }),
+          () => commit.run({ id: c.id, name: c.name, parentId: c.parentId, now: c.now, labels: JSON.stringify(c.labels), ...storedUsage(c.usage) }),
           () => ({
             ...this.existing(c.id),
             name: c.name,
@@ -289,15 +320,39 @@ export class MetadataStore {
             createdAt: c.now,
             updatedAt: c.now,
             labels: { ...c.labels },
-            size: c.usage.size,
-            inodes: c.usage.inodes,
+            ...storedUsage(c.usage),
           }),
         ),
+      recordUsage: (id, usage) => {
+        if (this.catalog.getById(id)?.kind !== 'committed') return;
+        this.change(
+          id,
+          () => recordUsage.run({ id, ...storedUsage(usage) }),
+          () => ({ ...this.existing(id), ...storedUsage(usage) }),
+        );
+      },
       updateLabels: (id, labels, now) =>
         this.change(
           id,
           () => updateLabels.run({ id, labels: JSON.stringify(labels), now }),
           () => ({ ...this.existing(id), labels: { ...labels }, updatedAt: now }),
+        ),
+      restore: (r) =>
+        this.change(
+          r.id,
+          () =>
+            restore.run({
+              id: r.id,
+              name: r.name,
+              parentId: r.parentId,
+              kind: r.kind,
+              createdAt: r.createdAt,
+              updatedAt: r.updatedAt,
+              labels: JSON.stringify(r.labels),
+              size: r.size,
+              inodes: r.inodes,
+            }),
+          () => ({ ...r, parentName: this.parentNameOf(r.parentId), labels: { ...r.labels } }),
         ),
       remove: (id) =>
         this.change(

@@ -30,8 +30,9 @@ export class SnapshotReadCaches {
   /**
    * The owner a child's fs/ copies from each committed parent's fs/
    * (undefined: this process's own ids). A committed layer's root is owned as
-   * its unpacking left it and nothing changes it after Commit, so Prepare
-   * stats it once, not once per child. Dropped on its removal.
+   * its unpacking left it and nothing changes it after Commit, so it is
+   * learnt from Commit's walk, or stat'ed once by Prepare (a snapshot committed
+   * before a restart), not once per child. Dropped on its removal.
    */
   private readonly owners = new Map<number, { owner: SnapshotDirectoryRequest['owner'] }>();
 
@@ -55,6 +56,11 @@ export class SnapshotReadCaches {
   /** Update changed a snapshot's labels: its mounts may carry other uidmap=/gidmap= options. */
   labelsChanged(id: number): void {
     this.mounts.delete(id);
+  }
+
+  /** The owner of a committed snapshot's fs/, learnt at its Commit (the walk that measures it stats its root). */
+  knowOwner(committedId: number, owner: SnapshotDirectoryRequest['owner']): void {
+    this.owners.set(committedId, { owner });
   }
 
   async ownerOf(committedId: number, stat: () => Promise<SnapshotDirectoryRequest['owner']>): Promise<SnapshotDirectoryRequest['owner']> {

@@ -20,9 +20,17 @@ export interface SnapshotRecord {
   createdAt: Microseconds;
   updatedAt: Microseconds;
   labels: Labels;
-  /** Bytes (st_blocks * 512) and inodes, recorded at Commit. */
+  /** Bytes (st_blocks * 512) and inodes, recorded at Commit; NOT_MEASURED until then (see recordedUsage). */
   size: number;
   inodes: number;
+}
+
+/** size and inodes of a committed snapshot whose measurement is not recorded yet (or was lost in a crash). */
+export const NOT_MEASURED = -1;
+
+/** What a record holds of its usage: undefined when it is not measured yet. */
+export function recordedUsage(record: Pick<SnapshotRecord, 'size' | 'inodes'>): DiskUsage | undefined {
+  return record.size === NOT_MEASURED || record.inodes === NOT_MEASURED ? undefined : { size: record.size, inodes: record.inodes };
 }
 
 /** What Stat/List/Update return: containerd's snapshots.Info. */

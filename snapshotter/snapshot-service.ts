@@ -41,7 +41,8 @@ import { DeferredRemovals, type RemovalFailure } from './deferred-removals';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
 import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
-import { infoOf, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
+import { infoOf, recordedUsage, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
+import type { MeasuredTree } from './disk-usage';
 
 /** Snapshots per List response message. */
 export const LIST_BATCH_SIZE = 100;
@@ -185,8 +186,10 @@ export class SnapshotService {
       throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} is not active (it is ${active.kind}); only active snapshots can be committed`);
     }
     this.removals.busy();
-    // Measured before the transaction: containerd stops writing to the upper before Commit.
-    const usage = await this.measure(active.id);
+    // containerd stops writing to the upper before Commit, so the walk that measures it
+    // runs beside the transaction and its fsync instead of before them: the reply waits
+    // for the longer of the two, not for both in turn.
+    const walk = this.measuredTree(active.id);
     await this.store.write((tx) => {
       const current = getExisting(tx, key);
       if (current.id !== active.id || current.kind !== 'active') {
@@ -199,11 +202,26 @@ export class SnapshotService {
         parentId: this.rebaseParent(tx, current, parent),
         now: this.clock(),
         labels: storedLabels(labels),
-        usage,
+        usage: undefined,
       });
       this.caches.committed(current.id);
       this.usageCache.forget(current.id);
     });
+    const measured = await walk;
+    if (measured instanceof Error) {
+      // As with containerd's overlayfs snapshotter, a Commit whose upper cannot be measured
+      // fails and changes nothing: the record goes back to what it was, durably (unless a
+      // child was made on it meanwhile: then it stays committed, and Usage measures it when
+      // asked; or it was removed meanwhile: then it stays removed).
+      await this.store.write((tx) => {
+        if (tx.get(name)?.id !== active.id || tx.hasChildren(active.id)) return;
+        tx.restore(active);
+        this.caches.committed(active.id);
+      });
+      throw measured;
+    }
+    this.caches.knowOwner(active.id, ownerToCopy(measured.rootOwner));
+    this.recordUsage(active.id, measured);
   }
 
   async remove(key: string): Promise<void> {
@@ -262,8 +280,14 @@ export class SnapshotService {
 
   async usage(key: string): Promise<DiskUsage> {
     const record = this.store.read((tx) => getExisting(tx, key));
-    if (record.kind !== 'active') return { size: record.size, inodes: record.inodes };
-    return this.measured(record.id, () => this.usageCache.usage(record.id, this.layout.fsDir(record.id)));
+    if (record.kind === 'active') return this.measured(record.id, () => this.usageCache.usage(record.id, this.layout.fsDir(record.id)));
+    const recorded = recordedUsage(record);
+    if (recorded !== undefined) return recorded;
+    // Committed, and its measurement is not recorded: Commit's walk failed or has not
+    // landed yet, or a crash lost it (it is written without waiting for an fsync).
+    const usage = await this.measure(record.id);
+    this.recordUsage(record.id, usage);
+    return usage;
   }
 
   private infoOfRecord(record: SnapshotRecord): SnapshotInfo {
@@ -418,12 +442,32 @@ export class SnapshotService {
     return getCommittedParent(tx, parent).id;
   }
 
-  /** A fresh walk (Commit records it). */
-  private measure(id: number): Promise<DiskUsage> {
-    return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id)));
+  /** A fresh walk of a snapshot's fs/. */
+  private async measure(id: number): Promise<DiskUsage> {
+    const { size, inodes } = await this.measured(id, () => this.measurer.usage(this.layout.fsDir(id)));
+    return { size, inodes };
   }
 
-  private async measured(id: number, walk: () => Promise<DiskUsage>): Promise<DiskUsage> {
+  /** Commit's walk: the tree's usage and its root's owner, or the error (Commit does not fail on it). */
+  private measuredTree(id: number): Promise<MeasuredTree | Error> {
+    return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id))).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /**
+   * Records a committed snapshot's usage without waiting for an fsync: the
+   * next write's makes it durable, and should a crash lose it, Usage measures
+   * the snapshot again (recordedUsage). If the snapshot went meanwhile (or is
+   * no longer committed), nothing changes.
+   */
+  private recordUsage(id: number, usage: DiskUsage): void {
+    try {
+      this.store.writeWithoutSync((tx) => tx.recordUsage(id, usage));
+    } catch (error) {
+      this.logger.warn('could not record a committed snapshot\'s disk usage; Usage measures it when asked', { id, error: String(error) });
+    }
+  }
+
+  private async measured<T extends DiskUsage>(id: number, walk: () => Promise<T>): Promise<T> {
     try {
       return await walk();
     } catch (error) {

@@ -10,7 +10,10 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { waitFor } from '../../harness/wait';
+import Database from 'better-sqlite3';
 import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
+import { du } from '../support/du';
+import { readMetadataCopy } from '../support/metadata-copy';
 
 async function started(t: Parameters<typeof makeTempDir>[0]) {
   const dir = makeTempDir(t, 'rpc');
@@ -127,6 +130,48 @@ test('Usage measures an active snapshot now and reports a committed one as recor
   await client.commit('c', 'a');
   fs.writeFileSync(path.join(fsDir, 'late'), 'ignored after commit');
   t.deepEqual(await client.usage('c'), active);
+});
+
+test('Commit measures the upper beside its transaction, but one it cannot measure still fails and leaves the snapshot active', async (t) => {
+  const { client, root } = await started(t);
+  const [mount] = await client.prepare('a', '', { keep: 'me' });
+  const fsDir = mount!.source;
+  const before = await client.stat('a');
+  const aside = path.join(root, 'fs-aside');
+  fs.renameSync(fsDir, aside);
+  const error = await code(t, client.commit('c', 'a'));
+  t.regex(error.details, /measuring the disk usage of snapshot/);
+  t.deepEqual(await client.stat('a'), before, 'still active, every field as before');
+  t.is((await code(t, client.stat('c'))).code, status.NOT_FOUND);
+  fs.renameSync(aside, fsDir);
+  fs.writeFileSync(path.join(fsDir, 'data'), Buffer.alloc(20_000, 1));
+  await client.commit('c', 'a');
+  t.deepEqual(await client.usage('c'), du(fsDir), 'measured at Commit, the second time');
+});
+
+test('a committed snapshot whose usage a crash did not keep is measured when Usage asks, and recorded', async (t) => {
+  const dir = makeTempDir(t, 'rpc');
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'tsov.sock');
+  const first = await startSnapshotter(t, root, socket);
+  const [mount] = await first.client.prepare('a');
+  fs.writeFileSync(path.join(mount!.source, 'data'), Buffer.alloc(70_000, 1));
+  await first.client.commit('c', 'a');
+  await first.stop();
+  // What a crash after Commit's reply and before the next fsync can leave: Commit
+  // writes the measured usage without waiting for an fsync of its own.
+  const db = new Database(path.join(root, 'metadata.db'));
+  db.prepare("UPDATE snapshots SET size = -1, inodes = -1 WHERE name = 'c'").run();
+  db.close();
+  const second = await startSnapshotter(t, root, socket);
+  const expected = du(mount!.source);
+  t.deepEqual(await second.client.usage('c'), expected);
+  await second.stop();
+  t.deepEqual(
+    readMetadataCopy(path.join(root, 'metadata.db'), (copy) => copy.prepare("SELECT size, inodes FROM snapshots WHERE name = 'c'").get()),
+    expected,
+    'and recorded',
+  );
 });
 
 test('Cleanup removes directories that no metadata names, and only those', async (t) => {

@@ -47,13 +47,25 @@ for (const [title, build] of TREES) {
     const root = path.join(makeTempDir(t, 'du'), 'tree');
     fs.mkdirSync(root);
     build(root);
-    t.deepEqual(measureDiskUsageSync(root), du(root));
+    const { size, inodes, rootOwner } = measureDiskUsageSync(root);
+    t.deepEqual({ size, inodes }, du(root));
+    const stat = fs.lstatSync(root);
+    t.deepEqual(rootOwner, { uid: stat.uid, gid: stat.gid });
   });
 }
+
+test('the root\'s owner is reported (what a child snapshot\'s fs/ copies at Prepare)', (t) => {
+  const root = path.join(makeTempDir(t, 'du-owner'), 'tree');
+  fs.mkdirSync(root);
+  fs.lchownSync(root, 100000, 100001);
+  fs.writeFileSync(path.join(root, 'f'), 'x');
+  t.deepEqual(measureDiskUsageSync(root).rootOwner, { uid: 100000, gid: 100001 });
+});
 
 test('a root that is a file is one inode; a missing root is an error', (t) => {
   const dir = makeTempDir(t, 'du-file');
   fs.writeFileSync(path.join(dir, 'f'), 'x'.repeat(10000));
-  t.deepEqual(measureDiskUsageSync(path.join(dir, 'f')), du(path.join(dir, 'f')));
+  const { size, inodes } = measureDiskUsageSync(path.join(dir, 'f'));
+  t.deepEqual({ size, inodes }, du(path.join(dir, 'f')));
   t.throws(() => measureDiskUsageSync(path.join(dir, 'missing')), { code: 'ENOENT' });
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MetadataStore, SCHEMA_VERSION, type NewSnapshot } from '../../snapshotter/metadata-store';
+import { NOT_MEASURED, recordedUsage } from '../../snapshotter/snapshot-model';
 import { makeTempDir } from '../support/temp-dir';
 import { readMetadataCopy } from '../support/metadata-copy';
 
@@ -171,4 +172,54 @@ test('a database from a newer tsov is refused with the fix', (t) => {
   db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   db.close();
   t.throws(() => new MetadataStore(file), { message: /newer than this tsov's .*run the newer tsov-snapshotter/ });
+});
+
+test('a commit without a usage records it as not measured; recordUsage sets it later without an fsync, touches no time, and only on a committed snapshot', async (t) => {
+  const { store, file } = openStore(t);
+  const { id } = fresh(store, { name: 'k', kind: 'active' });
+  await store.write((tx) => tx.insert({ ...base, id, name: 'k', kind: 'active' }));
+  store.writeWithoutSync((tx) => tx.recordUsage(id, { size: 1, inodes: 1 }));
+  t.like(store.read((tx) => tx.get('k')), { size: 0, inodes: 0 }, 'an active snapshot: nothing recorded');
+  await store.write((tx) => tx.commit({ id, name: 'n', parentId: null, now: base.now + 5, labels: {}, usage: undefined }));
+  const committed = store.read((tx) => tx.get('n'))!;
+  t.is(recordedUsage(committed), undefined);
+  t.like(committed, { size: NOT_MEASURED, inodes: NOT_MEASURED });
+  const syncs = store.walSyncs;
+  store.writeWithoutSync((tx) => tx.recordUsage(id, { size: 8192, inodes: 4 }));
+  t.is(store.walSyncs, syncs, 'no fsync of its own');
+  t.deepEqual(store.read((tx) => tx.get('n')), { ...committed, size: 8192, inodes: 4 }, 'only size and inodes change');
+  t.deepEqual(recordedUsage(store.read((tx) => tx.get('n'))!), { size: 8192, inodes: 4 });
+  t.throws(() =>
+    store.writeWithoutSync((tx) => {
+      tx.recordUsage(id, { size: 1, inodes: 1 });
+      throw new Error('abandoned');
+    }),
+  );
+  t.like(store.read((tx) => tx.get('n')), { size: 8192, inodes: 4 }, 'a rolled-back change is not kept');
+  store.close();
+  t.like(
+    readMetadataCopy(file, (db) => db.prepare('SELECT size, inodes FROM snapshots WHERE id = ?').get(id)),
+    { size: 8192, inodes: 4 },
+    'on disk once the store is closed',
+  );
+});
+
+test('restore puts a committed snapshot back as the active one it was, every field', async (t) => {
+  const { store, file } = openStore(t);
+  const parent = fresh(store, { name: 'p', kind: 'active' });
+  await store.write((tx) => {
+    tx.insert(parent);
+    tx.commit({ id: parent.id, name: 'P', parentId: null, now: 2, labels: {}, usage: { size: 0, inodes: 1 } });
+  });
+  const child = fresh(store, { name: 'k', kind: 'active', parentId: parent.id, labels: { a: 'b' } });
+  await store.write((tx) => tx.insert(child));
+  const active = store.read((tx) => tx.get('k'))!;
+  await store.write((tx) => tx.commit({ id: child.id, name: 'n', parentId: parent.id, now: base.now + 9, labels: { c: 'd' }, usage: undefined }));
+  await store.write((tx) => tx.restore(active));
+  t.deepEqual(store.read((tx) => tx.get('k')), active);
+  t.is(store.read((tx) => tx.get('n')), undefined);
+  store.close();
+  const reopened = new MetadataStore(file);
+  t.teardown(() => reopened.close());
+  t.deepEqual(reopened.read((tx) => tx.get('k')), active, 'the same in the database');
 });

@@ -23,3 +23,16 @@ test('a committed parent\'s owner is stat\'ed once for all its children, and aga
   await caches.ownerOf(7, stat);
   t.is(stats, 2);
 });
+
+test('an owner learnt at Commit (knowOwner) is used without a stat', async (t) => {
+  const caches = new SnapshotReadCaches();
+  caches.knowOwner(9, { uid: 100000, gid: 100000 });
+  t.deepEqual(
+    await caches.ownerOf(9, async () => t.fail('stat called for an owner Commit already learnt')),
+    { uid: 100000, gid: 100000 },
+  );
+  caches.knowOwner(10, undefined);
+  t.is(await caches.ownerOf(10, async () => t.fail('stat called')), undefined);
+  caches.removed(9);
+  t.deepEqual(await caches.ownerOf(9, async () => ({ uid: 1, gid: 2 })), { uid: 1, gid: 2 }, 'dropped on removal');
+});

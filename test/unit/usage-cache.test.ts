@@ -21,7 +21,8 @@ function harness(options: { directories?: () => string[] | undefined; refuse?: (
       duringWalk?.();
       duringWalk = undefined;
       const directories = options.directories ? options.directories() : ['/s/fs', '/s/fs/a'];
-      return directories === undefined ? { size, inodes: 3 } : { size, inodes: 3, directories };
+      const rootOwner = { uid: 0, gid: 0 };
+      return directories === undefined ? { size, inodes: 3, rootOwner } : { size, inodes: 3, rootOwner, directories };
     },
     watch: (dir, onChange) => {
       if (options.refuse?.(dir)) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
