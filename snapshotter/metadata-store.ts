@@ -89,7 +89,7 @@ export interface CommitChange {
   parentId: number | null;
   now: Microseconds;
   labels: Labels;
-  /** undefined: not measured yet (recordUsage sets it later). */
+  /** undefined: not measured yet (MetadataStore.recordUsage sets it later). */
   usage: DiskUsage | undefined;
 }
 
@@ -106,11 +106,6 @@ export interface ReadTransaction {
 export interface WriteTransaction extends ReadTransaction {
   insert(snapshot: NewSnapshot): void;
   commit(change: CommitChange): void;
-  /**
-   * A committed snapshot's measured usage (its updated time is not touched:
-   * nothing the client set changed); nothing if id is not a committed snapshot (any more).
-   */
-  recordUsage(id: number, usage: DiskUsage): void;
   updateLabels(id: number, labels: Labels, now: Microseconds): void;
   /** Puts back a record as it was (a Commit undone), every field of it. */
   restore(record: SnapshotRecord): void;
@@ -140,12 +135,17 @@ export class MetadataStore {
   /** Ids written by the transaction running now: refreshed from the database if it rolls back. */
   private readonly touched = new Set<number>();
   private readonly byId: Database.Statement<[number], Row>;
+  /** Usages recordUsage has put in the catalog and the database does not have yet (see there). */
+  private readonly unwrittenUsage = new Map<number, DiskUsage>();
+  private readonly writeUsage: Database.Statement<[{ id: number; size: number; inodes: number }]>;
   private closed = false;
 
   constructor(file: string) {
     this.db = openDatabase(file, MIGRATIONS, 'tsov-snapshotter', { synchronous: 'NORMAL', exclusive: true });
     try {
       this.byId = this.db.prepare<[number], Row>(`${SELECT_SNAPSHOT} WHERE s.id = ?`);
+      // A row gone meanwhile (removed) is simply not updated.
+      this.writeUsage = this.db.prepare('UPDATE snapshots SET size = @size, inodes = @inodes WHERE id = @id');
       this.catalog = new RecordCatalog(this.db.prepare<[], Row>(SELECT_SNAPSHOT).all().map(recordOf));
       this.tx = this.prepareStatements();
       this.transaction = this.db.transaction((fn: (tx: WriteTransaction) => unknown) => fn(this.tx));
@@ -183,19 +183,30 @@ export class MetadataStore {
   }
 
   /**
-   * An atomic change that does not wait for an fsync: the next write's fsync
-   * (or the close) makes it durable. Only for what can be rebuilt should a
-   * crash lose it (a measured usage: measured again when asked).
+   * A committed snapshot's measured usage (its updated time is not touched:
+   * nothing the client set changed); nothing if id is not a committed
+   * snapshot (any more). Reads see it at once; the database gets it with the
+   * next write's transaction, whose fsync makes it durable (or at close): no
+   * transaction or fsync of its own. Only for what can be made again should
+   * a crash lose it: the record then says NOT_MEASURED and Usage measures it.
    */
-  writeWithoutSync(fn: (tx: WriteTransaction) => void): void {
-    this.transact(fn);
+  recordUsage(id: number, usage: DiskUsage): void {
+    const record = this.catalog.getById(id);
+    if (record?.kind !== 'committed') return;
+    this.catalog.put({ ...record, ...usage });
+    this.unwrittenUsage.set(id, usage);
   }
 
-  /** Runs fn in a transaction, synchronously; if it throws, nothing of it is kept. */
+  /** Runs fn in a transaction, with the usages recorded since the last one; if it throws, nothing of it is kept. */
   private transact<T>(fn: (tx: WriteTransaction) => T): T {
     this.touched.clear();
     try {
-      return this.transaction.immediate(fn) as T;
+      const result = this.transaction.immediate((tx: WriteTransaction) => {
+        for (const [id, usage] of this.unwrittenUsage) this.writeUsage.run({ id, ...usage });
+        return fn(tx);
+      }) as T;
+      this.unwrittenUsage.clear();
+      return result;
     } catch (error) {
       // Rolled back: put back what the database holds for the ids fn changed.
       for (const id of this.touched) this.refresh(id);
@@ -220,6 +231,7 @@ export class MetadataStore {
 
   close(): void {
     if (this.closed) return;
+    if (this.unwrittenUsage.size > 0) this.transact(() => undefined);
     this.closed = true;
     fs.closeSync(this.walFd);
     this.db.close();
@@ -239,8 +251,9 @@ export class MetadataStore {
   /** Puts the database's record of id (or its absence) in the catalog. */
   private refresh(id: number): void {
     const row = this.byId.get(id);
+    const usage = this.unwrittenUsage.get(id);
     if (row === undefined) this.catalog.delete(id);
-    else this.catalog.put(recordOf(row));
+    else this.catalog.put(usage === undefined ? recordOf(row) : { ...recordOf(row), ...usage });
   }
 
   /**
@@ -277,7 +290,6 @@ export class MetadataStore {
          updated_us = @now, labels = @labels, size = @size, inodes = @inodes WHERE id = @id`,
     );
     const updateLabels = db.prepare('UPDATE snapshots SET labels = @labels, updated_us = @now WHERE id = @id');
-    const recordUsage = db.prepare('UPDATE snapshots SET size = @size, inodes = @inodes WHERE id = @id');
     const restore = db.prepare(
       `UPDATE snapshots SET name = @name, parent_id = @parentId, kind = @kind, created_us = @createdAt,
          updated_us = @updatedAt, labels = @labels, size = @size, inodes = @inodes WHERE id = @id`,
@@ -323,14 +335,6 @@ export class MetadataStore {
             ...storedUsage(c.usage),
           }),
         ),
-      recordUsage: (id, usage) => {
-        if (this.catalog.getById(id)?.kind !== 'committed') return;
-        this.change(
-          id,
-          () => recordUsage.run({ id, ...storedUsage(usage) }),
-          () => ({ ...this.existing(id), ...storedUsage(usage) }),
-        );
-      },
       updateLabels: (id, labels, now) =>
         this.change(
           id,

@@ -221,7 +221,7 @@ export class SnapshotService {
       throw measured;
     }
     this.caches.knowOwner(active.id, ownerToCopy(measured.rootOwner));
-    this.recordUsage(active.id, measured);
+    this.store.recordUsage(active.id, { size: measured.size, inodes: measured.inodes });
   }
 
   async remove(key: string): Promise<void> {
@@ -286,7 +286,7 @@ export class SnapshotService {
     // Committed, and its measurement is not recorded: Commit's walk failed or has not
     // landed yet, or a crash lost it (it is written without waiting for an fsync).
     const usage = await this.measure(record.id);
-    this.recordUsage(record.id, usage);
+    this.store.recordUsage(record.id, usage);
     return usage;
   }
 
@@ -453,19 +453,6 @@ export class SnapshotService {
     return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id))).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
   }
 
-  /**
-   * Records a committed snapshot's usage without waiting for an fsync: the
-   * next write's makes it durable, and should a crash lose it, Usage measures
-   * the snapshot again (recordedUsage). If the snapshot went meanwhile (or is
-   * no longer committed), nothing changes.
-   */
-  private recordUsage(id: number, usage: DiskUsage): void {
-    try {
-      this.store.writeWithoutSync((tx) => tx.recordUsage(id, usage));
-    } catch (error) {
-      this.logger.warn('could not record a committed snapshot\'s disk usage; Usage measures it when asked', { id, error: String(error) });
-    }
-  }
 
   private async measured<T extends DiskUsage>(id: number, walk: () => Promise<T>): Promise<T> {
     try {

@@ -174,34 +174,36 @@ test('a database from a newer tsov is refused with the fix', (t) => {
   t.throws(() => new MetadataStore(file), { message: /newer than this tsov's .*run the newer tsov-snapshotter/ });
 });
 
-test('a commit without a usage records it as not measured; recordUsage sets it later without an fsync, touches no time, and only on a committed snapshot', async (t) => {
+test('a commit without a usage records it as not measured; recordUsage shows at once, reaches the database with the next write (no transaction or fsync of its own) or the close, and touches no time', async (t) => {
   const { store, file } = openStore(t);
+  const onDisk = (id: number) => readMetadataCopy(file, (db) => db.prepare('SELECT size, inodes FROM snapshots WHERE id = ?').get(id));
   const { id } = fresh(store, { name: 'k', kind: 'active' });
   await store.write((tx) => tx.insert({ ...base, id, name: 'k', kind: 'active' }));
-  store.writeWithoutSync((tx) => tx.recordUsage(id, { size: 1, inodes: 1 }));
+  store.recordUsage(id, { size: 1, inodes: 1 });
   t.like(store.read((tx) => tx.get('k')), { size: 0, inodes: 0 }, 'an active snapshot: nothing recorded');
   await store.write((tx) => tx.commit({ id, name: 'n', parentId: null, now: base.now + 5, labels: {}, usage: undefined }));
   const committed = store.read((tx) => tx.get('n'))!;
   t.is(recordedUsage(committed), undefined);
   t.like(committed, { size: NOT_MEASURED, inodes: NOT_MEASURED });
   const syncs = store.walSyncs;
-  store.writeWithoutSync((tx) => tx.recordUsage(id, { size: 8192, inodes: 4 }));
+  store.recordUsage(id, { size: 8192, inodes: 4 });
   t.is(store.walSyncs, syncs, 'no fsync of its own');
-  t.deepEqual(store.read((tx) => tx.get('n')), { ...committed, size: 8192, inodes: 4 }, 'only size and inodes change');
-  t.deepEqual(recordedUsage(store.read((tx) => tx.get('n'))!), { size: 8192, inodes: 4 });
-  t.throws(() =>
-    store.writeWithoutSync((tx) => {
-      tx.recordUsage(id, { size: 1, inodes: 1 });
+  t.deepEqual(store.read((tx) => tx.get('n')), { ...committed, size: 8192, inodes: 4 }, 'read at once; only size and inodes change');
+  t.like(onDisk(id), { size: NOT_MEASURED, inodes: NOT_MEASURED }, 'not written yet');
+  const other = fresh(store, { name: 'o', kind: 'active' });
+  await t.throwsAsync(
+    store.write((tx) => {
+      tx.insert(other);
       throw new Error('abandoned');
     }),
   );
-  t.like(store.read((tx) => tx.get('n')), { size: 8192, inodes: 4 }, 'a rolled-back change is not kept');
+  t.like(onDisk(id), { size: NOT_MEASURED, inodes: NOT_MEASURED }, 'a write that rolls back does not take it');
+  t.deepEqual(recordedUsage(store.read((tx) => tx.get('n'))!), { size: 8192, inodes: 4 });
+  await store.write((tx) => tx.insert(other));
+  t.like(onDisk(id), { size: 8192, inodes: 4 }, 'the next write takes it');
+  store.recordUsage(id, { size: 12288, inodes: 5 });
   store.close();
-  t.like(
-    readMetadataCopy(file, (db) => db.prepare('SELECT size, inodes FROM snapshots WHERE id = ?').get(id)),
-    { size: 8192, inodes: 4 },
-    'on disk once the store is closed',
-  );
+  t.like(onDisk(id), { size: 12288, inodes: 5 }, 'so does the close');
 });
 
 test('restore puts a committed snapshot back as the active one it was, every field', async (t) => {
