@@ -149,6 +149,30 @@ test('Commit measures the upper beside its transaction, but one it cannot measur
   t.deepEqual(await client.usage('c'), du(fsDir), 'measured at Commit, the second time');
 });
 
+test('a child\'s fs/ starts owned like its committed parent\'s (learnt by Commit\'s walk, or stat\'ed after a restart), as containerd\'s overlayfs snapshotter does', async (t) => {
+  const dir = makeTempDir(t, 'rpc');
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'tsov.sock');
+  const owner = (file: string) => {
+    const stat = fs.lstatSync(file);
+    return `${stat.uid}:${stat.gid}`;
+  };
+  const first = await startSnapshotter(t, root, socket);
+  const [layer] = await first.client.prepare('layer-tmp');
+  // What an unpack does to a layer whose root entry belongs to someone else.
+  fs.lchownSync(layer!.source, 1234, 5678);
+  await first.client.commit('layer', 'layer-tmp');
+  const child = await first.client.prepare('child', 'layer');
+  const upper = (mounts: typeof child) => mounts[0]!.options.find((o) => o.startsWith('upperdir='))!.slice('upperdir='.length);
+  t.is(owner(upper(child)), '1234:5678');
+  await first.client.prepare('own-tmp');
+  await first.client.commit('own', 'own-tmp');
+  t.is(owner(upper(await first.client.prepare('own-child', 'own'))), `${process.getuid!()}:${process.getgid!()}`, 'a parent of this process\'s own ids: nothing to copy');
+  await first.stop();
+  const second = await startSnapshotter(t, root, socket);
+  t.is(owner(upper(await second.client.prepare('after-restart', 'layer'))), '1234:5678');
+});
+
 test('a committed snapshot whose usage a crash did not keep is measured when Usage asks, and recorded', async (t) => {
   const dir = makeTempDir(t, 'rpc');
   const root = path.join(dir, 'root');
