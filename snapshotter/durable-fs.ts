@@ -1,8 +1,9 @@
 /**
  * Making a snapshot directory, durably: snapshots/<id> (or a spare) with fs/
  * and, for an active snapshot, work/, each with its exact mode; fs/ owned
- * like the parent's fs/ when that differs from this process; then an fsync of
- * the directory so its entries survive a crash. One sequence of calls, made
+ * like the parent's fs/ when that differs from this process (then fs/ is
+ * fsynced for its owner); then an fsync of the directory so its entries
+ * survive a crash. One sequence of calls, made
  * with synchronous system calls on the filesystem worker thread
  * (fs-worker.ts) or with the thread pool's from the event loop. On the event
  * loop each call is a thread-pool dispatch, about 40 µs of the loop's time
@@ -85,7 +86,13 @@ export async function makeSnapshotDirectories(calls: DirectoryCalls, requests: r
     if (request.owner !== undefined) await calls.lchown(fsDir, request.owner.uid, request.owner.gid);
     if (request.kind === 'active') await makeDirectory(calls, path.join(request.dir, 'work'), WORK_DIR_MODE);
   }
-  for (const request of requests) await calls.fsyncDirectory(request.dir);
+  for (const request of requests) {
+    // fs/'s new owner is its inode's, not an entry of the directory: on a filesystem whose
+    // fsync of a directory forces only that directory's changes (XFS's log, btrfs's log
+    // tree), it survives a crash only with an fsync of its own.
+    if (request.owner !== undefined) await calls.fsyncDirectory(path.join(request.dir, 'fs'));
+    await calls.fsyncDirectory(request.dir);
+  }
 }
 
 /** fsync(2) of a directory: its new entries (and renames into it) survive a crash. */

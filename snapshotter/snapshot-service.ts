@@ -391,7 +391,11 @@ export class SnapshotService {
       void this.remover.remove([spare]).catch(() => undefined);
       return false;
     }
-    if (owner !== undefined) await fs.lchown(path.join(dir, 'fs'), owner.uid, owner.gid);
+    if (owner !== undefined) {
+      // The owner is fs/'s inode's: the fsync of snapshots/ after this does not cover it everywhere (durable-fs.ts).
+      await THREAD_POOL_CALLS.lchown(path.join(dir, 'fs'), owner.uid, owner.gid);
+      await THREAD_POOL_CALLS.fsyncDirectory(path.join(dir, 'fs'));
+    }
     return true;
   }
 

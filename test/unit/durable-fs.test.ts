@@ -34,10 +34,16 @@ function recordingCalls() {
   return { calls, made: () => seen.filter((call) => !call.startsWith('chmod')) };
 }
 
-test('the sequence: the directory, fs/ and its owner, work/, then one fsync of the directory last', async (t) => {
+test('the sequence: the directory, fs/ and its owner, work/, then fsyncs of fs/ (its new owner) and of the directory last', async (t) => {
   const { calls, made } = recordingCalls();
   await makeSnapshotDirectory(calls, { dir: '/x/7', kind: 'active', owner: { uid: 1, gid: 1 } });
-  t.deepEqual(made(), ['mkdir 7', 'mkdir 7/fs', 'lchown 7/fs', 'mkdir 7/work', 'fsync 7']);
+  t.deepEqual(made(), ['mkdir 7', 'mkdir 7/fs', 'lchown 7/fs', 'mkdir 7/work', 'fsync 7/fs', 'fsync 7']);
+  const view = recordingCalls();
+  await makeSnapshotDirectory(view.calls, { dir: '/x/8', kind: 'view', owner: { uid: 1, gid: 1 } });
+  t.deepEqual(view.made(), ['mkdir 8', 'mkdir 8/fs', 'lchown 8/fs', 'fsync 8/fs', 'fsync 8']);
+  const own = recordingCalls();
+  await makeSnapshotDirectory(own.calls, { dir: '/x/9', kind: 'view' });
+  t.deepEqual(own.made(), ['mkdir 9', 'mkdir 9/fs', 'fsync 9'], 'no owner to set: no fsync of fs/');
 });
 
 test('a batch: every directory\'s entries first, then each directory fsynced once, in order', async (t) => {
