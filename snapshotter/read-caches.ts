@@ -32,9 +32,11 @@ export class SnapshotReadCaches {
    * (undefined: this process's own ids). A committed layer's root is owned as
    * its unpacking left it and nothing changes it after Commit, so it is
    * learnt from Commit's walk, or stat'ed once by Prepare (a snapshot committed
-   * before a restart), not once per child. Dropped on its removal.
+   * before a restart), not once per child: Prepares on the same parent while
+   * its stat runs share it, and a stat that fails is not kept (the next asks
+   * again). Dropped on its removal.
    */
-  private readonly owners = new Map<number, { owner: SnapshotDirectoryRequest['owner'] }>();
+  private readonly owners = new Map<number, Promise<SnapshotDirectoryRequest['owner']>>();
 
   chainOf(committedId: number, parentIds: () => readonly number[]): readonly number[] {
     return getOrCompute(this.chains, committedId, () => [committedId, ...parentIds()]);
@@ -60,15 +62,18 @@ export class SnapshotReadCaches {
 
   /** The owner of a committed snapshot's fs/, learnt at its Commit (the walk that measures it stats its root). */
   knowOwner(committedId: number, owner: SnapshotDirectoryRequest['owner']): void {
-    this.owners.set(committedId, { owner });
+    this.owners.set(committedId, Promise.resolve(owner));
   }
 
-  async ownerOf(committedId: number, stat: () => Promise<SnapshotDirectoryRequest['owner']>): Promise<SnapshotDirectoryRequest['owner']> {
+  ownerOf(committedId: number, stat: () => Promise<SnapshotDirectoryRequest['owner']>): Promise<SnapshotDirectoryRequest['owner']> {
     const known = this.owners.get(committedId);
-    if (known !== undefined) return known.owner;
-    const owner = await stat();
-    this.owners.set(committedId, { owner });
-    return owner;
+    if (known !== undefined) return known;
+    const asked = stat();
+    this.owners.set(committedId, asked);
+    asked.catch(() => {
+      if (this.owners.get(committedId) === asked) this.owners.delete(committedId);
+    });
+    return asked;
   }
 
   removed(id: number): void {

@@ -36,3 +36,28 @@ test('an owner learnt at Commit (knowOwner) is used without a stat', async (t) =
   caches.removed(9);
   t.deepEqual(await caches.ownerOf(9, async () => ({ uid: 1, gid: 2 })), { uid: 1, gid: 2 }, 'dropped on removal');
 });
+
+test('Prepares on the same parent while its owner is stat\'ed share that stat; a failed stat is not kept', async (t) => {
+  const caches = new SnapshotReadCaches();
+  let stats = 0;
+  let finish!: (owner: { uid: number; gid: number }) => void;
+  const slow = () => {
+    stats++;
+    return new Promise<{ uid: number; gid: number }>((resolve) => {
+      finish = resolve;
+    });
+  };
+  const both = Promise.all([caches.ownerOf(3, slow), caches.ownerOf(3, slow)]);
+  finish({ uid: 7, gid: 8 });
+  t.deepEqual(await both, [{ uid: 7, gid: 8 }, { uid: 7, gid: 8 }]);
+  t.is(stats, 1, 'one stat for both');
+  let failures = 0;
+  const failing = async (): Promise<undefined> => {
+    failures++;
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  };
+  await t.throwsAsync(caches.ownerOf(4, failing), { code: 'EIO' });
+  await t.throwsAsync(caches.ownerOf(4, failing), { code: 'EIO' });
+  t.is(failures, 2, 'asked again after a failure');
+  t.deepEqual(await caches.ownerOf(4, async () => ({ uid: 1, gid: 1 })), { uid: 1, gid: 1 });
+});
