@@ -231,7 +231,13 @@ export class MetadataStore {
 
   close(): void {
     if (this.closed) return;
-    if (this.unwrittenUsage.size > 0) this.transact(() => undefined);
+    if (this.unwrittenUsage.size > 0) {
+      try {
+        this.transact(() => undefined);
+      } catch {
+        // Not written (a full disk): those snapshots read NOT_MEASURED at the next start, and Usage measures them again.
+      }
+    }
     this.closed = true;
     fs.closeSync(this.walFd);
     this.db.close();

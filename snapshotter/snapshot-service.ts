@@ -9,7 +9,9 @@
  * (Cleanup removes it) or, after a power loss, the record of an unacknowledged
  * creation without its directory (start() rolls it back). Removal records
  * first and deletes directories after, once the snapshotter is quiet
- * (deferred-removals.ts). No filesystem call blocks the event
+ * (deferred-removals.ts). Commit walks the upper beside its transaction and
+ * records the usage after it, without an fsync of its own
+ * (MetadataStore.recordUsage). No filesystem call blocks the event
  * loop: directories are made, synced, measured and removed on the worker
  * thread (fs-worker.ts) or libuv's thread pool, and metadata commits share
  * fsyncs.
@@ -452,11 +454,14 @@ export class SnapshotService {
     return { size, inodes };
   }
 
-  /** Commit's walk: the tree's usage and its root's owner, or the error (Commit does not fail on it). */
+  /**
+   * Commit's walk: the tree's usage and its root's owner, or the error as a
+   * value (Commit handles it after its transaction; a walk whose Commit was
+   * refused is simply dropped, never an unhandled rejection).
+   */
   private measuredTree(id: number): Promise<MeasuredTree | Error> {
     return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id))).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
   }
-
 
   private async measured<T extends DiskUsage>(id: number, walk: () => Promise<T>): Promise<T> {
     try {
