@@ -190,11 +190,12 @@ export class MetadataStore {
    * transaction or fsync of its own. Only for what can be made again should
    * a crash lose it: the record then says NOT_MEASURED and Usage measures it.
    */
-  recordUsage(id: number, usage: DiskUsage): void {
+  recordUsage(id: number, { size, inodes }: DiskUsage): void {
     const record = this.catalog.getById(id);
     if (record?.kind !== 'committed') return;
-    this.catalog.put({ ...record, ...usage });
-    this.unwrittenUsage.set(id, usage);
+    // Only the two figures: a caller's measurement may carry more (MeasuredTree).
+    this.catalog.put({ ...record, size, inodes });
+    this.unwrittenUsage.set(id, { size, inodes });
   }
 
   /** Runs fn in a transaction, with the usages recorded since the last one; if it throws, nothing of it is kept. */

@@ -191,7 +191,9 @@ export class SnapshotService {
     // containerd stops writing to the upper before Commit, so the walk that measures it
     // runs beside the transaction and its fsync instead of before them: the reply waits
     // for the longer of the two, not for both in turn.
-    const walk = this.measuredTree(active.id);
+    // Its error is held as a value: handled after the transaction, or dropped with a refused
+    // Commit (never an unhandled rejection).
+    const walk = this.walk(active.id).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
     await this.store.write((tx) => {
       const current = getExisting(tx, key);
       if (current.id !== active.id || current.kind !== 'active') {
@@ -223,7 +225,7 @@ export class SnapshotService {
       throw measured;
     }
     this.caches.knowOwner(active.id, ownerToCopy(measured.rootOwner));
-    this.store.recordUsage(active.id, { size: measured.size, inodes: measured.inodes });
+    this.store.recordUsage(active.id, measured);
   }
 
   async remove(key: string): Promise<void> {
@@ -287,9 +289,9 @@ export class SnapshotService {
     if (recorded !== undefined) return recorded;
     // Committed, and its measurement is not recorded: Commit's walk failed or has not
     // landed yet, or a crash lost it (it is written without waiting for an fsync).
-    const usage = await this.measure(record.id);
-    this.store.recordUsage(record.id, usage);
-    return usage;
+    const { size, inodes } = await this.walk(record.id);
+    this.store.recordUsage(record.id, { size, inodes });
+    return { size, inodes };
   }
 
   private infoOfRecord(record: SnapshotRecord): SnapshotInfo {
@@ -448,19 +450,9 @@ export class SnapshotService {
     return getCommittedParent(tx, parent).id;
   }
 
-  /** A fresh walk of a snapshot's fs/. */
-  private async measure(id: number): Promise<DiskUsage> {
-    const { size, inodes } = await this.measured(id, () => this.measurer.usage(this.layout.fsDir(id)));
-    return { size, inodes };
-  }
-
-  /**
-   * Commit's walk: the tree's usage and its root's owner, or the error as a
-   * value (Commit handles it after its transaction; a walk whose Commit was
-   * refused is simply dropped, never an unhandled rejection).
-   */
-  private measuredTree(id: number): Promise<MeasuredTree | Error> {
-    return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id))).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  /** A fresh walk of a snapshot's fs/: its usage and its root's owner. */
+  private walk(id: number): Promise<MeasuredTree> {
+    return this.measured(id, () => this.measurer.usage(this.layout.fsDir(id)));
   }
 
   private async measured<T extends DiskUsage>(id: number, walk: () => Promise<T>): Promise<T> {
