@@ -23,6 +23,7 @@ port.on('message', async (job: FsJob) => {
       await makeSnapshotDirectories(
         SYNC_CALLS,
         job.paths.map((dir) => ({ dir, kind: job.kind, owner: job.owner })),
+        job.parent,
       );
       reply = { id: job.id };
     } else {

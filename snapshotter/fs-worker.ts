@@ -16,7 +16,7 @@ import type { SnapshotDirectoryRequest } from './durable-fs';
 /** One message to the thread; make and remove take many directories, so a batch costs one round trip. */
 export type FsJobRequest =
   | { op: 'usage'; path: string; directoryLimit: number }
-  | ({ op: 'make'; paths: string[] } & Omit<SnapshotDirectoryRequest, 'dir'>)
+  | ({ op: 'make'; paths: string[]; parent?: string } & Omit<SnapshotDirectoryRequest, 'dir'>)
   | { op: 'remove'; paths: string[] };
 export type FsJob = FsJobRequest & { id: number };
 
@@ -59,10 +59,10 @@ export class FsWorker {
     return reply.usage!;
   }
 
-  /** Snapshot directories, each durable (see durable-fs.ts), made in order by one job. */
-  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir'>): Promise<void> {
+  /** Snapshot directories, each durable (see durable-fs.ts), made in order by one job; then parent fsynced, if given. */
+  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir'>, parent?: string): Promise<void> {
     if (dirs.length === 0) return;
-    await this.run({ op: 'make', paths: [...dirs], kind: request.kind, owner: request.owner });
+    await this.run({ op: 'make', paths: [...dirs], kind: request.kind, owner: request.owner, parent });
   }
 
   /** rm -r each of dirs (nothing for one that does not exist), in one job; resolves with those left behind. */

@@ -3,11 +3,11 @@
  *   <root>/metadata.db
  *   <root>/snapshots/<id>/fs     the snapshot's contents (upperdir when active)
  *   <root>/snapshots/<id>/work   overlay workdir (active snapshots only)
- *   <root>/spare/<n>/{fs,work}   empty directories made ahead, renamed to snapshots/<id> by Prepare
  *
  * A snapshot's directory is made (under an id reserved in memory) before the
  * transaction that records it; one that no record names is a creation in
- * flight or a crash's leftover, which Cleanup removes.
+ * flight, a spare made ahead for Prepare (spare-directories.ts) or a crash's
+ * leftover, which Cleanup removes.
  */
 import path from 'node:path';
 
@@ -15,13 +15,14 @@ export class SnapshotLayout {
   readonly root: string;
   readonly snapshotsDir: string;
   readonly metadataFile: string;
-  readonly spareDir: string;
+  /** Where spares were kept before 2026-12-03 (now in snapshots/); removed at start if found. */
+  readonly legacySpareDir: string;
 
   constructor(root: string) {
     this.root = path.resolve(root);
     this.snapshotsDir = path.join(this.root, 'snapshots');
     this.metadataFile = path.join(this.root, 'metadata.db');
-    this.spareDir = path.join(this.root, 'spare');
+    this.legacySpareDir = path.join(this.root, 'spare');
   }
 
   /*

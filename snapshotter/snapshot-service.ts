@@ -1,10 +1,12 @@
 /**
  * The snapshotter's semantics, as containerd's overlayfs snapshotter and its
  * storage package define them. A new snapshot's directory snapshots/<id> is
- * made (or, for Prepare, renamed from a spare made ahead) under a reserved id
- * before the metadata transaction that names it; the directory's fsyncs and
- * the transaction's run concurrently and the reply waits for both, so an
- * acknowledged snapshot is durable with its directory.
+ * made under a reserved id before the metadata transaction that names it;
+ * the fsync of its entry in snapshots/ and the transaction's run concurrently
+ * and the reply waits for both, so an acknowledged snapshot is durable with
+ * its directory. Prepare usually takes a spare instead: a directory made and
+ * synced ahead under an id of its own (spare-directories.ts), so only the
+ * transaction is left to wait for.
  * A crash between the two can leave either a directory no record names
  * (Cleanup removes it) or, after a power loss, the record of an unacknowledged
  * creation without its directory (start() rolls it back). Removal records
@@ -49,7 +51,7 @@ import type { MeasuredTree } from './disk-usage';
 /** Snapshots per List response message. */
 export const LIST_BATCH_SIZE = 100;
 
-/** Spare directories kept ready for Prepare (each is two empty directories). */
+/** Spare directories kept ready for Prepare (each is an empty snapshots/<id>/{fs,work}). */
 export const SPARE_DIRECTORIES = 16;
 
 export interface SnapshotServiceOptions {
@@ -110,13 +112,18 @@ export class SnapshotService {
       remove: (names) => this.removeSnapshotDirectories(names),
       logger: this.logger,
     });
+    const spareDirs = (ids: readonly number[]) => ids.map((id) => this.layout.snapshotDir(id));
     this.spares = new SpareDirectories({
-      dir: this.layout.spareDir,
       target: SPARE_DIRECTORIES,
-      make: (dirs) => this.fsWorker.makeSnapshotDirectories(dirs, { kind: 'active' }),
+      reserve: () => this.store.reserveId(),
+      make: (ids) => this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir),
       // At start on the thread pool: a snapshotter that has served nothing yet runs no worker thread.
-      makeAtStart: async (dirs) => {
-        await Promise.all(dirs.map((dir) => makeSnapshotDirectory(THREAD_POOL_CALLS, { dir, kind: 'active' })));
+      makeAtStart: async (ids) => {
+        await Promise.all(spareDirs(ids).map((dir) => makeSnapshotDirectory(THREAD_POOL_CALLS, { dir, kind: 'active' })));
+        await this.snapshotsDirSync.wait();
+      },
+      discard: async (ids) => {
+        await this.removeSnapshotDirectories(ids.map(String));
       },
       logger: this.logger,
     });
@@ -148,13 +155,15 @@ export class SnapshotService {
         snapshots: unacknowledged.map((record) => record.name),
       });
     }
+    // Spares lived in <root>/spare/ before 2026-12-03; a root from then may still hold some.
+    await fs.rm(this.layout.legacySpareDir, { recursive: true, force: true });
     await this.spares.start();
     return unacknowledged.map((record) => record.name);
   }
 
   /** After the server has stopped: deletes the removed snapshots' directories and releases what start() opened. */
   async close(): Promise<void> {
-    await Promise.all([this.settled(), this.spares.settled()]);
+    await Promise.all([this.settled(), this.spares.close()]);
     this.removals.close();
     this.usageCache.close();
     await Promise.all([this.fsWorker.close(), this.remover.close(), this.measurer.close()]);
@@ -320,7 +329,11 @@ export class SnapshotService {
     // List first, then read the ids: a snapshot created while readdir runs is either
     // not listed or already named by the metadata read after it, never removed.
     const names = await fs.readdir(this.layout.snapshotsDir);
-    const orphans = planCleanup(names, this.store.read((tx) => tx.allIds()), (name) => this.creating.has(name) || this.removals.has(name));
+    const orphans = planCleanup(
+      names,
+      this.store.read((tx) => tx.allIds()),
+      (name) => this.creating.has(name) || this.removals.has(name) || this.spares.has(name),
+    );
     const failures = await this.removeSnapshotDirectories(orphans);
     const left = new Set(failures.map((failure) => failure.name));
     const removed = orphans.filter((name) => !left.has(name));
@@ -352,55 +365,48 @@ export class SnapshotService {
     const parentRecord = this.store.read(check);
     const remap = planRemap({ labels, parent, grandparent: parentRecord?.parentName ?? '' });
     if (remap.kind === 'idmapped') await this.idmap.require(key);
-    const id = this.store.reserveId();
-    const dir = this.layout.snapshotDir(id);
-    this.creating.add(String(id));
+    /** Set once the snapshot has an id (and so a directory to undo). */
+    let id: number | undefined;
     let recorded = false;
     try {
       // The mapped root owns the new layer's root (containerd's createSnapshot), else the parent's owner does.
       const owner = remap.kind !== 'none' ? remap.owner : parentRecord === undefined ? undefined : await this.caches.ownerOf(parentRecord.id, async () => ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id))));
+      // Taken and marked as being created in one step: Cleanup never finds it between the two.
       const spare = kind === 'active' ? this.spares.take() : undefined;
-      // Either way its own entries are durable now; its entry in snapshots/ is synced below.
-      if (!(spare !== undefined && (await this.adoptSpare(spare, dir, owner)))) await this.fsWorker.makeSnapshotDirectories([dir], { kind, owner });
+      const newId = spare ?? this.store.reserveId();
+      id = newId;
+      this.creating.add(String(newId));
+      const dir = this.layout.snapshotDir(newId);
+      // A spare is durable already, its entry in snapshots/ included (and fs/ with the owner it
+      // takes here); a directory made here is too, but for that entry, which is synced below.
+      if (spare !== undefined) {
+        if (owner !== undefined) await this.giveOwner(dir, owner);
+      } else {
+        await this.fsWorker.makeSnapshotDirectories([dir], { kind, owner });
+      }
       // The directory exists (in the page cache): record it, and make both durable at once.
       const record = this.store.write((tx) => {
         const parentNow = check(tx);
-        tx.insert({ id, name: key, parentId: parentNow?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
+        tx.insert({ id: newId, name: key, parentId: parentNow?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
         recorded = true;
         return this.mountsOf(tx, getExisting(tx, key));
       });
-      const [mounts] = await Promise.all([record, this.durablyNamed(dir)]);
+      const [mounts] = await Promise.all([record, spare === undefined ? this.durablyNamed(dir) : undefined]);
       return mounts;
     } catch (error) {
       // Unless the record was committed (a failed fsync after it is NotDurableError), nothing
       // names the directory: remove it now rather than leave it to Cleanup.
-      if (!(recorded && error instanceof NotDurableError)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (id !== undefined && !(recorded && error instanceof NotDurableError)) await fs.rm(this.layout.snapshotDir(id), { recursive: true, force: true }).catch(() => undefined);
       throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
     } finally {
-      this.creating.delete(String(id));
+      if (id !== undefined) this.creating.delete(String(id));
     }
   }
 
-  /**
-   * Renames a spare (durable already) to snapshots/<id>. If the rename fails
-   * (snapshots/ read-only, or on another mount than spare/), the spare is
-   * dropped and false tells the caller to make the directory in place, which
-   * reports the real problem.
-   */
-  private async adoptSpare(spare: string, dir: string, owner: SnapshotDirectoryRequest['owner']): Promise<boolean> {
-    try {
-      await fs.rename(spare, dir);
-    } catch (error) {
-      this.logger.debug('spare snapshot directory not usable; making one in place', { spare, error: String(error) });
-      void this.remover.remove([spare]).catch(() => undefined);
-      return false;
-    }
-    if (owner !== undefined) {
-      // The owner is fs/'s inode's: the fsync of snapshots/ after this does not cover it everywhere (durable-fs.ts).
-      await THREAD_POOL_CALLS.lchown(path.join(dir, 'fs'), owner.uid, owner.gid);
-      await THREAD_POOL_CALLS.fsyncDirectory(path.join(dir, 'fs'));
-    }
-    return true;
+  /** A spare's fs/ takes the owner its parent's has, durably (the owner is fs/'s inode's: see durable-fs.ts). */
+  private async giveOwner(dir: string, owner: NonNullable<SnapshotDirectoryRequest['owner']>): Promise<void> {
+    await THREAD_POOL_CALLS.lchown(`${dir}/fs`, owner.uid, owner.gid);
+    await THREAD_POOL_CALLS.fsyncDirectory(`${dir}/fs`);
   }
 
   /** Makes dir's entry in snapshots/ durable; a failure means it was made but may not survive a crash. */

@@ -1,58 +1,70 @@
 /**
  * Snapshot directories made ahead of time. Making snapshots/<id>/{fs,work}
- * and fsyncing it costs several thread-pool round trips and two fsyncs; done
- * in Prepare, that is most of its latency (containerd unpacks layers one
- * after another, so it waits for each). Instead a few empty, already durable
- * directories wait in <root>/spare/, and Prepare renames one into
- * snapshots/<id>: one rename, and one fsync of snapshots/ shared with other
- * creations and run alongside the metadata commit.
+ * and fsyncing it costs several system calls and three fsyncs; done in
+ * Prepare, that is most of its latency (containerd unpacks layers one after
+ * another, so it waits for each). Instead a few empty, already durable
+ * directories wait in snapshots/ itself, each under an id reserved for it,
+ * and Prepare takes one: the snapshot gets the spare's id, and what is left
+ * for the reply to wait on is the metadata commit alone (no rename, no fsync
+ * of snapshots/: the spare's entry in it was synced when it was made).
  *
- * spare/ is outside snapshots/, so Cleanup and every "directory without a
- * record" check never see a spare. It is emptied at start: a spare is only
- * empty directories, nothing is lost.
+ * No record names a spare, so everything that looks for directories without
+ * a record must ask has() first: Cleanup leaves the ones this process keeps.
+ * Spares are made in batches, each batch's directories then one fsync of
+ * snapshots/ for all of them. The ones left at close are deleted; a crash's
+ * leftovers are empty directories no record names, removed by Cleanup like
+ * any other (and their ids are never given again: ids are reserved above
+ * every directory found at start).
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from '../common/logger';
 
 export interface SpareDirectoriesOptions {
-  /** <root>/spare */
-  dir: string;
   /** How many to keep ready: refilled up to this in one batch when half are taken. */
   target: number;
-  /** Makes snapshot directories at the paths, each durable (its entries fsynced). */
-  make: (dirs: string[]) => Promise<void>;
+  /** A fresh snapshot id, never given before (MetadataStore.reserveId). */
+  reserve: () => number;
+  /** Makes snapshots/<id> for each id, each durable with its entry in snapshots/. */
+  make: (ids: number[]) => Promise<void>;
   /** The same, for the first fill at start (default: make). */
-  makeAtStart?: (dirs: string[]) => Promise<void>;
+  makeAtStart?: (ids: number[]) => Promise<void>;
+  /** Deletes snapshots/<id> for each id (a batch that failed half made, or the spares left at close). */
+  discard: (ids: number[]) => Promise<void>;
   logger: Logger;
 }
 
 export class SpareDirectories {
-  private readonly ready: string[] = [];
+  private readonly ready: number[] = [];
+  /** Ids of the batch being made: not ready yet, but their directories may exist already. */
+  private readonly making = new Set<number>();
   private filling: Promise<void> | undefined;
-  private next = 0;
+  private closed = false;
   /** The last refill failed (e.g. the disk is full): said once, retried on the next take. */
   private failing = false;
 
   constructor(private readonly options: SpareDirectoriesOptions) {}
 
-  /**
-   * Empties spare/ (leftovers of an earlier run) and fills it: the first
-   * Prepare finds spares ready. A fill that fails (a full disk) is logged, not
-   * thrown: Prepare makes its own directories meanwhile.
-   */
+  /** Fills the pool: the first Prepare finds spares ready. A fill that fails (a full disk) is logged, not thrown: Prepare makes its own directories meanwhile. */
   async start(): Promise<void> {
-    await fs.rm(this.options.dir, { recursive: true, force: true });
-    await fs.mkdir(this.options.dir, { mode: 0o700 });
     this.fill(this.options.makeAtStart ?? this.options.make);
     await this.settled();
   }
 
-  /** A ready directory (the caller renames it away), or undefined when none is ready. */
-  take(): string | undefined {
+  /** A ready spare's id (the caller's snapshot takes it), or undefined when none is ready. */
+  take(): number | undefined {
     const spare = this.ready.shift();
     this.fill(this.options.make);
     return spare;
+  }
+
+  /** Whether snapshots/<name> is a spare this process keeps or is making (no record names it, and none should remove it). */
+  has(name: string): boolean {
+    const id = Number(name);
+    return this.making.has(id) || this.ready.includes(id);
+  }
+
+  /** How many are ready. */
+  get count(): number {
+    return this.ready.length;
   }
 
   /** Resolves when no refill is running. */
@@ -60,23 +72,34 @@ export class SpareDirectories {
     await this.filling;
   }
 
-  private fill(make: (dirs: string[]) => Promise<void>): void {
-    if (this.filling !== undefined || this.ready.length > this.options.target / 2) return;
+  /** Makes no more, and deletes the ones left: after a clean stop, snapshots/ holds only what records name. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settled();
+    const left = this.ready.splice(0);
+    if (left.length > 0) await this.options.discard(left);
+  }
+
+  private fill(make: (ids: number[]) => Promise<void>): void {
+    if (this.closed || this.filling !== undefined || this.ready.length > this.options.target / 2) return;
     this.filling = this.refill(make).finally(() => {
       this.filling = undefined;
     });
   }
 
-  private async refill(make: (dirs: string[]) => Promise<void>): Promise<void> {
-    while (this.ready.length <= this.options.target / 2) {
-      const batch = Array.from({ length: this.options.target - this.ready.length }, () => path.join(this.options.dir, String(this.next++)));
+  private async refill(make: (ids: number[]) => Promise<void>): Promise<void> {
+    while (!this.closed && this.ready.length <= this.options.target / 2) {
+      const batch = Array.from({ length: this.options.target - this.ready.length }, () => this.options.reserve());
+      batch.forEach((id) => this.making.add(id));
       try {
         await make(batch);
       } catch (error) {
-        await Promise.all(batch.map((dir) => fs.rm(dir, { recursive: true, force: true }).catch(() => undefined)));
+        await this.options.discard(batch).catch(() => undefined);
         if (!this.failing) this.options.logger.warn('could not make a spare snapshot directory; Prepare makes its own until this works again', { error: String(error) });
         this.failing = true;
         return;
+      } finally {
+        batch.forEach((id) => this.making.delete(id));
       }
       this.failing = false;
       this.ready.push(...batch);

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 import { du } from '../support/du';
 import { readMetadataCopy } from '../support/metadata-copy';
+import { snapshotDirectories } from '../support/snapshot-directories';
 
 async function started(t: Parameters<typeof makeTempDir>[0]) {
   const dir = makeTempDir(t, 'rpc');
@@ -198,14 +199,16 @@ test('a committed snapshot whose usage a crash did not keep is measured when Usa
   );
 });
 
-test('Cleanup removes directories that no metadata names, and only those', async (t) => {
+test('Cleanup removes directories that no metadata names, and only those (the spares it keeps for Prepare stay)', async (t) => {
   const { client, root } = await started(t);
   await client.prepare('kept');
   const snapshots = path.join(root, 'snapshots');
+  const spares = snapshotDirectories(root).spares;
   fs.mkdirSync(path.join(snapshots, '999', 'fs'), { recursive: true });
   fs.mkdirSync(path.join(snapshots, 'new-crashed'));
+  t.deepEqual(snapshotDirectories(root).stray, ['999', 'new-crashed']);
   await client.cleanup();
-  t.deepEqual(fs.readdirSync(snapshots), ['1']);
+  t.deepEqual(snapshotDirectories(root), { named: ['1'], spares, stray: [] });
   t.is((await client.stat('kept')).name, 'kept');
 });
 
@@ -222,11 +225,11 @@ test('Cleanup removes every orphan it can and names the one it cannot (a mount u
   const error = await code(t, client.cleanup());
   t.is(error.code, status.INTERNAL);
   t.regex(error.details, /removed 2 orphaned snapshot directories but could not remove 1: .*998\/fs.*unmount it, then call Cleanup again/);
-  t.deepEqual(fs.readdirSync(snapshots), ['998']);
+  t.deepEqual(snapshotDirectories(root).stray, ['998']);
   execFileSync('umount', [mounted]);
   isMounted = false;
   await client.cleanup();
-  t.deepEqual(fs.readdirSync(snapshots), []);
+  t.deepEqual(snapshotDirectories(root).stray, []);
 });
 
 // Serial: the timing tests below write tens of thousands of files synchronously, which
@@ -248,37 +251,54 @@ test.serial('Remove drops the record before replying and the directory behind it
   t.is((await code(t, client.stat('gone'))).code, status.NOT_FOUND);
   t.deepEqual((await client.list()).map((i) => i.name), []);
   await client.cleanup();
-  t.deepEqual(fs.readdirSync(path.join(root, 'snapshots')), []);
+  const left = snapshotDirectories(root);
+  t.deepEqual([left.named, left.stray], [[], []]);
 });
 
-test('Prepare takes a directory made ahead in spare/; spare/ refills in batches, is left alone by Cleanup, and is emptied at restart', async (t) => {
+test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spares refill in batches, Cleanup leaves them alone, a clean stop deletes them, a crash\'s are left to Cleanup and their ids never come back', async (t) => {
   const dir = makeTempDir(t, 'rpc');
   const root = path.join(dir, 'root');
   const socket = path.join(dir, 'tsov.sock');
-  const spare = path.join(root, 'spare');
-  const first = await startSnapshotter(t, root, socket);
+  const snapshots = path.join(root, 'snapshots');
   const waitForSpares = async (atLeast = SPARE_DIRECTORIES) => {
-    for (let i = 0; i < 100 && fs.readdirSync(spare).length < atLeast; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    return fs.readdirSync(spare);
+    for (let i = 0; i < 100 && snapshotDirectories(root).spares.length < atLeast; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    return snapshotDirectories(root).spares;
   };
+  // Spares lived in <root>/spare/ before; a root from then is tidied at start.
+  fs.mkdirSync(path.join(root, 'spare', '3', 'fs'), { recursive: true });
+  const first = await startSnapshotter(t, root, socket);
+  t.false(fs.existsSync(path.join(root, 'spare')), 'the old spare/ is removed at start');
   const ready = await waitForSpares();
-  t.is(ready.length, SPARE_DIRECTORIES, `${SPARE_DIRECTORIES} empty snapshot directories wait in spare/`);
-  const taken = fs.statSync(path.join(spare, ready.sort((a, b) => Number(a) - Number(b))[0]!)).ino;
-  await first.client.prepare('a');
-  t.is(fs.statSync(path.join(root, 'snapshots', '1')).ino, taken, 'snapshots/1 is the oldest spare, renamed');
-  t.deepEqual(fs.readdirSync(path.join(root, 'snapshots', '1')).sort(), ['fs', 'work']);
-  t.is(fs.readdirSync(spare).length, SPARE_DIRECTORIES - 1, 'one taken: no refill yet (spares are made in batches)');
+  t.deepEqual(ready, Array.from({ length: SPARE_DIRECTORIES }, (_, i) => String(i + 1)), `${SPARE_DIRECTORIES} empty snapshot directories wait under the first ids`);
+  const taken = fs.statSync(path.join(snapshots, '1')).ino;
+  const mounts = await first.client.prepare('a');
+  t.is(mounts[0]!.source, path.join(snapshots, '1', 'fs'));
+  t.is(fs.statSync(path.join(snapshots, '1')).ino, taken, 'snapshot a is the oldest spare, in place');
+  t.deepEqual(snapshotDirectories(root), { named: ['1'], spares: ready.slice(1), stray: [] }, 'one taken: no refill yet (spares are made in batches)');
   for (let i = 0; i < SPARE_DIRECTORIES / 2; i++) await first.client.prepare(`more-${i}`);
-  const refilled = (await waitForSpares(SPARE_DIRECTORIES - 1)).length;
-  t.true(refilled >= SPARE_DIRECTORIES - 1, `spare/ is refilled in one batch once half are taken (${refilled} ready)`);
+  const refilled = await waitForSpares(SPARE_DIRECTORIES - 1);
+  t.true(refilled.length >= SPARE_DIRECTORIES - 1, `refilled in one batch once half are taken (${refilled.length} ready)`);
+  t.true(Number(refilled[refilled.length - 1]) > SPARE_DIRECTORIES, `the new ones have new ids (${refilled.join(' ')})`);
   await first.client.cleanup();
-  t.is(fs.readdirSync(spare).length, refilled, 'Cleanup does not touch spare/');
+  t.deepEqual(snapshotDirectories(root).spares, refilled, 'Cleanup does not touch the spares');
   await first.stop();
-  fs.mkdirSync(path.join(spare, 'left-by-a-crash', 'fs'), { recursive: true });
+  const named = snapshotDirectories(root).named;
+  t.deepEqual(snapshotDirectories(root), { named, spares: [], stray: [] }, 'a clean stop deletes the spares');
+  t.is(named.length, 1 + SPARE_DIRECTORIES / 2);
+
   const second = await startSnapshotter(t, root, socket);
-  const after = await waitForSpares();
-  t.false(after.includes('left-by-a-crash'), 'spare/ is emptied at start');
-  t.is((await second.client.stat('a')).kind, 'ACTIVE');
+  const crashed = await waitForSpares();
+  await second.stop('SIGKILL');
+  const third = await startSnapshotter(t, root, socket);
+  const fresh = await waitForSpares(2 * SPARE_DIRECTORIES);
+  t.true(crashed.every((id) => fresh.includes(id)), 'a crash\'s spares are still there: no record names them');
+  await third.client.cleanup();
+  const after = snapshotDirectories(root);
+  t.deepEqual(after.spares.filter((id) => crashed.includes(id)), [], 'Cleanup removes them');
+  const highest = Math.max(...crashed.map(Number));
+  t.true(after.spares.every((id) => Number(id) > highest), `the new spares\' ids (${after.spares.join(' ')}) are above every one found at start (${highest})`);
+  t.is(after.spares.length, SPARE_DIRECTORIES);
+  t.is((await third.client.stat('a')).kind, 'ACTIVE');
 });
 
 test('at start, a record whose directory did not survive is rolled back if its creation was never acknowledged; a committed one is reported', async (t) => {
@@ -293,7 +313,9 @@ test('at start, a record whose directory did not survive is rolled back if its c
   await first.stop();
   // What a power loss between the metadata commit and the directory's fsync leaves
   // (the reply waits for both, so these creations were never acknowledged):
-  for (const id of ['2', '3']) fs.rmSync(path.join(root, 'snapshots', id), { recursive: true });
+  const ids = readMetadataCopy(path.join(root, 'metadata.db'), (db) => db.prepare("SELECT id FROM snapshots WHERE name IN ('active', 'view')").all() as Array<{ id: number }>);
+  t.is(ids.length, 2);
+  for (const { id } of ids) fs.rmSync(path.join(root, 'snapshots', String(id)), { recursive: true });
   const second = await startSnapshotter(t, root, socket, ['--log-level', 'info']);
   t.deepEqual((await second.client.list()).map((i) => i.name), ['layer']);
   t.regex(second.stderr(), /rolled back snapshots whose creation was interrupted.*"active","view"/);

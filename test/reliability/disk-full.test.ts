@@ -11,7 +11,8 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
-import { readMetadataCopy } from '../support/metadata-copy';
+import { snapshotDirectories } from '../support/snapshot-directories';
+import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { encoding: 'utf8' });
@@ -33,10 +34,10 @@ function fill(dir: string): string {
   return filler;
 }
 
-/** Directories under snapshots/ that no record names (temp `new-*` ones included). */
+/** Directories under snapshots/ that no record names and are not one of the daemon's spares (at most SPARE_DIRECTORIES of those). */
 function strayDirectories(root: string): string[] {
-  const ids = readMetadataCopy(path.join(root, 'metadata.db'), (db) => new Set((db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((r) => String(r.id))));
-  return fs.readdirSync(path.join(root, 'snapshots')).filter((name) => !ids.has(name));
+  const { stray, spares } = snapshotDirectories(root);
+  return spares.length > SPARE_DIRECTORIES ? [...stray, `${spares.length} spares`] : stray;
 }
 
 /** A tsov-snapshotter whose root is a tmpfs of its own, mounted with `options`. */
@@ -78,21 +79,35 @@ test('a full root: Prepare is RESOURCE_EXHAUSTED, nothing half-made remains, the
   t.deepEqual(strayDirectories(root), []);
 });
 
-test('a read-only root: Prepare is UNAVAILABLE and says to remount; after remounting read-write it works', async (t) => {
+test('a read-only root: Prepare and View are UNAVAILABLE and say to remount; after remounting read-write they work', async (t) => {
   const { root, snapshotter } = await snapshotterOnTmpfs(t, 'read-only', 'size=8m');
   const c = snapshotter.client;
+  await c.prepare('base-active');
+  await c.commit('base', 'base-active');
   await c.prepare('before');
   // The whole root cannot be remounted read-only while SQLite holds its files open for writing
   // (EBUSY); the kernel's own errors-remount-ro does that. A read-only bind over snapshots/
-  // gives the same EROFS to every directory operation of Prepare.
+  // gives the same EROFS to every directory operation of Prepare and View.
   const snapshots = path.join(root, 'snapshots');
   run('mount', ['--bind', snapshots, snapshots]);
   run('mount', ['-o', 'remount,bind,ro', snapshots]);
-  const error = await t.throwsAsync(c.prepare('while-read-only'));
-  t.is((error as unknown as { code: number }).code, status.UNAVAILABLE);
-  t.regex(error.message, /read-only.*remount it read-write/);
+  const refused = (error: unknown) => {
+    t.is((error as { code?: number }).code, status.UNAVAILABLE, String(error));
+    t.regex(String((error as Error).message), /read-only.*remount it read-write/);
+  };
+  refused(await c.view('view-while-read-only', 'base').catch((error: unknown) => error));
+  // A Prepare that takes a spare made before touches nothing under snapshots/ (only the
+  // metadata, which a read-only filesystem refuses too; this bind leaves it writable): the
+  // first Prepare after the spares made before are gone is refused.
+  let taken = 0;
+  let refusal: unknown;
+  for (; refusal === undefined && taken <= SPARE_DIRECTORIES; taken++) refusal = await c.prepare(`while-read-only-${taken}`).then(() => undefined, (error: unknown) => error);
+  t.log(`${taken - 1} Prepares took spares made before the filesystem went read-only`);
+  refused(refusal);
+  refused(await c.prepare('while-read-only').catch((error: unknown) => error));
   t.is((await c.stat('before')).kind, 'ACTIVE');
   run('umount', [snapshots]);
   await c.prepare('while-read-only');
+  await c.view('view-while-read-only', 'base');
   t.deepEqual(strayDirectories(root), []);
 });

@@ -21,6 +21,8 @@ import { SnapshotsClient } from '../support/snapshots-client';
 import { startSnapshotter, type RunningSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { readMetadataCopy } from '../support/metadata-copy';
+import { snapshotDirectories } from '../support/snapshot-directories';
+import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 const SEED = testSeed(7);
 const ROUNDS = 20;
@@ -114,7 +116,7 @@ function recordIds(root: string): number[] {
   return readMetadataCopy(path.join(root, 'metadata.db'), (db) => (db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((row) => row.id));
 }
 
-function snapshotDirectories(root: string): string[] {
+function directoryNames(root: string): string[] {
   return fs.readdirSync(path.join(root, 'snapshots'));
 }
 
@@ -146,7 +148,7 @@ test(`kill -9 at ${ROUNDS} random moments under a mixed workload of ${CLIENTS} c
 
     // The dead daemon's state: every record has its directory (temp directories may be left).
     const ids = recordIds(root);
-    const dirs = new Set(snapshotDirectories(root));
+    const dirs = new Set(directoryNames(root));
     for (const id of ids) if (!dirs.has(String(id))) unexpected.push(`round ${round}: record ${id} has no directory`);
 
     snapshotter = await startSnapshotter(t, root, socket);
@@ -169,10 +171,11 @@ test(`kill -9 at ${ROUNDS} random moments under a mixed workload of ${CLIENTS} c
     }
     ledger.uncertain.clear();
     await client.cleanup();
+    // Cleanup removes every directory no record names but the spares the restarted daemon keeps for Prepare.
+    const { stray, spares } = snapshotDirectories(root);
+    for (const name of stray) unexpected.push(`round ${round}: ${name} left after Cleanup (no record names it)`);
+    if (spares.length > SPARE_DIRECTORIES) unexpected.push(`round ${round}: ${spares.length} spare directories after Cleanup (${spares.join(' ')}), more than the ${SPARE_DIRECTORIES} a daemon keeps`);
     const after = new Set(recordIds(root).map(String));
-    for (const name of snapshotDirectories(root)) {
-      if (!after.has(name)) unexpected.push(`round ${round}: ${name} left after Cleanup (no record names it)`);
-    }
     for (const id of after) if (!fs.existsSync(path.join(root, 'snapshots', id, 'fs'))) unexpected.push(`round ${round}: record ${id} has no fs directory after Cleanup`);
   }
   t.deepEqual(unexpected, []);

@@ -10,7 +10,6 @@
  * MAX_PENDING, and the Removes in flight that then wait for their own), and
  * all are gone once the load stops.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { MAX_PENDING } from '../../snapshotter/deferred-removals';
@@ -19,6 +18,8 @@ import { sample, scrape } from '../support/metrics-scrape';
 import { SnapshotsClient } from '../support/snapshots-client';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { snapshotDirectories } from '../support/snapshot-directories';
+import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 const SEED = testSeed(32);
 const CLIENTS = 32;
@@ -112,7 +113,8 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
     await new Promise((resolve) => setTimeout(resolve, 200));
     left = sample(await scrape(metrics), 'tsov_snapshot_directories_awaiting_deletion') ?? Number.NaN;
   }
-  const onDisk = fs.readdirSync(path.join(dir, 'root', 'snapshots')).length;
+  const directories = snapshotDirectories(path.join(dir, 'root'));
+  const onDisk = directories.named.length + directories.stray.length;
   const records = (await snapshotter.client.list()).length;
 
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -127,13 +129,14 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   t.log(`RSS MiB: ${rss.map((r) => mib(r.bytes)).join(' ')}`);
   t.log(`old + large-object space used MiB: ${heap.map(mib).join(' ')}`);
   t.log(`filesystem threads' heaps MiB: ${threadHeaps.map(mib).join(' ')}`);
-  t.log(`directories awaiting deletion per window: ${awaitingDeletion.join(' ')}; 10 s after the load ${left}; ${onDisk} directories for ${records} snapshots`);
+  t.log(`directories awaiting deletion per window: ${awaitingDeletion.join(' ')}; 10 s after the load ${left}; ${onDisk} directories for ${records} snapshots, and ${directories.spares.length} spares`);
   t.deepEqual(errors.slice(0, 10), [], `${errors.length} errors`);
   t.true(lags.length >= 3 && lags.every(Number.isFinite), `lag samples: ${lags.join(', ')}`);
   t.true(worstLag < MAX_LAG_SECONDS, `event loop stalled ${(worstLag * 1000).toFixed(1)} ms`);
   t.true(Math.max(...awaitingDeletion) <= 2 * MAX_PENDING + CLIENTS, `deletions fell behind: ${Math.max(...awaitingDeletion)} directories waiting`);
   t.is(left, 0, 'directories still waiting for deletion after the load stopped');
   t.is(onDisk, records, 'a directory under snapshots/ for each snapshot, no more');
+  t.true(directories.spares.length <= SPARE_DIRECTORIES, `${directories.spares.length} spare directories, more than the ${SPARE_DIRECTORIES} kept`);
   // Flat: memory saws up and down with V8's collections; what a leak raises is the floor after
   // each collection. The old and large-object spaces' floor must not grow from the first third of the run to the
   // last by more than a quarter and 8 MiB (16 samples seldom land right after a major collection;

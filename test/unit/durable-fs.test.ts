@@ -54,3 +54,9 @@ test('a batch: every directory\'s entries first, then each directory fsynced onc
   ]);
   t.deepEqual(made(), ['mkdir 1', 'mkdir 1/fs', 'mkdir 1/work', 'mkdir 2', 'mkdir 2/fs', 'fsync 1', 'fsync 2']);
 });
+
+test('a batch with the directory that holds them (spares in snapshots/): that one is fsynced last, once', async (t) => {
+  const { calls, made } = recordingCalls();
+  await makeSnapshotDirectories(calls, [{ dir: '/x/s/1', kind: 'active' }, { dir: '/x/s/2', kind: 'active' }], '/x/s');
+  t.deepEqual(made(), ['mkdir s/1', 'mkdir s/1/fs', 'mkdir s/1/work', 'mkdir s/2', 'mkdir s/2/fs', 'mkdir s/2/work', 'fsync s/1', 'fsync s/2', 'fsync s']);
+});

@@ -1,0 +1,48 @@
+/**
+ * What is under a snapshotter root's snapshots/, judged against its metadata
+ * (read from a copy: metadata-copy.ts). tsov-snapshotter keeps up to
+ * SPARE_DIRECTORIES empty snapshot directories there for Prepare, each under
+ * an id no record names yet (snapshotter/spare-directories.ts): a directory
+ * no record names is a spare when it holds exactly an empty fs/ and an empty
+ * work/ with the modes the snapshotter gives them, and stray otherwise.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { readMetadataCopy } from './metadata-copy';
+
+export interface SnapshotDirectories {
+  /** Named by a record. */
+  named: string[];
+  /** Named by none, and shaped as a spare. */
+  spares: string[];
+  /** Named by none, and not a spare: what Cleanup should have removed, or a leak. */
+  stray: string[];
+}
+
+export function snapshotDirectories(root: string): SnapshotDirectories {
+  const ids = readMetadataCopy(path.join(root, 'metadata.db'), (db) => new Set((db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((r) => String(r.id))));
+  const result: SnapshotDirectories = { named: [], spares: [], stray: [] };
+  const snapshots = path.join(root, 'snapshots');
+  for (const name of fs.readdirSync(snapshots).sort((a, b) => Number(a) - Number(b) || a.localeCompare(b))) {
+    if (ids.has(name)) result.named.push(name);
+    else if (isSpare(path.join(snapshots, name))) result.spares.push(name);
+    else result.stray.push(name);
+  }
+  return result;
+}
+
+function isSpare(dir: string): boolean {
+  const mode = (file: string) => fs.lstatSync(file).mode & 0o7777;
+  try {
+    return (
+      fs.readdirSync(dir).sort().join(',') === 'fs,work' &&
+      fs.readdirSync(path.join(dir, 'fs')).length === 0 &&
+      fs.readdirSync(path.join(dir, 'work')).length === 0 &&
+      mode(dir) === 0o700 &&
+      mode(path.join(dir, 'fs')) === 0o755 &&
+      mode(path.join(dir, 'work')) === 0o711
+    );
+  } catch {
+    return false;
+  }
+}

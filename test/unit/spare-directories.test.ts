@@ -1,0 +1,114 @@
+import test from 'ava';
+import winston from 'winston';
+import { Writable } from 'node:stream';
+import { SpareDirectories } from '../../snapshotter/spare-directories';
+
+/** A pool over fake directories: ids from a counter, made and discarded in memory, with gates to hold a batch mid-way. */
+function pool(options: { target?: number; failWhen?: (ids: number[]) => boolean } = {}) {
+  let next = 1;
+  const onDisk = new Set<number>();
+  const batches: number[][] = [];
+  const discarded: number[][] = [];
+  const warnings: string[] = [];
+  let hold: Promise<void> | undefined;
+  const logger = winston.createLogger({
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream: new Writable({ write: (chunk: Buffer, _e, done) => (warnings.push(chunk.toString()), done()) }) })],
+  });
+  const spares = new SpareDirectories({
+    target: options.target ?? 4,
+    reserve: () => next++,
+    make: async (ids) => {
+      batches.push(ids);
+      ids.forEach((id) => onDisk.add(id));
+      await hold;
+      if (options.failWhen?.(ids) === true) throw new Error('ENOSPC: no space left on device');
+    },
+    discard: async (ids) => {
+      discarded.push(ids);
+      ids.forEach((id) => onDisk.delete(id));
+    },
+    logger,
+  });
+  return {
+    spares,
+    onDisk,
+    batches,
+    discarded,
+    warnings,
+    holdNext: () => {
+      let release!: () => void;
+      hold = new Promise((resolve) => (release = resolve));
+      return () => {
+        hold = undefined;
+        release();
+      };
+    },
+  };
+}
+
+test('start fills the pool under fresh ids; take gives the oldest; the taken ones are made again once half are gone, in one batch', async (t) => {
+  const { spares, batches } = pool({ target: 4 });
+  await spares.start();
+  t.deepEqual(batches, [[1, 2, 3, 4]]);
+  t.is(spares.take(), 1);
+  await spares.settled();
+  t.deepEqual(batches, [[1, 2, 3, 4]], 'one of four taken: not yet');
+  t.is(spares.take(), 2);
+  await spares.settled();
+  t.deepEqual(batches, [[1, 2, 3, 4], [5, 6]], 'half taken: refilled to the target in one batch');
+  t.is(spares.count, 4);
+  t.deepEqual([spares.take(), spares.take(), spares.take(), spares.take()], [3, 4, 5, 6]);
+});
+
+test('has() covers the ready spares and a batch being made, never a taken one: what Cleanup must leave alone', async (t) => {
+  const { spares, holdNext } = pool({ target: 4 });
+  await spares.start();
+  t.true(['1', '2', '3', '4'].every((name) => spares.has(name)));
+  t.false(spares.has('5'));
+  const release = holdNext();
+  spares.take();
+  spares.take();
+  t.false(spares.has('1'), 'taken: the snapshot that took it answers for it');
+  t.true(spares.has('5') && spares.has('6'), 'being made: its directories may exist already');
+  t.false(spares.has('7') || spares.has('new-5') || spares.has(''), 'ids not given, names that are no id');
+  release();
+  await spares.settled();
+  t.true(spares.has('6'));
+});
+
+test('a batch that fails is discarded whole and said once; take() still answers (undefined: Prepare makes its own) and retries', async (t) => {
+  let failing = true;
+  const { spares, discarded, warnings, onDisk } = pool({ target: 2, failWhen: () => failing });
+  await spares.start();
+  t.deepEqual(discarded, [[1, 2]]);
+  t.is(onDisk.size, 0, 'nothing half made is left');
+  t.is(spares.take(), undefined);
+  await spares.settled();
+  t.is(spares.take(), undefined);
+  await spares.settled();
+  t.is(warnings.length, 1, warnings.join(''));
+  t.regex(warnings[0]!, /could not make a spare snapshot directory/);
+  t.regex(warnings[0]!, /ENOSPC/);
+  failing = false;
+  t.is(spares.take(), undefined);
+  await spares.settled();
+  t.is(spares.take(), 7, 'ids of failed batches are never given again');
+});
+
+test('close deletes the spares left, waits for a batch in flight (and deletes it too), and makes no more', async (t) => {
+  const { spares, discarded, onDisk, holdNext, batches } = pool({ target: 4 });
+  await spares.start();
+  const release = holdNext();
+  spares.take();
+  spares.take();
+  spares.take();
+  const closed = spares.close();
+  release();
+  await closed;
+  t.deepEqual(discarded, [[4, 5, 6]], 'the one ready and the batch that was being made');
+  t.is(onDisk.size, 3, 'only the three taken (their snapshots own them)');
+  t.is(spares.take(), undefined);
+  await spares.settled();
+  t.is(batches.length, 2, 'no refill after close');
+});
