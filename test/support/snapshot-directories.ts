@@ -3,11 +3,12 @@
  * (read from a copy: metadata-copy.ts). tsov-snapshotter keeps up to
  * SPARE_DIRECTORIES empty snapshot directories there for Prepare, each under
  * an id no record names yet (snapshotter/spare-directories.ts): a directory
- * no record names is a spare when it holds exactly an empty fs/ and an empty
- * work/ with the modes the snapshotter gives them, and stray otherwise.
+ * no record names is a spare when it is shaped as one (harness/spare-shape.ts),
+ * and stray otherwise.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isSpareShaped } from '../../harness/spare-shape';
 import { readMetadataCopy } from './metadata-copy';
 
 export interface SnapshotDirectories {
@@ -25,24 +26,8 @@ export function snapshotDirectories(root: string): SnapshotDirectories {
   const snapshots = path.join(root, 'snapshots');
   for (const name of fs.readdirSync(snapshots).sort((a, b) => Number(a) - Number(b) || a.localeCompare(b))) {
     if (ids.has(name)) result.named.push(name);
-    else if (isSpare(path.join(snapshots, name))) result.spares.push(name);
+    else if (isSpareShaped(path.join(snapshots, name))) result.spares.push(name);
     else result.stray.push(name);
   }
   return result;
-}
-
-function isSpare(dir: string): boolean {
-  const mode = (file: string) => fs.lstatSync(file).mode & 0o7777;
-  try {
-    return (
-      fs.readdirSync(dir).sort().join(',') === 'fs,work' &&
-      fs.readdirSync(path.join(dir, 'fs')).length === 0 &&
-      fs.readdirSync(path.join(dir, 'work')).length === 0 &&
-      mode(dir) === 0o700 &&
-      mode(path.join(dir, 'fs')) === 0o755 &&
-      mode(path.join(dir, 'work')) === 0o711
-    );
-  } catch {
-    return false;
-  }
 }

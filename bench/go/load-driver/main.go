@@ -53,6 +53,7 @@ func main() {
 	workers := flag.Int("workers", 1, "cycle: concurrent workers")
 	files := flag.Int("files", 0, "cycle: small files written into the upper before Commit; usage: files in the active snapshot's upper")
 	duration := flag.Duration("duration", 10*time.Second, "cycle: how long to run")
+	rate := flag.Float64("rate", 0, "cycle: at most this many cycles per second in all (0: each worker starts its next cycle at once)")
 	layers := flag.Int("layers", 128, "chain: layers under the view")
 	count := flag.Int("snapshots", 2000, "list: committed snapshots to list")
 	calls := flag.Int("calls", 1000, "chain, list, usage: timed calls")
@@ -72,7 +73,7 @@ func main() {
 	var result Result
 	switch *workload {
 	case "cycle":
-		result, err = cycle(ctx, sn, *workers, *files, *duration)
+		result, err = cycle(ctx, sn, *workers, *files, *duration, *rate)
 	case "chain":
 		result, err = chain(ctx, sn, *layers, *calls)
 	case "list":
@@ -96,11 +97,20 @@ func fail(err error) {
 }
 
 // cycle: each worker loops Prepare(parent=base) → Mounts → write files →
-// Commit → Stat → Remove; one operation is one whole loop.
-func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, duration time.Duration) (Result, error) {
+// Commit → Stat → Remove; one operation is one whole loop. With a rate, a
+// worker starts a cycle only on a tick of a shared ticker (ticks no worker
+// is free to take are dropped), so two servers can be compared at the same
+// load instead of each at the load its own speed invites.
+func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, duration time.Duration, rate float64) (Result, error) {
 	base, err := commitBase(ctx, sn, "cycle-base")
 	if err != nil {
 		return Result{}, err
+	}
+	var ticks <-chan time.Time
+	if rate > 0 {
+		ticker := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer ticker.Stop()
+		ticks = ticker.C
 	}
 	var (
 		mu        sync.Mutex
@@ -118,6 +128,9 @@ func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, du
 			var mine []time.Duration
 			calls := map[string][]time.Duration{}
 			for i := 0; time.Now().Before(deadline); i++ {
+				if ticks != nil {
+					<-ticks
+				}
 				began := time.Now()
 				if err := oneCycle(ctx, sn, base, fmt.Sprintf("w%d-%d", w, i), files, calls); err != nil {
 					mu.Lock()
@@ -149,7 +162,7 @@ func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, du
 		measurements[call] = Latency{Count: len(ds), P50Ms: c50, P99Ms: c99}
 	}
 	return Result{
-		Workload:     fmt.Sprintf("cycle workers=%d files=%d", workers, files),
+		Workload:     fmt.Sprintf("cycle workers=%d files=%d rate=%g", workers, files, rate),
 		Operations:   len(latencies),
 		Seconds:      elapsed,
 		PerSecond:    float64(len(latencies)) / elapsed,

@@ -1,0 +1,25 @@
+/**
+ * Whether a directory under a snapshotter's snapshots/ looks like one of
+ * tsov-snapshotter's spares (snapshotter/spare-directories.ts): exactly an
+ * empty fs/ and an empty work/, with the modes the snapshotter makes them
+ * with. A freshly prepared, unwritten snapshot looks the same; only the
+ * metadata tells the two apart (a spare has no record).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export function isSpareShaped(dir: string): boolean {
+  const mode = (file: string) => fs.lstatSync(file).mode & 0o7777;
+  try {
+    return (
+      fs.readdirSync(dir).sort().join(',') === 'fs,work' &&
+      fs.readdirSync(path.join(dir, 'fs')).length === 0 &&
+      fs.readdirSync(path.join(dir, 'work')).length === 0 &&
+      mode(dir) === 0o700 &&
+      mode(path.join(dir, 'fs')) === 0o755 &&
+      mode(path.join(dir, 'work')) === 0o711
+    );
+  } catch {
+    return false;
+  }
+}
