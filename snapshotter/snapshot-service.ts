@@ -365,18 +365,15 @@ export class SnapshotService {
     const parentRecord = this.store.read(check);
     const remap = planRemap({ labels, parent, grandparent: parentRecord?.parentName ?? '' });
     if (remap.kind === 'idmapped') await this.idmap.require(key);
-    /** Set once the snapshot has an id (and so a directory to undo). */
-    let id: number | undefined;
+    // Taken and marked as being created in one step: Cleanup never finds it between the two.
+    const spare = kind === 'active' ? this.spares.take() : undefined;
+    const id = spare ?? this.store.reserveId();
+    const dir = this.layout.snapshotDir(id);
+    this.creating.add(String(id));
     let recorded = false;
     try {
       // The mapped root owns the new layer's root (containerd's createSnapshot), else the parent's owner does.
       const owner = remap.kind !== 'none' ? remap.owner : parentRecord === undefined ? undefined : await this.caches.ownerOf(parentRecord.id, async () => ownerToCopy(await fs.stat(this.layout.fsDir(parentRecord.id))));
-      // Taken and marked as being created in one step: Cleanup never finds it between the two.
-      const spare = kind === 'active' ? this.spares.take() : undefined;
-      const newId = spare ?? this.store.reserveId();
-      id = newId;
-      this.creating.add(String(newId));
-      const dir = this.layout.snapshotDir(newId);
       // A spare is durable already, its entry in snapshots/ included (and fs/ with the owner it
       // takes here); a directory made here is too, but for that entry, which is synced below.
       if (spare !== undefined) {
@@ -387,7 +384,7 @@ export class SnapshotService {
       // The directory exists (in the page cache): record it, and make both durable at once.
       const record = this.store.write((tx) => {
         const parentNow = check(tx);
-        tx.insert({ id: newId, name: key, parentId: parentNow?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
+        tx.insert({ id, name: key, parentId: parentNow?.id ?? null, kind, now: this.clock(), labels: storedLabels(labels) });
         recorded = true;
         return this.mountsOf(tx, getExisting(tx, key));
       });
@@ -396,10 +393,10 @@ export class SnapshotService {
     } catch (error) {
       // Unless the record was committed (a failed fsync after it is NotDurableError), nothing
       // names the directory: remove it now rather than leave it to Cleanup.
-      if (id !== undefined && !(recorded && error instanceof NotDurableError)) await fs.rm(this.layout.snapshotDir(id), { recursive: true, force: true }).catch(() => undefined);
+      if (!(recorded && error instanceof NotDurableError)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
     } finally {
-      if (id !== undefined) this.creating.delete(String(id));
+      this.creating.delete(String(id));
     }
   }
 

@@ -20,8 +20,7 @@ import { Random, testSeed } from '../support/random';
 import { SnapshotsClient } from '../support/snapshots-client';
 import { startSnapshotter, type RunningSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
-import { readMetadataCopy } from '../support/metadata-copy';
-import { snapshotDirectories } from '../support/snapshot-directories';
+import { recordIds, snapshotDirectories } from '../support/snapshot-directories';
 import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 const SEED = testSeed(7);
@@ -110,10 +109,6 @@ function recordId(ledger: Ledger, mounts: MountSpec[], key: string, unexpected: 
   if (ledger.acknowledgedIds.has(id)) unexpected.push(`${key}: id ${id} was handed out before`);
   if (id <= ledger.maxIdBeforeCrash) unexpected.push(`${key}: id ${id} is not above ${ledger.maxIdBeforeCrash}, the highest id acknowledged before the last crash (${kind})`);
   ledger.acknowledgedIds.add(id);
-}
-
-function recordIds(root: string): number[] {
-  return readMetadataCopy(path.join(root, 'metadata.db'), (db) => (db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((row) => row.id));
 }
 
 function directoryNames(root: string): string[] {

@@ -20,8 +20,13 @@ export interface SnapshotDirectories {
   stray: string[];
 }
 
+/** The ids of every snapshot the root's metadata records. */
+export function recordIds(root: string): number[] {
+  return readMetadataCopy(path.join(root, 'metadata.db'), (db) => (db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((row) => row.id));
+}
+
 export function snapshotDirectories(root: string): SnapshotDirectories {
-  const ids = readMetadataCopy(path.join(root, 'metadata.db'), (db) => new Set((db.prepare('SELECT id FROM snapshots').all() as Array<{ id: number }>).map((r) => String(r.id))));
+  const ids = new Set(recordIds(root).map(String));
   const result: SnapshotDirectories = { named: [], spares: [], stray: [] };
   const snapshots = path.join(root, 'snapshots');
   for (const name of fs.readdirSync(snapshots).sort((a, b) => Number(a) - Number(b) || a.localeCompare(b))) {
