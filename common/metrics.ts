@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { StartupError } from './errors';
 
@@ -25,6 +26,9 @@ export class DaemonMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [this.registry],
     });
+    // prom-client's heap gauges give what V8 reserved and used, not what is resident: this one
+    // is the part of the process's resident memory that is the main thread's JavaScript heap.
+    this.gauge('tsov_nodejs_heap_resident_bytes', "V8 heap of the main thread resident in memory (part of tsov_process_resident_memory_bytes)", () => v8.getHeapStatistics().total_physical_size);
   }
 
   /** A gauge whose value is read at each scrape. */

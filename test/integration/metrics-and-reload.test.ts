@@ -31,6 +31,10 @@ test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, lat
   // Commit measured each layer's usage on the measuring thread, which is still running: its heap is reported.
   const threadHeap = sample(text, 'tsov_snapshotter_thread_heap_bytes') ?? 0;
   t.true(threadHeap > 2 ** 20, `filesystem threads' heap ${threadHeap} bytes`);
+  // The main thread's resident heap is part of the process's resident memory.
+  const mainHeap = sample(text, 'tsov_nodejs_heap_resident_bytes') ?? 0;
+  const rss = sample(text, 'tsov_process_resident_memory_bytes') ?? 0;
+  t.true(mainHeap > 2 ** 20 && mainHeap < rss, `main thread's resident heap ${mainHeap} bytes of ${rss}`);
 });
 
 test('tsov-helper metrics: live mounts by backend, mount attempts by result, probe answers', async (t) => {
