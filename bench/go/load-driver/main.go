@@ -42,9 +42,11 @@ type Result struct {
 
 // Latency summarises one kind of call.
 type Latency struct {
-	Count int     `json:"count"`
-	P50Ms float64 `json:"p50Ms"`
-	P99Ms float64 `json:"p99Ms"`
+	Count  int     `json:"count"`
+	MeanMs float64 `json:"meanMs"`
+	P50Ms  float64 `json:"p50Ms"`
+	P90Ms  float64 `json:"p90Ms"`
+	P99Ms  float64 `json:"p99Ms"`
 }
 
 func main() {
@@ -158,8 +160,7 @@ func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, du
 	p50, p99 := percentiles(latencies)
 	measurements := map[string]Latency{}
 	for call, ds := range perCall {
-		c50, c99 := percentiles(ds)
-		measurements[call] = Latency{Count: len(ds), P50Ms: c50, P99Ms: c99}
+		measurements[call] = summarise(ds)
 	}
 	return Result{
 		Workload:     fmt.Sprintf("cycle workers=%d files=%d rate=%g", workers, files, rate),
@@ -394,15 +395,25 @@ func timeCallsAfter(name string, calls int, before, call func() error) (Result, 
 	return Result{Workload: name, Operations: calls, Seconds: elapsed, PerSecond: float64(calls) / elapsed, P50Ms: p50, P99Ms: p99}, nil
 }
 
-func percentiles(latencies []time.Duration) (float64, float64) {
+// summarise gives one kind of call's count, mean and percentiles: the mean is what a
+// sequential caller's rate follows, the percentiles say where it is lost.
+func summarise(latencies []time.Duration) Latency {
 	if len(latencies) == 0 {
-		return 0, 0
+		return Latency{}
 	}
 	sorted := append([]time.Duration(nil), latencies...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	at := func(q float64) float64 {
-		index := int(q * float64(len(sorted)-1))
-		return float64(sorted[index].Microseconds()) / 1000
+	at := func(q float64) float64 { return milliseconds(sorted[int(q*float64(len(sorted)-1))]) }
+	var total time.Duration
+	for _, d := range sorted {
+		total += d
 	}
-	return at(0.50), at(0.99)
+	return Latency{Count: len(sorted), MeanMs: milliseconds(total) / float64(len(sorted)), P50Ms: at(0.50), P90Ms: at(0.90), P99Ms: at(0.99)}
+}
+
+func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func percentiles(latencies []time.Duration) (float64, float64) {
+	summary := summarise(latencies)
+	return summary.P50Ms, summary.P99Ms
 }
