@@ -12,6 +12,9 @@ import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectories } from './durable-fs';
 import type { FsJob, FsJobReply, RemoveFailure } from './fs-worker';
 
+const HEAP_REPORT_INTERVAL_MS = 1000;
+let heapReportedAtMs = -Infinity;
+
 const port = parentPort;
 if (port === null) throw new Error('fs-worker-thread runs only as a worker thread');
 
@@ -41,7 +44,13 @@ port.on('message', async (job: FsJob) => {
     const e = error as NodeJS.ErrnoException;
     reply = { id: job.id, error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } };
   }
-  // What this thread's heap holds now, for the snapshotter's metrics (its RSS is shared with the main thread's).
-  reply.heapBytes = v8.getHeapStatistics().total_physical_size;
+  // What this thread's heap holds now, for the snapshotter's metrics (its RSS is shared with the
+  // main thread's): at most once a second, as v8.getHeapStatistics() costs ~50 µs of CPU, more
+  // than the rest of a job's round trip (measured: 92 against 41 µs back to back).
+  const now = performance.now();
+  if (now - heapReportedAtMs >= HEAP_REPORT_INTERVAL_MS) {
+    heapReportedAtMs = now;
+    reply.heapBytes = v8.getHeapStatistics().total_physical_size;
+  }
   port.postMessage(reply);
 });

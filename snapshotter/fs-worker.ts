@@ -32,7 +32,7 @@ export type FsJobReply = {
   /** remove: the directories left behind (the others are gone). */
   failures?: RemoveFailure[];
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
-  /** The thread's V8 heap, resident bytes, after the job. */
+  /** The thread's V8 heap, resident bytes, after the job: at most once a second (absent otherwise). */
   heapBytes?: number;
 };
 
@@ -72,7 +72,7 @@ export class FsWorker {
     return reply.failures ?? [];
   }
 
-  /** The thread's V8 heap (resident bytes) as it reported after its last job; 0 while no thread runs. */
+  /** The thread's V8 heap (resident bytes) as it last reported (after a job, at most once a second); 0 while no thread runs. */
   get heapBytes(): number {
     return this.worker === undefined ? 0 : this.lastHeapBytes;
   }

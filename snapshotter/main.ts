@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     );
     metrics.gauge(
       'tsov_snapshotter_thread_heap_bytes',
-      "V8 heap resident in the filesystem threads (making, deleting and measuring snapshot directories) as each reported after its last job, 0 for one not running; part of the process's resident memory, not of tsov_nodejs_heap_* (the main thread's)",
+      "V8 heap resident in the filesystem threads (making, deleting and measuring snapshot directories) as each last reported (after a job, at most once a second), 0 for one not running; part of the process's resident memory, not of tsov_nodejs_heap_* (the main thread's)",
       () => service.threadHeapBytes,
     );
     metricsServer = await serveMetrics(metrics, metricsAddress);
