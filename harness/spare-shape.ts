@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { FS_DIR_MODE, SNAPSHOT_DIR_MODE, WORK_DIR_MODE } from '../snapshotter/durable-fs';
 
 export function isSpareShaped(dir: string): boolean {
   const mode = (file: string) => fs.lstatSync(file).mode & 0o7777;
@@ -15,9 +16,9 @@ export function isSpareShaped(dir: string): boolean {
       fs.readdirSync(dir).sort().join(',') === 'fs,work' &&
       fs.readdirSync(path.join(dir, 'fs')).length === 0 &&
       fs.readdirSync(path.join(dir, 'work')).length === 0 &&
-      mode(dir) === 0o700 &&
-      mode(path.join(dir, 'fs')) === 0o755 &&
-      mode(path.join(dir, 'work')) === 0o711
+      mode(dir) === SNAPSHOT_DIR_MODE &&
+      mode(path.join(dir, 'fs')) === FS_DIR_MODE &&
+      mode(path.join(dir, 'work')) === WORK_DIR_MODE
     );
   } catch {
     return false;

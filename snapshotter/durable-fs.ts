@@ -17,9 +17,10 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 
-const SNAPSHOT_DIR_MODE = 0o700;
-const FS_DIR_MODE = 0o755;
-const WORK_DIR_MODE = 0o711;
+/** The modes of snapshots/<id>, its fs/ and its work/ (also what tells a spare by its shape: harness/spare-shape.ts). */
+export const SNAPSHOT_DIR_MODE = 0o700;
+export const FS_DIR_MODE = 0o755;
+export const WORK_DIR_MODE = 0o711;
 
 /** This process's ids, read once (each call is a system call). */
 const EUID = process.geteuid?.();

@@ -377,7 +377,7 @@ export class SnapshotService {
       // A spare is durable already, its entry in snapshots/ included (and fs/ with the owner it
       // takes here); a directory made here is too, but for that entry, which is synced below.
       if (spare !== undefined) {
-        if (owner !== undefined) await this.giveOwner(dir, owner);
+        if (owner !== undefined) await this.giveOwner(id, owner);
       } else {
         await this.fsWorker.makeSnapshotDirectories([dir], { kind, owner });
       }
@@ -401,9 +401,10 @@ export class SnapshotService {
   }
 
   /** A spare's fs/ takes the owner its parent's has, durably (the owner is fs/'s inode's: see durable-fs.ts). */
-  private async giveOwner(dir: string, owner: NonNullable<SnapshotDirectoryRequest['owner']>): Promise<void> {
-    await THREAD_POOL_CALLS.lchown(`${dir}/fs`, owner.uid, owner.gid);
-    await THREAD_POOL_CALLS.fsyncDirectory(`${dir}/fs`);
+  private async giveOwner(id: number, owner: NonNullable<SnapshotDirectoryRequest['owner']>): Promise<void> {
+    const fsDir = this.layout.fsDir(id);
+    await THREAD_POOL_CALLS.lchown(fsDir, owner.uid, owner.gid);
+    await THREAD_POOL_CALLS.fsyncDirectory(fsDir);
   }
 
   /** Makes dir's entry in snapshots/ durable; a failure means it was made but may not survive a crash. */
