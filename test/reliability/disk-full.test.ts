@@ -11,7 +11,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
-import { snapshotDirectories } from '../support/snapshot-directories';
+import { unexpectedDirectories } from '../support/snapshot-directories';
 import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 function run(command: string, args: string[]): void {
@@ -32,12 +32,6 @@ function fill(dir: string): string {
     fs.closeSync(fd);
   }
   return filler;
-}
-
-/** Directories under snapshots/ that no record names and are not one of the daemon's spares (at most SPARE_DIRECTORIES of those). */
-function strayDirectories(root: string): string[] {
-  const { stray, spares } = snapshotDirectories(root);
-  return spares.length > SPARE_DIRECTORIES ? [...stray, `${spares.length} spares`] : stray;
 }
 
 /** A tsov-snapshotter whose root is a tmpfs of its own, mounted with `options`. */
@@ -69,14 +63,14 @@ test('a full root: Prepare is RESOURCE_EXHAUSTED, nothing half-made remains, the
   t.true(refusals.length > 0, 'the full filesystem refused at least one Prepare');
   t.log(`${refusals.length} of 20 refused: ${[...new Set(refusals.map((r) => r.replace(/"full-\d+"/, 'KEY')))].join(' | ')}`);
   t.regex(refusals[0]!, /no space left .*free space on the snapshotter root/);
-  t.deepEqual(strayDirectories(root), [], 'no temp or unnamed snapshot directory is left');
+  t.deepEqual(unexpectedDirectories(root), [], 'no temp or unnamed snapshot directory is left');
   t.is((await c.stat('base')).kind, 'COMMITTED', 'reads keep working on a full disk');
   t.is(snapshotter.process.exitCode, null, 'still running');
 
   fs.rmSync(filler);
   for (let i = 0; i < 20; i++) await c.prepare(`after-${i}`, 'base');
   t.is((await c.list()).length, 1 + (20 - refusals.length) + 20, 'base, the Prepares that fit before, and the 20 after');
-  t.deepEqual(strayDirectories(root), []);
+  t.deepEqual(unexpectedDirectories(root), []);
 });
 
 test('a read-only root: Prepare and View are UNAVAILABLE and say to remount; after remounting read-write they work', async (t) => {
@@ -109,5 +103,5 @@ test('a read-only root: Prepare and View are UNAVAILABLE and say to remount; aft
   run('umount', [snapshots]);
   await c.prepare('while-read-only');
   await c.view('view-while-read-only', 'base');
-  t.deepEqual(strayDirectories(root), []);
+  t.deepEqual(unexpectedDirectories(root), []);
 });

@@ -20,8 +20,7 @@ import { Random, testSeed } from '../support/random';
 import { SnapshotsClient } from '../support/snapshots-client';
 import { startSnapshotter, type RunningSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
-import { recordIds, snapshotDirectories } from '../support/snapshot-directories';
-import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
+import { recordIds, unexpectedDirectories } from '../support/snapshot-directories';
 
 const SEED = testSeed(7);
 const ROUNDS = 20;
@@ -167,9 +166,7 @@ test(`kill -9 at ${ROUNDS} random moments under a mixed workload of ${CLIENTS} c
     ledger.uncertain.clear();
     await client.cleanup();
     // Cleanup removes every directory no record names but the spares the restarted daemon keeps for Prepare.
-    const { stray, spares } = snapshotDirectories(root);
-    for (const name of stray) unexpected.push(`round ${round}: ${name} left after Cleanup (no record names it)`);
-    if (spares.length > SPARE_DIRECTORIES) unexpected.push(`round ${round}: ${spares.length} spare directories after Cleanup (${spares.join(' ')}), more than the ${SPARE_DIRECTORIES} a daemon keeps`);
+    for (const what of unexpectedDirectories(root)) unexpected.push(`round ${round}: left after Cleanup, named by no record: ${what}`);
     const after = new Set(recordIds(root).map(String));
     for (const id of after) if (!fs.existsSync(path.join(root, 'snapshots', id, 'fs'))) unexpected.push(`round ${round}: record ${id} has no fs directory after Cleanup`);
   }

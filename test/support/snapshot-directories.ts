@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isSpareShaped } from '../../harness/spare-shape';
+import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 import { readMetadataCopy } from './metadata-copy';
 
 export interface SnapshotDirectories {
@@ -35,4 +36,14 @@ export function snapshotDirectories(root: string): SnapshotDirectories {
     else result.stray.push(name);
   }
   return result;
+}
+
+/**
+ * What should not be under snapshots/: the stray directories, and a line
+ * saying so when there are more spares than the SPARE_DIRECTORIES a daemon
+ * keeps. Empty when all is well.
+ */
+export function unexpectedDirectories(root: string): string[] {
+  const { stray, spares } = snapshotDirectories(root);
+  return spares.length > SPARE_DIRECTORIES ? [...stray, `${spares.length} spare directories (${spares.join(' ')}), more than the ${SPARE_DIRECTORIES} a daemon keeps`] : stray;
 }
