@@ -43,6 +43,19 @@ export class DaemonMetrics {
     });
   }
 
+  /** A counter whose value (never falling) is read at each scrape. */
+  counter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /** For UnixGrpcServer's call observer. */
   observeCall = (method: string, code: string, seconds: number): void => {
     this.rpcRequests.inc({ method, code });

@@ -20,6 +20,12 @@
  * same worker (a Prepare making its directory) waiting for a few
  * milliseconds, not for thousands of deletions.
  *
+ * Before deletion, a waiting directory may be lent (lend/giveBack): the spare
+ * directories' refill reuses its wrapper and work/ for a new spare (see
+ * reused-directories.ts) and hands back what is left to delete, its old fs/,
+ * under the same name. A lent name is neither deleted nor left to Cleanup
+ * until it comes back.
+ *
  * Nothing is deferred without bound: when maxBacklog directories already
  * wait (removals arrive faster than the disk deletes, for minutes), add()
  * deletes its own directory before it resolves, so Remove takes as long as
@@ -58,6 +64,10 @@ export const REMOVAL_BATCH = 32;
 export class DeferredRemovals {
   private readonly pending = new Set<string>();
   private readonly deleting = new Set<string>();
+  /** Waiting and never lent: what lend offers (one lent before holds only what reuse left). */
+  private readonly unlent = new Set<string>();
+  /** Lent to the spares' refill (see lend): not deleted until given back. */
+  private readonly lent = new Set<string>();
   private lastActivity = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -87,27 +97,56 @@ export class DeferredRemovals {
       return;
     }
     this.pending.add(name);
+    this.unlent.add(name);
     if (this.pending.size > this.maxPending) this.start();
   }
 
   /** Something happened that a deletion should not slow down: quiet starts again from now. */
   busy(): void {
     this.lastActivity = this.now();
-    if (this.pending.size > 0 && this.timer === undefined) this.arm(this.quietMs);
+    this.armIfWaiting();
   }
 
-  /** Waiting or being deleted (Cleanup leaves these alone). */
+  /**
+   * Up to max waiting directories never lent before, the longest waiting
+   * first, taken out of the queue until giveBack: their names stay reserved
+   * (has() is true) and nothing deletes them meanwhile.
+   */
+  lend(max: number): string[] {
+    const names: string[] = [];
+    for (const name of this.unlent) {
+      if (names.length >= max) break;
+      names.push(name);
+    }
+    for (const name of names) {
+      this.unlent.delete(name);
+      this.pending.delete(name);
+      this.lent.add(name);
+    }
+    return names;
+  }
+
+  /** Lent names back in the queue, to be deleted like any other (whatever is left under them); never lent again. */
+  giveBack(names: readonly string[]): void {
+    for (const name of names) {
+      if (this.lent.delete(name)) this.pending.add(name);
+    }
+    if (this.pending.size > this.maxPending) this.start();
+    else this.armIfWaiting();
+  }
+
+  /** Waiting, lent or being deleted (Cleanup leaves these alone). */
   has(name: string): boolean {
-    return this.pending.has(name) || this.deleting.has(name);
+    return this.pending.has(name) || this.deleting.has(name) || this.lent.has(name);
   }
 
   get waiting(): number {
     return this.pending.size;
   }
 
-  /** Waiting or being deleted now (the snapshotter's metric). */
+  /** Waiting, lent or being deleted now (the snapshotter's metric). */
   get notYetDeleted(): number {
-    return this.pending.size + this.deleting.size;
+    return this.pending.size + this.deleting.size + this.lent.size;
   }
 
   /** Starts deleting everything waiting now, without waiting for it. */
@@ -125,6 +164,10 @@ export class DeferredRemovals {
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private armIfWaiting(): void {
+    if (this.pending.size > 0 && this.timer === undefined) this.arm(this.quietMs);
   }
 
   private arm(ms: number): void {
@@ -152,6 +195,7 @@ export class DeferredRemovals {
   private async deleteAll(): Promise<void> {
     const names = [...this.pending];
     this.pending.clear();
+    this.unlent.clear();
     for (const name of names) this.deleting.add(name);
     for (let start = 0; start < names.length; start += REMOVAL_BATCH) await this.deleteBatch(names.slice(start, start + REMOVAL_BATCH));
   }

@@ -34,6 +34,11 @@ export interface SnapshotDirectoryRequest {
   kind: 'active' | 'view';
   /** The parent fs/'s owner, when it differs from this process's (containerd's overlayfs copies it). */
   owner?: { uid: number; gid: number };
+  /**
+   * An active snapshot's only: a removed snapshot's directory whose wrapper and
+   * work/ dir may be made from, if calls can reuse one (reused-directories.ts).
+   */
+  reuse?: string;
 }
 
 /** The system calls making a directory takes, synchronous or through the thread pool. */
@@ -42,6 +47,12 @@ export interface DirectoryCalls {
   chmod(dir: string, mode: number): void | Promise<void>;
   lchown(file: string, uid: number, gid: number): void | Promise<void>;
   fsyncDirectory(dir: string): void | Promise<void>;
+  /**
+   * Makes `to` from the removed snapshot's directory `from` (its wrapper and
+   * work/, if it had one; never its fs/), or answers undefined having changed
+   * nothing. Only the worker thread's calls can (reused-directories.ts).
+   */
+  reuse?(from: string, to: string): { hasWork: boolean } | undefined;
 }
 
 /** Synchronous calls (the worker thread; its jobs run one at a time). */
@@ -80,15 +91,21 @@ export async function makeSnapshotDirectory(calls: DirectoryCalls, request: Snap
  * made, before the call resolves. With `parent` (the directory that holds
  * them all: snapshots/), it is fsynced last, once, so that the directories'
  * own entries in it survive a crash too (spares: Prepare names one in a
- * record without syncing anything but the record).
+ * record without syncing anything but the record); that fsync also makes
+ * durable the renames of reused directories. Resolves with how many were
+ * made from removed snapshots' directories.
  */
-export async function makeSnapshotDirectories(calls: DirectoryCalls, requests: readonly SnapshotDirectoryRequest[], parent?: string): Promise<void> {
+export async function makeSnapshotDirectories(calls: DirectoryCalls, requests: readonly SnapshotDirectoryRequest[], parent?: string): Promise<number> {
+  let reused = 0;
   for (const request of requests) {
-    await makeDirectory(calls, request.dir, SNAPSHOT_DIR_MODE);
+    const from = request.kind === 'active' ? request.reuse : undefined;
+    const made = from === undefined ? undefined : calls.reuse?.(from, request.dir);
+    if (made === undefined) await makeDirectory(calls, request.dir, SNAPSHOT_DIR_MODE);
+    else reused++;
     const fsDir = path.join(request.dir, 'fs');
     await makeDirectory(calls, fsDir, FS_DIR_MODE);
     if (request.owner !== undefined) await calls.lchown(fsDir, request.owner.uid, request.owner.gid);
-    if (request.kind === 'active') await makeDirectory(calls, path.join(request.dir, 'work'), WORK_DIR_MODE);
+    if (request.kind === 'active' && made?.hasWork !== true) await makeDirectory(calls, path.join(request.dir, 'work'), WORK_DIR_MODE);
   }
   for (const request of requests) {
     // fs/'s new owner is its inode's, not an entry of the directory: on a filesystem whose
@@ -98,6 +115,7 @@ export async function makeSnapshotDirectories(calls: DirectoryCalls, requests: r
     await calls.fsyncDirectory(request.dir);
   }
   if (parent !== undefined) await calls.fsyncDirectory(parent);
+  return reused;
 }
 
 /** fsync(2) of a directory: its new entries (and renames into it) survive a crash. */

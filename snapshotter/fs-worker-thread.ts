@@ -9,10 +9,13 @@ import fs from 'node:fs';
 import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
-import { SYNC_CALLS, makeSnapshotDirectories } from './durable-fs';
+import { SYNC_CALLS, makeSnapshotDirectories, type DirectoryCalls } from './durable-fs';
+import { reuseRemovedDirectorySync } from './reused-directories';
 import type { FsJob, FsJobReply, RemoveFailure } from './fs-worker';
 
 const HEAP_REPORT_INTERVAL_MS = 1000;
+/** Reusing a removed snapshot's directory is synchronous (reused-directories.ts): only this thread's calls can. */
+const CALLS: DirectoryCalls = { ...SYNC_CALLS, reuse: reuseRemovedDirectorySync };
 let heapReportedAtMs = -Infinity;
 
 const port = parentPort;
@@ -23,12 +26,12 @@ port.on('message', async (job: FsJob) => {
   try {
     if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit) };
     else if (job.op === 'make') {
-      await makeSnapshotDirectories(
-        SYNC_CALLS,
-        job.paths.map((dir) => ({ dir, kind: job.kind, owner: job.owner })),
+      const reused = await makeSnapshotDirectories(
+        CALLS,
+        job.paths.map((dir, i) => ({ dir, kind: job.kind, owner: job.owner, reuse: job.reuse?.[i] })),
         job.parent,
       );
-      reply = { id: job.id };
+      reply = { id: job.id, reused };
     } else {
       const failures: RemoveFailure[] = [];
       for (const dir of job.paths) {

@@ -16,7 +16,7 @@ import type { SnapshotDirectoryRequest } from './durable-fs';
 /** One message to the thread; make and remove take many directories, so a batch costs one round trip. */
 export type FsJobRequest =
   | { op: 'usage'; path: string; directoryLimit: number }
-  | ({ op: 'make'; paths: string[]; parent?: string } & Omit<SnapshotDirectoryRequest, 'dir'>)
+  | ({ op: 'make'; paths: string[]; reuse?: string[]; parent?: string } & Omit<SnapshotDirectoryRequest, 'dir' | 'reuse'>)
   | { op: 'remove'; paths: string[] };
 export type FsJob = FsJobRequest & { id: number };
 
@@ -29,6 +29,8 @@ export interface RemoveFailure {
 export type FsJobReply = {
   id: number;
   usage?: MeasuredTree;
+  /** make: how many were made from removed snapshots' directories. */
+  reused?: number;
   /** remove: the directories left behind (the others are gone). */
   failures?: RemoveFailure[];
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
@@ -59,10 +61,16 @@ export class FsWorker {
     return reply.usage!;
   }
 
-  /** Snapshot directories, each durable (see durable-fs.ts), made in order by one job; then parent fsynced, if given. */
-  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir'>, parent?: string): Promise<void> {
-    if (dirs.length === 0) return;
-    await this.run({ op: 'make', paths: [...dirs], kind: request.kind, owner: request.owner, parent });
+  /**
+   * Snapshot directories, each durable (see durable-fs.ts), made in order by
+   * one job; then parent fsynced, if given. reuse[i], if given, is a removed
+   * snapshot's directory dirs[i] may be made from (reused-directories.ts).
+   * Resolves with how many were.
+   */
+  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir' | 'reuse'>, parent?: string, reuse: readonly string[] = []): Promise<number> {
+    if (dirs.length === 0) return 0;
+    const reply = await this.run({ op: 'make', paths: [...dirs], reuse: [...reuse], kind: request.kind, owner: request.owner, parent });
+    return reply.reused ?? 0;
   }
 
   /** rm -r each of dirs (nothing for one that does not exist), in one job; resolves with those left behind. */

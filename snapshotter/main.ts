@@ -88,6 +88,11 @@ async function main(): Promise<void> {
       `Removed snapshots whose directories are not deleted yet (they go when the snapshotter is quiet, at Cleanup, or at once past ${MAX_PENDING}; past ${2 * MAX_PENDING} each Remove deletes its own)`,
       () => service.directoriesAwaitingDeletion,
     );
+    metrics.counter(
+      'tsov_snapshot_directories_reused_total',
+      "Spare snapshot directories made from a removed snapshot's directory and work/ (a fresh fs/ only) instead of three new directories",
+      () => service.directoriesReused,
+    );
     metrics.gauge(
       'tsov_snapshotter_thread_heap_bytes',
       "V8 heap resident in the filesystem threads (making, deleting and measuring snapshot directories) as each last reported (after a job, at most once a second), 0 for one not running; part of the process's resident memory, not of tsov_nodejs_heap_* (the main thread's)",

@@ -81,6 +81,8 @@ export class SnapshotService {
   private snapshotsDirHandle: fs.FileHandle | undefined;
   private readonly caches = new SnapshotReadCaches();
   private readonly spares: SpareDirectories;
+  /** Spares made from removed snapshots' directories since start (the snapshotter's metric). */
+  private reusedDirectories = 0;
   /** Making snapshot directories, off the event loop; the thread goes 5 s after its last job. */
   private readonly fsWorker = new FsWorker(5_000);
   /**
@@ -116,7 +118,16 @@ export class SnapshotService {
     this.spares = new SpareDirectories({
       target: SPARE_DIRECTORIES,
       reserve: () => this.store.reserveId(),
-      make: (ids) => this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir),
+      // Each from a removed snapshot's wrapper and work/ where one waits for deletion (reused-directories.ts).
+      make: async (ids) => {
+        const lent = this.removals.lend(ids.length);
+        try {
+          this.reusedDirectories += await this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir, lent.map((name) => this.layout.snapshotDir(name)));
+        } finally {
+          // Whatever is left under each name (the old fs/, or all of it) is deleted as before.
+          this.removals.giveBack(lent);
+        }
+      },
       // At start on the thread pool: a snapshotter that has served nothing yet runs no worker thread.
       makeAtStart: async (ids) => {
         await Promise.all(spareDirs(ids).map((dir) => makeSnapshotDirectory(THREAD_POOL_CALLS, { dir, kind: 'active' })));
@@ -163,7 +174,9 @@ export class SnapshotService {
 
   /** After the server has stopped: deletes the removed snapshots' directories and releases what start() opened. */
   async close(): Promise<void> {
-    await Promise.all([this.settled(), this.spares.close()]);
+    // The spares first: a refill in flight gives back the removed directories it borrowed.
+    await this.spares.close();
+    await this.settled();
     this.removals.close();
     this.usageCache.close();
     await Promise.all([this.fsWorker.close(), this.remover.close(), this.measurer.close()]);
@@ -310,6 +323,11 @@ export class SnapshotService {
   /** Removed snapshots whose directories are not deleted yet. */
   get directoriesAwaitingDeletion(): number {
     return this.removals.notYetDeleted;
+  }
+
+  /** Spare directories made from removed snapshots' wrapper and work/ since start (reused-directories.ts). */
+  get directoriesReused(): number {
+    return this.reusedDirectories;
   }
 
   /** The V8 heaps of the filesystem threads now running (making, deleting, measuring directories), in resident bytes. */

@@ -164,3 +164,36 @@ test('a rejected batch (the worker gone) leaves each of its directories for Clea
   t.is(queue.notYetDeleted, 0);
   queue.close();
 });
+
+test('lend takes waiting directories never lent before, the oldest first; nothing deletes them until given back, then they go like any other, never lent again', async (t) => {
+  const { queue, removed } = removals({ quietMs: 10_000 });
+  for (const name of ['1', '2', '3']) queue.add(name);
+  const lent = queue.lend(2);
+  t.deepEqual(lent, ['1', '2']);
+  t.true(queue.has('1'), 'lent: Cleanup still leaves it alone');
+  t.is(queue.notYetDeleted, 3, 'the metric counts lent directories');
+  await queue.flush();
+  t.deepEqual(removed, ['3'], 'a flush deletes what waits, not what is lent');
+  t.deepEqual(queue.lend(5), [], '3 is gone, 1 and 2 are out');
+  queue.giveBack(lent);
+  t.deepEqual(queue.lend(5), [], 'given back: deleted later, never lent a second time (only what reuse left is under the name)');
+  t.is(queue.waiting, 2);
+  await queue.flush();
+  t.deepEqual(removed, ['3', '1', '2']);
+  t.false(queue.has('1'));
+  queue.giveBack(['1']);
+  t.is(queue.waiting, 0, 'a name not lent is not taken back');
+  queue.close();
+});
+
+test('names given back wait for quiet like the others', async (t) => {
+  const { queue, removed } = removals({ quietMs: 40 });
+  queue.add('1');
+  const lent = queue.lend(1);
+  await sleep(100);
+  t.deepEqual(removed, [], 'lent through the quiet time: not deleted');
+  queue.giveBack(lent);
+  await sleep(120);
+  t.deepEqual(removed, ['1']);
+  queue.close();
+});

@@ -60,3 +60,39 @@ test('a batch with the directory that holds them (spares in snapshots/): that on
   await makeSnapshotDirectories(calls, [{ dir: '/x/s/1', kind: 'active' }, { dir: '/x/s/2', kind: 'active' }], '/x/s');
   t.deepEqual(made(), ['mkdir s/1', 'mkdir s/1/fs', 'mkdir s/1/work', 'mkdir s/2', 'mkdir s/2/fs', 'mkdir s/2/work', 'fsync s/1', 'fsync s/2', 'fsync s']);
 });
+
+test('a batch reusing removed snapshots\' directories: no mkdir of a reused directory or its work/, a fresh fs/, the same fsyncs; one it cannot reuse is made', async (t) => {
+  const { calls, made } = recordingCalls();
+  const reused: string[] = [];
+  calls.reuse = (from, to) => {
+    reused.push(`${path.relative('/x', from)} -> ${path.relative('/x', to)}`);
+    return from.endsWith('/3') ? undefined : { hasWork: !from.endsWith('/2') };
+  };
+  const count = await makeSnapshotDirectories(
+    calls,
+    [
+      { dir: '/x/s/10', kind: 'active', reuse: '/x/s/1' },
+      { dir: '/x/s/11', kind: 'active', reuse: '/x/s/2' },
+      { dir: '/x/s/12', kind: 'active', reuse: '/x/s/3' },
+      { dir: '/x/s/13', kind: 'view', reuse: '/x/s/4' },
+    ],
+    '/x/s',
+  );
+  t.is(count, 2);
+  t.deepEqual(reused, ['s/1 -> s/10', 's/2 -> s/11', 's/3 -> s/12'], 'never for a view');
+  t.deepEqual(made(), [
+    'mkdir s/10/fs',
+    'mkdir s/11/fs',
+    'mkdir s/11/work',
+    'mkdir s/12',
+    'mkdir s/12/fs',
+    'mkdir s/12/work',
+    'mkdir s/13',
+    'mkdir s/13/fs',
+    'fsync s/10',
+    'fsync s/11',
+    'fsync s/12',
+    'fsync s/13',
+    'fsync s',
+  ]);
+});

@@ -1,0 +1,87 @@
+/**
+ * A removed snapshot's directory and work/ made into a spare for a later
+ * Prepare (snapshotter/reused-directories.ts), on a real snapshotter and real
+ * overlay mounts: the new snapshot gets the old wrapper and work/ but a fresh
+ * fs/, nothing the container left in or on the old upper, and the kernel
+ * mounts the overlay with the reused work/.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startSnapshotter } from '../support/snapshotter-process';
+import { makeTempDir } from '../support/temp-dir';
+import { scrape, sample } from '../support/metrics-scrape';
+import { snapshotDirectories } from '../support/snapshot-directories';
+import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
+import { waitFor } from '../../harness/wait';
+import type { MountSpec } from '../../common/overlay-mounts';
+
+const option = (mount: MountSpec, name: string) => mount.options.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
+
+/** Mounts the overlay a Prepare answered at dir/<name>, runs fn in it, unmounts. */
+function throughOverlay(dir: string, name: string, mount: MountSpec, fn: (merged: string) => void): void {
+  const merged = path.join(dir, name);
+  fs.mkdirSync(merged);
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', mount.options.join(','), merged]);
+  try {
+    fn(merged);
+  } finally {
+    execFileSync('umount', [merged]);
+  }
+}
+
+const xattrs = (file: string) => execFileSync('getfattr', ['-d', '-m', '-', '--absolute-names', file], { encoding: 'utf8' });
+
+test('a removed container snapshot\'s directory and work/ serve a later Prepare, with a fresh, empty fs/; the old upper is deleted', async (t) => {
+  const dir = makeTempDir(t, 'reuse');
+  const root = path.join(dir, 'root');
+  const metrics = path.join(dir, 'metrics.sock');
+  const { client } = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'), ['--metrics-address', `unix:${metrics}`]);
+  const [layer] = await client.prepare('layer-active');
+  fs.writeFileSync(path.join(layer!.source, 'from-the-layer'), 'lower\n');
+  await client.commit('layer', 'layer-active');
+
+  // A container: its overlay mounted by the kernel (which makes work/work), written to, unmounted;
+  // then something sets an xattr and a mode on its upper, as a container's root could.
+  const [victimMount] = await client.prepare('victim', 'layer');
+  const victimUpper = option(victimMount!, 'upperdir');
+  const victimDir = path.dirname(victimUpper);
+  throughOverlay(dir, 'victim-merged', victimMount!, (merged) => fs.writeFileSync(path.join(merged, 'secret'), 'the victim\'s\n'));
+  execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', victimUpper]);
+  execFileSync('setfattr', ['-n', 'user.note', '-v', 'left', victimUpper]);
+  fs.chmodSync(victimUpper, 0o777);
+  t.deepEqual(fs.readdirSync(option(victimMount!, 'workdir')), ['work'], 'the kernel left its work/work');
+  const inode = (file: string) => fs.statSync(file).ino;
+  const victim = { dir: inode(victimDir), work: inode(option(victimMount!, 'workdir')), upper: inode(victimUpper) };
+  await client.remove('victim');
+
+  // Enough Prepares to use every spare made before the removal and the refill after it.
+  let reused: { key: string; mount: MountSpec } | undefined;
+  for (let i = 0; i < 2 * SPARE_DIRECTORIES && reused === undefined; i++) {
+    const [mount] = await client.prepare(`after-${i}`, 'layer');
+    if (inode(path.dirname(option(mount!, 'upperdir'))) === victim.dir) reused = { key: `after-${i}`, mount: mount! };
+  }
+  if (reused === undefined) return t.fail(`no Prepare of ${2 * SPARE_DIRECTORIES} got the removed snapshot's directory`);
+  const upper = option(reused.mount, 'upperdir');
+  t.not(path.dirname(upper), victimDir, 'under a new id');
+  t.is(inode(option(reused.mount, 'workdir')), victim.work, 'work/ reused');
+  t.not(inode(upper), victim.upper, 'fs/ made new');
+  t.deepEqual(fs.readdirSync(upper), []);
+  t.is(fs.statSync(upper).mode & 0o7777, 0o755);
+  t.is(xattrs(upper), '', 'no xattr of the old upper');
+  const count = sample(await scrape(metrics), 'tsov_snapshot_directories_reused_total') ?? 0;
+  t.true(count >= 1, `tsov_snapshot_directories_reused_total is ${count}`);
+
+  // The kernel takes the reused work/ (its old work/work included), and the container sees the layer, not the victim's files.
+  throughOverlay(dir, 'reused-merged', reused.mount, (merged) => {
+    t.deepEqual(fs.readdirSync(merged).sort(), ['from-the-layer']);
+    fs.writeFileSync(path.join(merged, 'mine'), 'new\n');
+  });
+  t.deepEqual(fs.readdirSync(upper), ['mine']);
+
+  // The old upper waited under the removed snapshot's name; once deleted, nothing is left but records and spares.
+  await client.cleanup();
+  await waitFor('the removed snapshot\'s old fs/ deleted', () => !fs.existsSync(victimDir), 10_000);
+  t.deepEqual(snapshotDirectories(root).stray, []);
+});
