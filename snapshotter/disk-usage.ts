@@ -42,6 +42,49 @@ export type MeasuredTree = DiskUsage & { rootOwner: { uid: number; gid: number }
 
 /** directoryLimit > 0: also list the directories walked (the root first), up to that many. */
 export function measureDiskUsageSync(root: string, directoryLimit = 0): MeasuredTree {
+  return walkTree(root, directoryLimit, entriesIfPresent)!;
+}
+
+/**
+ * The same measurement of a tree of at most entryLimit entries below its
+ * root; undefined, having read no more than entryLimit + 1 entries, for a
+ * larger one. For the event loop: a Commit of an upper a container barely
+ * wrote then costs a few system calls there instead of a round trip to the
+ * measuring thread, whose wake-ups cost more CPU than such a walk (~150 µs of
+ * the thread's against ~20 µs for an empty upper, on this VM).
+ */
+export function measureSmallTreeSync(root: string, entryLimit: number): MeasuredTree | undefined {
+  let budget = entryLimit;
+  return walkTree(root, 0, (dir) => {
+    const entries = boundedEntries(dir, budget);
+    if (entries !== undefined) budget -= entries.length;
+    return entries;
+  });
+}
+
+/** dir's entries if there are at most max (none if it is gone), else undefined having read max + 1. */
+function boundedEntries(dir: string, max: number): fs.Dirent[] | undefined {
+  let handle: fs.Dir;
+  try {
+    handle = fs.opendirSync(dir, { bufferSize: Math.max(1, Math.min(max + 1, 32)) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  try {
+    const entries: fs.Dirent[] = [];
+    for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+      if (entries.length === max) return undefined;
+      entries.push(entry);
+    }
+    return entries;
+  } finally {
+    handle.closeSync();
+  }
+}
+
+/** The walk, reading each directory with list; undefined as soon as list gives up. */
+function walkTree(root: string, directoryLimit: number, list: (dir: string) => fs.Dirent[] | undefined): MeasuredTree | undefined {
   const rootStat = fs.lstatSync(root);
   const rootOwner = { uid: rootStat.uid, gid: rootStat.gid };
   let size = rootStat.blocks * 512;
@@ -55,7 +98,9 @@ export function measureDiskUsageSync(root: string, directoryLimit = 0): Measured
       directories.push(dir);
       if (directories.length > directoryLimit) directories = undefined;
     }
-    for (const entry of entriesIfPresent(dir)) {
+    const entries = list(dir);
+    if (entries === undefined) return undefined;
+    for (const entry of entries) {
       const file = `${dir}/${entry.name}`;
       const stat = lstatIfPresent(file);
       if (stat === undefined) continue;

@@ -46,10 +46,13 @@ import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
 import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
 import { infoOf, recordedUsage, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
-import type { MeasuredTree } from './disk-usage';
+import { measureSmallTreeSync, type MeasuredTree } from './disk-usage';
 
 /** Snapshots per List response message. */
 export const LIST_BATCH_SIZE = 100;
+
+/** An upper with at most this many entries is measured on the event loop at Commit (see measureUpper). */
+export const SMALL_UPPER_ENTRIES = 32;
 
 /** Spare directories kept ready for Prepare (each is an empty snapshots/<id>/{fs,work}). */
 export const SPARE_DIRECTORIES = 16;
@@ -210,13 +213,7 @@ export class SnapshotService {
       throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} is not active (it is ${active.kind}); only active snapshots can be committed`);
     }
     this.removals.busy();
-    // containerd stops writing to the upper before Commit, so the walk that measures it
-    // runs beside the transaction and its fsync instead of before them: the reply waits
-    // for the longer of the two, not for both in turn.
-    // Its error is held as a value: handled after the transaction, or dropped with a refused
-    // Commit (never an unhandled rejection).
-    const walk = this.walk(active.id).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-    await this.store.write((tx) => {
+    const written = this.store.write((tx) => {
       const current = getExisting(tx, key);
       if (current.id !== active.id || current.kind !== 'active') {
         throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} changed while it was being committed; retry`);
@@ -233,6 +230,13 @@ export class SnapshotService {
       this.caches.committed(current.id);
       this.usageCache.forget(current.id);
     });
+    // containerd stops writing to the upper before Commit, so the walk that measures it
+    // runs while the transaction's fsync does (a small upper's on the loop, now): the reply
+    // waits for the longer of the two, not for both in turn.
+    // Its error is held as a value: handled after the transaction, or dropped with a refused
+    // Commit (never an unhandled rejection).
+    const walk = this.measureUpper(active.id).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    await written;
     const measured = await walk;
     if (measured instanceof Error) {
       // As with containerd's overlayfs snapshotter, a Commit whose upper cannot be measured
@@ -415,6 +419,8 @@ export class SnapshotService {
       throw classifyFilesystemError(error, `creating snapshot ${JSON.stringify(key)}`);
     } finally {
       this.creating.delete(String(id));
+      // After the record's fsync: a batch beside it would delay it (spare-directories.ts).
+      if (kind === 'active') this.spares.refillSoon();
     }
   }
 
@@ -470,6 +476,17 @@ export class SnapshotService {
       );
     }
     return getCommittedParent(tx, parent).id;
+  }
+
+  /**
+   * Commit's walk of the upper: on the loop, at once, when it holds at most
+   * SMALL_UPPER_ENTRIES entries (a few dozen system calls on inodes the
+   * container just wrote, cheaper than the round trip to the measuring
+   * thread), else on that thread.
+   */
+  private measureUpper(id: number): Promise<MeasuredTree> {
+    const fsDir = this.layout.fsDir(id);
+    return this.measured(id, async () => measureSmallTreeSync(fsDir, SMALL_UPPER_ENTRIES) ?? (await this.measurer.usage(fsDir)));
   }
 
   /** A fresh walk of a snapshot's fs/: its usage and its root's owner. */

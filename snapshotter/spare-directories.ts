@@ -40,6 +40,8 @@ export class SpareDirectories {
   private closed = false;
   /** The last refill failed (e.g. the disk is full): said once, retried on the next take. */
   private failing = false;
+  /** take() has scheduled a fill that has not run yet. */
+  private fillScheduled = false;
 
   constructor(private readonly options: SpareDirectoriesOptions) {}
 
@@ -49,11 +51,25 @@ export class SpareDirectories {
     await this.settled();
   }
 
-  /** A ready spare's id (the caller's snapshot takes it), or undefined when none is ready. */
+  /** A ready spare's id (the caller's snapshot takes it), or undefined when none is ready; the caller then calls refillSoon. */
   take(): number | undefined {
-    const spare = this.ready.shift();
-    this.fill(this.options.make);
-    return spare;
+    return this.ready.shift();
+  }
+
+  /**
+   * Refills the pool, if half or more is taken, once the caller's turn of the
+   * event loop is over. A Prepare calls it when its record is durable: a
+   * batch started beside the Prepare's WAL fdatasync delayed that fdatasync
+   * on this VM's ext4 (Prepare's fdatasync p90 2.4 ms against 0.45 ms, with 1
+   * in 8 Prepares starting a batch).
+   */
+  refillSoon(): void {
+    if (this.fillScheduled) return;
+    this.fillScheduled = true;
+    setImmediate(() => {
+      this.fillScheduled = false;
+      this.fill(this.options.make);
+    });
   }
 
   /** Whether snapshots/<name> is a spare this process keeps or is making (no record names it, and none should remove it). */
@@ -67,8 +83,9 @@ export class SpareDirectories {
     return this.ready.length;
   }
 
-  /** Resolves when no refill is running. */
+  /** Resolves when no refill is running (one take() has scheduled included). */
   async settled(): Promise<void> {
+    if (this.fillScheduled) await new Promise((resolve) => setImmediate(resolve));
     await this.filling;
   }
 

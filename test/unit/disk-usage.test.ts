@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { measureDiskUsageSync } from '../../snapshotter/disk-usage';
+import { measureDiskUsageSync, measureSmallTreeSync } from '../../snapshotter/disk-usage';
 import { du } from '../support/du';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -51,8 +51,40 @@ for (const [title, build] of TREES) {
     t.deepEqual({ size, inodes }, du(root));
     const stat = fs.lstatSync(root);
     t.deepEqual(rootOwner, { uid: stat.uid, gid: stat.gid });
+    // Commit's walk on the event loop: the same answer for a tree within its limit, none past it.
+    const entries = Number(execFileSync('find', [root, '-mindepth', '1', '-printf', 'x'], { encoding: 'utf8' }).length);
+    t.deepEqual(measureSmallTreeSync(root, entries), { size, inodes, rootOwner }, `${entries} entries, limit ${entries}`);
+    if (entries > 0) t.is(measureSmallTreeSync(root, entries - 1), undefined, `${entries} entries, limit ${entries - 1}`);
   });
 }
+
+test('the walk for the event loop gives up on a large directory without reading it all', (t) => {
+  const root = path.join(makeTempDir(t, 'du-small'), 'tree');
+  fs.mkdirSync(root);
+  for (let i = 0; i < 5000; i++) fs.writeFileSync(path.join(root, `f${i}`), '');
+  // Reading it whole (5,000 entries, 5,000 lstats) is what the measuring thread does.
+  const whole = measureDiskUsageSync(root);
+  t.is(whole.inodes, 5001);
+  // Count the real calls it makes (the module calls them through the fs object).
+  const counted = { lstat: 0, entries: 0 };
+  const { lstatSync, opendirSync } = fs;
+  Object.assign(fs, {
+    lstatSync: (...args: Parameters<typeof fs.lstatSync>) => (counted.lstat++, lstatSync(...args)),
+    opendirSync: (...args: Parameters<typeof fs.opendirSync>) => {
+      const dir = opendirSync(...args);
+      const readSync = dir.readSync.bind(dir);
+      return Object.assign(dir, { readSync: () => { const entry = readSync(); if (entry !== null) counted.entries++; return entry; } });
+    },
+  });
+  let small;
+  try {
+    small = measureSmallTreeSync(root, 32);
+  } finally {
+    Object.assign(fs, { lstatSync, opendirSync });
+  }
+  t.is(small, undefined);
+  t.deepEqual(counted, { lstat: 1, entries: 33 }, 'the root, and one entry past the limit');
+});
 
 test('the root\'s owner is reported (what a child snapshot\'s fs/ copies at Prepare)', (t) => {
   const root = path.join(makeTempDir(t, 'du-owner'), 'tree');

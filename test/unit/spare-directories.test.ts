@@ -47,18 +47,44 @@ function pool(options: { target?: number; failWhen?: (ids: number[]) => boolean 
   };
 }
 
+/** What a Prepare does: take a spare, then call for the refill. */
+function takeOne(spares: SpareDirectories): number | undefined {
+  const spare = spares.take();
+  spares.refillSoon();
+  return spare;
+}
+
+/** The event loop's current turn is over (what take() waits for before it refills). */
+const turnOver = () => new Promise((resolve) => setImmediate(resolve));
+
+test('refillSoon starts one batch for every spare taken so far, after the caller\'s turn of the event loop (a Prepare calls it once its record is durable)', async (t) => {
+  const { spares, batches } = pool({ target: 4 });
+  await spares.start();
+  t.is(spares.take(), 1);
+  t.is(spares.take(), 2);
+  t.is(spares.take(), 3);
+  await spares.settled();
+  t.deepEqual(batches, [[1, 2, 3, 4]], 'take() alone makes none');
+  spares.refillSoon();
+  spares.refillSoon();
+  t.deepEqual(batches, [[1, 2, 3, 4]], 'nothing started in the caller\'s turn');
+  await turnOver();
+  t.deepEqual(batches, [[1, 2, 3, 4], [5, 6, 7]], 'then one batch for the three taken');
+  await spares.settled();
+});
+
 test('start fills the pool under fresh ids; take gives the oldest; the taken ones are made again once half are gone, in one batch', async (t) => {
   const { spares, batches } = pool({ target: 4 });
   await spares.start();
   t.deepEqual(batches, [[1, 2, 3, 4]]);
-  t.is(spares.take(), 1);
+  t.is(takeOne(spares), 1);
   await spares.settled();
   t.deepEqual(batches, [[1, 2, 3, 4]], 'one of four taken: not yet');
-  t.is(spares.take(), 2);
+  t.is(takeOne(spares), 2);
   await spares.settled();
   t.deepEqual(batches, [[1, 2, 3, 4], [5, 6]], 'half taken: refilled to the target in one batch');
   t.is(spares.count, 4);
-  t.deepEqual([spares.take(), spares.take(), spares.take(), spares.take()], [3, 4, 5, 6]);
+  t.deepEqual([takeOne(spares), takeOne(spares), takeOne(spares), takeOne(spares)], [3, 4, 5, 6]);
 });
 
 test('has() covers the ready spares and a batch being made, never a taken one: what Cleanup must leave alone', async (t) => {
@@ -67,8 +93,9 @@ test('has() covers the ready spares and a batch being made, never a taken one: w
   t.true(['1', '2', '3', '4'].every((name) => spares.has(name)));
   t.false(spares.has('5'));
   const release = holdNext();
-  spares.take();
-  spares.take();
+  takeOne(spares);
+  takeOne(spares);
+  await turnOver();
   t.false(spares.has('1'), 'taken: the snapshot that took it answers for it');
   t.true(spares.has('5') && spares.has('6'), 'being made: its directories may exist already');
   t.false(spares.has('7') || spares.has('new-5') || spares.has(''), 'ids not given, names that are no id');
@@ -83,32 +110,33 @@ test('a batch that fails is discarded whole and said once; take() still answers 
   await spares.start();
   t.deepEqual(discarded, [[1, 2]]);
   t.is(onDisk.size, 0, 'nothing half made is left');
-  t.is(spares.take(), undefined);
+  t.is(takeOne(spares), undefined);
   await spares.settled();
-  t.is(spares.take(), undefined);
+  t.is(takeOne(spares), undefined);
   await spares.settled();
   t.is(warnings.length, 1, warnings.join(''));
   t.regex(warnings[0]!, /could not make a spare snapshot directory/);
   t.regex(warnings[0]!, /ENOSPC/);
   failing = false;
-  t.is(spares.take(), undefined);
+  t.is(takeOne(spares), undefined);
   await spares.settled();
-  t.is(spares.take(), 7, 'ids of failed batches are never given again');
+  t.is(takeOne(spares), 7, 'ids of failed batches are never given again');
 });
 
 test('close deletes the spares left, waits for a batch in flight (and deletes it too), and makes no more', async (t) => {
   const { spares, discarded, onDisk, holdNext, batches } = pool({ target: 4 });
   await spares.start();
   const release = holdNext();
-  spares.take();
-  spares.take();
-  spares.take();
+  takeOne(spares);
+  takeOne(spares);
+  takeOne(spares);
+  await turnOver();
   const closed = spares.close();
   release();
   await closed;
-  t.deepEqual(discarded, [[4, 5, 6]], 'the one ready and the batch that was being made');
+  t.deepEqual(discarded, [[4, 5, 6, 7]], 'the one ready and the batch that was being made (for the three taken)');
   t.is(onDisk.size, 3, 'only the three taken (their snapshots own them)');
-  t.is(spares.take(), undefined);
+  t.is(takeOne(spares), undefined);
   await spares.settled();
   t.is(batches.length, 2, 'no refill after close');
 });
