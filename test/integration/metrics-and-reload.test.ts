@@ -11,13 +11,16 @@ import { sample, scrape } from '../support/metrics-scrape';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { SMALL_UPPER_ENTRIES } from '../../snapshotter/snapshot-service';
 
 test('tsov-snapshotter metrics after real traffic: per-RPC counts by status, latency histograms, process memory, the filesystem threads\' heaps', async (t) => {
   const dir = makeTempDir(t, 'metrics-snap');
   const metricsSocket = path.join(dir, 'metrics.sock');
   const snapshotter = await startSnapshotter(t, path.join(dir, 'root'), path.join(dir, 'tsov.sock'), ['--metrics-address', `unix:${metricsSocket}`]);
   for (let i = 0; i < 5; i++) {
-    await snapshotter.client.prepare(`a${i}`);
+    const [mount] = await snapshotter.client.prepare(`a${i}`);
+    // A layer of more files than Commit measures on the loop (SMALL_UPPER_ENTRIES): the measuring thread does.
+    for (let f = 0; f <= SMALL_UPPER_ENTRIES; f++) fs.writeFileSync(path.join(mount!.source, `f${f}`), 'x');
     await snapshotter.client.commit(`c${i}`, `a${i}`);
   }
   await t.throwsAsync(snapshotter.client.stat('missing'));
