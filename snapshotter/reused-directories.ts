@@ -28,8 +28,10 @@
  * containerd unmounts a snapshot before removing it; a snapshot removed while
  * still mounted (ctr snapshots rm of a running container's) loses its upper to
  * the deletion with containerd's own snapshotter too, and here its work/ may
- * serve a new snapshot's overlay as well: the kernel warns that the workdir is
- * in use by another mount.
+ * serve a new snapshot's overlay as well: the kernel then refuses that mount
+ * with index=on and, with index=off (what tsov's mounts ask for where the
+ * kernel has the option), warns that the workdir is in use by another mount
+ * (fs/overlayfs/super.c, ovl_report_in_use).
  */
 import fs from 'node:fs';
 import { SNAPSHOT_DIR_MODE, WORK_DIR_MODE } from './durable-fs';
