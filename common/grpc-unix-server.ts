@@ -18,8 +18,8 @@ import { TsovError } from './errors';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseUnaryBody, statusTrailers } from './grpc-wire';
 import { H2ServerConnection, type H2ServerStream } from './http2/connection';
-import type { HeaderField } from './http2/hpack';
-import type { Logger } from './logger';
+import { encodeHeaderBlock, type HeaderField } from './http2/hpack';
+import { debugEnabled, type Logger } from './logger';
 
 export type WireRequest = Record<string, unknown>;
 
@@ -64,6 +64,14 @@ const RESPONSE_HEADERS: readonly HeaderField[] = [
 function statusFields(code: number, message: string): HeaderField[] {
   return Object.entries(statusTrailers(code, message));
 }
+
+/*
+ * Every successful reply's headers and trailers, encoded once: tsov's HPACK
+ * encoder keeps no dynamic table (hpack.ts), so a header list is always the
+ * same bytes.
+ */
+const RESPONSE_HEADER_BLOCK = encodeHeaderBlock(RESPONSE_HEADERS);
+const OK_TRAILER_BLOCK = encodeHeaderBlock(statusFields(GrpcCode.OK, ''));
 
 export class UnixGrpcServer {
   private readonly server: net.Server;
@@ -184,7 +192,7 @@ export class UnixGrpcServer {
       .then(() => method.handler.handle(request))
       .then((reply) => {
         const messages = method.handler.kind === 'unary' ? [method.encode(reply)] : (reply as unknown[]).map(method.encode);
-        this.logSuccess(method.name, requestId, { ms: elapsedMs(started), ...this.logged(request), ...(method.handler.kind === 'stream' ? { messages: messages.length } : {}) });
+        if (debugEnabled(this.logger)) this.logSuccess(method.name, requestId, { ms: elapsedMs(started), ...this.logged(request), ...(method.handler.kind === 'stream' ? { messages: messages.length } : {}) });
         this.observe(method.name, GrpcCode.OK, started);
         this.sendMessages(stream, messages);
       })
@@ -198,7 +206,7 @@ export class UnixGrpcServer {
 
   private sendMessages(stream: H2ServerStream, messages: Buffer[]): void {
     const framed = messages.map(framedMessage);
-    stream.reply(RESPONSE_HEADERS, framed.length === 1 ? framed[0]! : Buffer.concat(framed), statusFields(GrpcCode.OK, ''));
+    stream.reply(RESPONSE_HEADER_BLOCK, framed.length === 1 ? framed[0]! : Buffer.concat(framed), OK_TRAILER_BLOCK);
   }
 
   /** A status with no messages: one HEADERS frame ("Trailers-Only"). */
@@ -216,17 +224,18 @@ export class UnixGrpcServer {
 
   /**
    * Per-call lines are debug level. winston formats a line before its
-   * transports drop it by level, so the level is checked here first: at the
-   * default level a successful call costs no logging at all.
+   * transports drop it by level, so the caller checks the level first (and
+   * builds no fields): at the default level a successful call costs no
+   * logging at all.
    */
   private logSuccess(method: string, requestId: number, fields: Record<string, unknown>): void {
-    if (this.logger.isDebugEnabled()) this.logger.debug('ok', { rpc: method, request_id: requestId, ...fields });
+    this.logger.debug('ok', { rpc: method, request_id: requestId, ...fields });
   }
 
   private logFailure(method: string, requestId: number, error: unknown, request: WireRequest): void {
     const call = { rpc: method, request_id: requestId, ...this.logged(request) };
     if (error instanceof TsovError && error.code !== 'Internal') {
-      if (this.logger.isDebugEnabled()) this.logger.debug('refused', { ...call, code: error.code, reason: error.message });
+      if (debugEnabled(this.logger)) this.logger.debug('refused', { ...call, code: error.code, reason: error.message });
     } else {
       this.logger.error('failed', { ...call, error: error instanceof Error ? error.stack : String(error) });
     }

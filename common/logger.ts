@@ -39,6 +39,17 @@ export function createLogger(options: LoggerOptions): Logger {
   });
 }
 
+/**
+ * Whether debug lines are written: the logger's level is the lowest of
+ * LOG_LEVELS, and its one transport has no level of its own. The same answer
+ * as winston's isDebugEnabled(), which builds arrays on every call (2.7 KiB of
+ * garbage per 1-worker Snapshots cycle in a sampling heap profile): per-call
+ * code asks this instead.
+ */
+export function debugEnabled(logger: Logger): boolean {
+  return logger.level === 'debug';
+}
+
 export function componentLogger(parent: Logger, component: string): Logger {
   return parent.child({ component });
 }

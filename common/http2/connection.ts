@@ -61,11 +61,17 @@ export class H2ServerStream implements FlowStream {
     return this.state !== 'closed' && !this.replied;
   }
 
-  /** Response headers, each message in DATA frames, then trailers ending the stream: in one write when the windows allow. */
-  reply(headers: readonly HeaderField[], data: Buffer, trailers: readonly HeaderField[]): void {
+  /**
+   * Response headers, each message in DATA frames, then trailers ending the
+   * stream: in one write when the windows allow. Headers and trailers as
+   * fields, or as header blocks already encoded (encodeHeaderBlock: constant
+   * lists need encoding only once).
+   */
+  reply(headers: readonly HeaderField[] | Buffer, data: Buffer, trailers: readonly HeaderField[] | Buffer): void {
     if (!this.writable) return;
     this.replied = true;
-    this.connection.sendReply(this, encodeHeaderBlock(headers), data, encodeHeaderBlock(trailers));
+    const block = (fields: readonly HeaderField[] | Buffer) => (Buffer.isBuffer(fields) ? fields : encodeHeaderBlock(fields));
+    this.connection.sendReply(this, block(headers), data, block(trailers));
   }
 
   /** One HEADERS frame that ends the stream (gRPC's Trailers-Only). */
