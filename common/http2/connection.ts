@@ -74,6 +74,16 @@ export class H2ServerStream implements FlowStream {
     this.connection.sendReply(this, block(headers), data, block(trailers));
   }
 
+  /**
+   * Writes what the connection has to send now (this stream's reply among it)
+   * instead of at the end of the event loop's turn, after whatever else the
+   * turn runs: for a reply computed at once (a read answered from memory)
+   * while other calls of the same turn still do their work.
+   */
+  sendNow(): void {
+    this.connection.sendQueuedNow();
+  }
+
   /** One HEADERS frame that ends the stream (gRPC's Trailers-Only). */
   replyHeadersOnly(fields: readonly HeaderField[]): void {
     if (!this.writable) return;
@@ -116,6 +126,11 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
     if (this.dead) return;
     this.sendHeaders(stream.id, headerBlock, false);
     this.sendData(stream, [data], trailerBlock);
+  }
+
+  /** The frames queued so far, in one write now (see H2ServerStream.sendNow). */
+  sendQueuedNow(): void {
+    if (!this.dead) this.flush();
   }
 
   sendHeadersOnly(stream: H2ServerStream, block: Buffer): void {
