@@ -201,21 +201,14 @@ export class UnixGrpcServer {
   private call(stream: H2ServerStream, method: Method, request: WireRequest): void {
     const requestId = this.nextRequestId++;
     const started = process.hrtime.bigint();
-    let result: unknown;
     try {
-      result = method.handler.handle(request);
-    } catch (error) {
-      this.fail(stream, method, requestId, started, request, error);
-      stream.sendNow();
-      return;
-    }
-    if (isThenable(result)) {
-      Promise.resolve(result)
-        .then((reply) => this.succeed(stream, method, requestId, started, request, reply))
-        .catch((error: unknown) => this.fail(stream, method, requestId, started, request, error));
-      return;
-    }
-    try {
+      const result = method.handler.handle(request);
+      if (isThenable(result)) {
+        Promise.resolve(result)
+          .then((reply) => this.succeed(stream, method, requestId, started, request, reply))
+          .catch((error: unknown) => this.fail(stream, method, requestId, started, request, error));
+        return;
+      }
       this.succeed(stream, method, requestId, started, request, result);
     } catch (error) {
       this.fail(stream, method, requestId, started, request, error);

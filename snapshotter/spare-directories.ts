@@ -38,9 +38,9 @@ export class SpareDirectories {
   private readonly making = new Set<number>();
   private filling: Promise<void> | undefined;
   private closed = false;
-  /** The last refill failed (e.g. the disk is full): said once, retried on the next take. */
+  /** The last refill failed (e.g. the disk is full): said once, retried on the next refillSoon. */
   private failing = false;
-  /** take() has scheduled a fill that has not run yet. */
+  /** refillSoon has scheduled a fill that has not run yet. */
   private fillScheduled = false;
 
   constructor(private readonly options: SpareDirectoriesOptions) {}
@@ -83,7 +83,7 @@ export class SpareDirectories {
     return this.ready.length;
   }
 
-  /** Resolves when no refill is running (one take() has scheduled included). */
+  /** Resolves when no refill is running (one refillSoon has scheduled included). */
   async settled(): Promise<void> {
     if (this.fillScheduled) await new Promise((resolve) => setImmediate(resolve));
     await this.filling;
