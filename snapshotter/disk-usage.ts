@@ -16,23 +16,18 @@
 import fs from 'node:fs';
 import type { DiskUsage } from './snapshot-model';
 
-function lstatIfPresent(file: string): fs.Stats | undefined {
+/** fn's answer, or absent when its path is gone (ENOENT: deleted during the walk). */
+function ifPresent<T, A>(fn: () => T, absent: A): T | A {
   try {
-    return fs.lstatSync(file);
+    return fn();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return absent;
     throw error;
   }
 }
 
-function entriesIfPresent(dir: string): fs.Dirent[] {
-  try {
-    return fs.readdirSync(dir, { withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-}
+const lstatIfPresent = (file: string): fs.Stats | undefined => ifPresent(() => fs.lstatSync(file), undefined);
+const entriesIfPresent = (dir: string): fs.Dirent[] => ifPresent(() => fs.readdirSync(dir, { withFileTypes: true }), []);
 
 /**
  * A measurement, the owner of its root (what a child snapshot's fs/ copies),
@@ -64,13 +59,8 @@ export function measureSmallTreeSync(root: string, entryLimit: number): Measured
 
 /** dir's entries if there are at most max (none if it is gone), else undefined having read max + 1. */
 function boundedEntries(dir: string, max: number): fs.Dirent[] | undefined {
-  let handle: fs.Dir;
-  try {
-    handle = fs.opendirSync(dir, { bufferSize: Math.max(1, Math.min(max + 1, 32)) });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const handle = ifPresent(() => fs.opendirSync(dir, { bufferSize: Math.max(1, Math.min(max + 1, 32)) }), undefined);
+  if (handle === undefined) return [];
   try {
     const entries: fs.Dirent[] = [];
     for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
