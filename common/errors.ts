@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'ResourceExhausted'
   | 'Unavailable'
+  | 'DeadlineExceeded'
   | 'Unimplemented'
   | 'Internal';
 
@@ -50,6 +51,11 @@ export class ResourceExhaustedError extends TsovError {
 
 export class UnavailableError extends TsovError {
   readonly code = 'Unavailable';
+}
+
+/** A call that got no answer within its time limit: it may still have been carried out. */
+export class DeadlineExceededError extends TsovError {
+  readonly code = 'DeadlineExceeded';
 }
 
 export class UnimplementedError extends TsovError {

@@ -5,6 +5,7 @@
 import type { status as GrpcJsStatus } from '@grpc/grpc-js';
 import {
   AlreadyExistsError,
+  DeadlineExceededError,
   FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
@@ -58,6 +59,7 @@ const STATUS_BY_CODE: Record<ErrorCode, GrpcStatus> = {
   PermissionDenied: GrpcStatus.PERMISSION_DENIED,
   ResourceExhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   Unavailable: GrpcStatus.UNAVAILABLE,
+  DeadlineExceeded: GrpcStatus.DEADLINE_EXCEEDED,
   Unimplemented: GrpcStatus.UNIMPLEMENTED,
   Internal: GrpcStatus.INTERNAL,
 };
@@ -94,6 +96,7 @@ const CLASS_BY_STATUS = new Map<number, new (message: string) => TsovError>([
   [GrpcStatus.PERMISSION_DENIED, PermissionDeniedError],
   [GrpcStatus.RESOURCE_EXHAUSTED, ResourceExhaustedError],
   [GrpcStatus.UNAVAILABLE, UnavailableError],
+  [GrpcStatus.DEADLINE_EXCEEDED, DeadlineExceededError],
   [GrpcStatus.UNIMPLEMENTED, UnimplementedError],
 ]);
 

@@ -8,13 +8,16 @@
  *
  * One connection, opened at the first call and again after it closes or the
  * server sends GOAWAY; calls share it. Messages are (de)serialized by the
- * method definitions proto-loader builds from proto/. No deadlines, metadata,
- * compression or streaming: tsov's helper API has none.
+ * method definitions proto-loader builds from proto/. A call may have a time
+ * limit: it is sent as grpc-timeout, and when it passes with no reply the
+ * call's stream is reset (CANCEL) and the call fails with DEADLINE_EXCEEDED,
+ * as grpc-js and grpc-go clients do. No metadata, compression or streaming:
+ * tsov's helper API has none.
  */
 import net from 'node:net';
 import type { ServiceCodecs } from './proto-codecs';
 import { GrpcStatus as GrpcCode } from './grpc-status';
-import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, parseUnaryBody, percentDecodeStatusMessage, statusFromHttp } from './grpc-wire';
+import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, grpcTimeoutHeader, parseUnaryBody, percentDecodeStatusMessage, statusFromHttp } from './grpc-wire';
 import { H2ClientConnection, StreamFailure, type H2Response } from './http2/client-connection';
 import { ErrorCode } from './http2/frames';
 
@@ -25,6 +28,8 @@ export class GrpcCallError extends Error {
     message: string,
     /** False when the call never reached the server (no connection, refused unprocessed): the status is this client's. */
     readonly reachedServer: boolean,
+    /** The server has sent nothing at all on the call's connection, not even its SETTINGS: it accepted the connection and never read it. */
+    readonly serverSilent = false,
   ) {
     super(message);
   }
@@ -33,6 +38,13 @@ export class GrpcCallError extends Error {
 export interface UnixGrpcClientOptions {
   /** The largest reply message accepted (grpc-js's grpc.max_receive_message_length). */
   maxReceiveBytes: number;
+  /** Each call's time limit in milliseconds, unless the call sets its own; none: a call waits for as long as the server takes. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  /** This call's time limit in milliseconds (overrides the client's). */
+  timeoutMs?: number;
 }
 
 interface Connection {
@@ -52,7 +64,7 @@ export class UnixGrpcClient {
   ) {}
 
   /** Calls a unary method by name; resolves with the decoded reply, rejects with a GrpcCallError. */
-  async unary(methodName: string, request: object): Promise<Record<string, unknown>> {
+  async unary(methodName: string, request: object, options: CallOptions = {}): Promise<Record<string, unknown>> {
     const method = this.service[methodName];
     if (method === undefined || method.requestStream || method.responseStream) throw new Error(`${methodName} is not a unary method of this service`);
     const headers: Array<[string, string]> = [
@@ -63,16 +75,25 @@ export class UnixGrpcClient {
       ['content-type', GRPC_CONTENT_TYPE],
       ['te', 'trailers'],
     ];
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    if (timeoutMs !== undefined) headers.push(['grpc-timeout', grpcTimeoutHeader(timeoutMs)]);
+    const body = framedMessage(method.requestSerialize(request));
     const connection = this.connect();
     connection.calls++;
     connection.socket.ref();
+    const deadline = timeoutMs === undefined ? undefined : new AbortController();
+    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(new Error(`no reply within ${seconds(timeoutMs!)}`)), timeoutMs);
     let response: H2Response;
     try {
-      response = await connection.h2.request(headers, framedMessage(method.requestSerialize(request)), MESSAGE_PREFIX_BYTES + this.options.maxReceiveBytes);
+      response = await connection.h2.request(headers, body, MESSAGE_PREFIX_BYTES + this.options.maxReceiveBytes, deadline?.signal);
     } catch (error) {
       if (!(error instanceof StreamFailure)) throw error;
+      if (error.kind === 'cancelled' && deadline?.signal.aborted === true) {
+        throw new GrpcCallError(GrpcCode.DEADLINE_EXCEEDED, error.message, true, connection.socket.bytesRead === 0);
+      }
       throw new GrpcCallError(statusOfFailure(error), error.message, error.reachedServer);
     } finally {
+      clearTimeout(timer);
       if (--connection.calls === 0) connection.socket.unref();
     }
     const message = replyMessage(response, this.options.maxReceiveBytes);
@@ -98,7 +119,9 @@ export class UnixGrpcClient {
  * The status of a call that failed below gRPC, as grpc-js reports it: no
  * connection or a lost one UNAVAILABLE, an RST_STREAM CANCEL CANCELLED and
  * any other INTERNAL (its call stream's mapping), a reply over the limit
- * RESOURCE_EXHAUSTED, a protocol violation INTERNAL.
+ * RESOURCE_EXHAUSTED, a protocol violation INTERNAL, a call its caller
+ * cancelled CANCELLED (unary() turns a call cancelled by its own time limit
+ * into DEADLINE_EXCEEDED).
  */
 export function statusOfFailure(failure: StreamFailure): number {
   switch (failure.kind) {
@@ -107,6 +130,8 @@ export function statusOfFailure(failure: StreamFailure): number {
       return GrpcCode.UNAVAILABLE;
     case 'reset':
       return failure.resetCode === ErrorCode.CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL;
+    case 'cancelled':
+      return GrpcCode.CANCELLED;
     case 'too-large':
       return GrpcCode.RESOURCE_EXHAUSTED;
     case 'protocol':
@@ -129,4 +154,9 @@ export function replyMessage(response: H2Response, maxBytes: number): Buffer {
   const body = parseUnaryBody(response.body, maxBytes, 'reply');
   if (!body.ok) throw new GrpcCallError(body.code, body.reason, true);
   return body.message;
+}
+
+/** 30000 → "30 s", 250 → "0.25 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }

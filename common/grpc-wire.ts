@@ -126,3 +126,31 @@ export function statusFromHttp(httpStatus: number): number {
 export function statusTrailers(code: number, message: string): Record<string, string> {
   return code === GrpcCode.OK ? { 'grpc-status': '0' } : { 'grpc-status': String(code), 'grpc-message': percentEncodeStatusMessage(message) };
 }
+
+/** The units of a grpc-timeout header tsov writes, smallest first, in milliseconds. */
+const TIMEOUT_UNITS: ReadonlyArray<readonly [string, number]> = [
+  ['m', 1],
+  ['S', 1000],
+  ['M', 60_000],
+  ['H', 3_600_000],
+];
+
+/** A grpc-timeout TimeoutValue has at most 8 digits (PROTOCOL-HTTP2.md, "Requests"). */
+const MAX_TIMEOUT_VALUE = 99_999_999;
+
+/**
+ * The grpc-timeout header for a call that gives up after ms milliseconds:
+ * the value, rounded up, in the smallest unit that holds it in 8 digits
+ * (PROTOCOL-HTTP2.md: Timeout → TimeoutValue TimeoutUnit; rounded up as
+ * grpc-go's internal/grpcutil/encode_duration.go EncodeDuration and
+ * grpc-js's deadline.ts getDeadlineTimeoutString do, so the server never
+ * gives up before the client).
+ */
+export function grpcTimeoutHeader(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`a call timeout must be a positive number of milliseconds, not ${ms}`);
+  for (const [unit, factor] of TIMEOUT_UNITS) {
+    const value = Math.ceil(ms / factor);
+    if (value <= MAX_TIMEOUT_VALUE) return `${value}${unit}`;
+  }
+  throw new RangeError(`a call timeout of ${ms} ms is longer than grpc-timeout can say (${MAX_TIMEOUT_VALUE} hours)`);
+}

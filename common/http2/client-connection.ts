@@ -8,7 +8,8 @@
  *
  * A request fails with a StreamFailure when the server resets its stream, when
  * a GOAWAY leaves it unprocessed, when the response is too large or breaks the
- * protocol, or when the connection breaks or closes; its kind tells which, and
+ * protocol, when the connection breaks or closes, or when its caller gives up
+ * (an AbortSignal: the stream is reset with CANCEL); its kind tells which, and
  * whether the server can have seen the request.
  */
 import type { Socket } from 'node:net';
@@ -32,9 +33,10 @@ export interface H2Response {
  * Why a request failed below its protocol: it was certainly not processed
  * (no connection, above a GOAWAY's last stream, REFUSED_STREAM), the
  * connection was lost under it, the server reset it, its response was over
- * the limit, or the server broke the protocol on its stream.
+ * the limit, the server broke the protocol on its stream, or the caller
+ * cancelled it (which the server may or may not have acted on).
  */
-export type FailureKind = 'unprocessed' | 'connection-lost' | 'reset' | 'too-large' | 'protocol';
+export type FailureKind = 'unprocessed' | 'connection-lost' | 'reset' | 'too-large' | 'protocol' | 'cancelled';
 
 export class StreamFailure extends Error {
   constructor(
@@ -94,16 +96,38 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
     return !this.dead && !this.socket.destroyed && !this.goneAway && this.nextStreamId <= MAX_WINDOW;
   }
 
-  /** Sends a request; resolves with the whole response once the server ends the stream. */
-  request(headers: readonly HeaderField[], body: Buffer, maxBodyBytes: number): Promise<H2Response> {
+  /**
+   * Sends a request; resolves with the whole response once the server ends
+   * the stream. When signal aborts first, the request fails as 'cancelled'
+   * (with the signal's reason as its message) and its stream is reset with
+   * CANCEL, so that the server may stop working on it.
+   */
+  request(headers: readonly HeaderField[], body: Buffer, maxBodyBytes: number, signal?: AbortSignal): Promise<H2Response> {
     return new Promise((resolve, reject) => {
-      if (!this.usable) {
-        reject(new StreamFailure(this.failure ?? 'the connection is closed', 'unprocessed'));
+      if (!this.usable || signal?.aborted === true) {
+        reject(new StreamFailure(signal?.aborted === true ? abortReason(signal) : (this.failure ?? 'the connection is closed'), 'unprocessed'));
         return;
       }
-      const stream = new H2ClientStream(this.nextStreamId, this.peerInitialWindow, maxBodyBytes, resolve, reject);
+      const onAbort = () => {
+        if (this.streams.get(stream.id) === stream) this.failStream(stream, ErrorCode.CANCEL, 'cancelled', abortReason(signal!));
+      };
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const stream = new H2ClientStream(
+        this.nextStreamId,
+        this.peerInitialWindow,
+        maxBodyBytes,
+        (response) => {
+          done();
+          resolve(response);
+        },
+        (failure) => {
+          done();
+          reject(failure);
+        },
+      );
       this.nextStreamId += 2;
       this.streams.set(stream.id, stream);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.sendHeaders(stream.id, encodeHeaderBlock(headers), false);
       this.sendData(stream, [body]);
     });
@@ -211,4 +235,9 @@ export class H2ClientConnection extends H2Endpoint<H2ClientStream> {
     const kind: FailureKind = this.socket.bytesRead === 0 ? 'unprocessed' : 'connection-lost';
     for (const stream of open) this.settle(stream, new StreamFailure(this.failure ?? 'the server closed the connection', kind));
   }
+}
+
+function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason ?? 'the request was cancelled');
 }

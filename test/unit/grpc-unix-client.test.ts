@@ -21,6 +21,7 @@ test('statusOfFailure: each kind of failure below gRPC, and whether it may be se
     [new StreamFailure('internal', 'reset', ErrorCode.INTERNAL_ERROR), GrpcStatus.INTERNAL, true],
     [new StreamFailure('big', 'too-large'), GrpcStatus.RESOURCE_EXHAUSTED, true],
     [new StreamFailure('bad', 'protocol'), GrpcStatus.INTERNAL, true],
+    [new StreamFailure('no reply within 1 s', 'cancelled'), GrpcStatus.CANCELLED, true],
   ];
   for (const [failure, status, reached] of rows) {
     t.is(statusOfFailure(failure), status, failure.message);

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { GrpcStatus as GrpcCode } from '../../common/grpc-status';
-import { framedMessage, parseUnaryBody, percentDecodeStatusMessage, percentEncodeStatusMessage, statusFromHttp, statusTrailers } from '../../common/grpc-wire';
+import { framedMessage, grpcTimeoutHeader, parseUnaryBody, percentDecodeStatusMessage, percentEncodeStatusMessage, statusFromHttp, statusTrailers } from '../../common/grpc-wire';
 
 const frame = (flag: number, length: number, payload: Buffer) => Buffer.concat([Buffer.from([flag, length >>> 24, (length >>> 16) & 255, (length >>> 8) & 255, length & 255]), payload]);
 
@@ -115,4 +115,34 @@ test('parseUnaryBody for a reply names the reply', (t) => {
     code: GrpcCode.UNIMPLEMENTED,
     reason: 'more than one reply message for a method that has one',
   });
+});
+
+/**
+ * How a server reads grpc-timeout: grpc-js's server-interceptors.ts
+ * (DEADLINE_REGEX and deadlineUnitsToMs); grpc-go's http_util.go
+ * decodeTimeout takes the same TimeoutValue (1-8 digits) and TimeoutUnit.
+ */
+const SERVER_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+test('grpcTimeoutHeader: the smallest unit that holds the value in 8 digits, rounded up; never shorter than asked', (t) => {
+  const rows: Array<[number, string]> = [
+    [1, '1m'],
+    [0.4, '1m'],
+    [1000, '1000m'],
+    [30_000, '30000m'],
+    [99_999_999, '99999999m'],
+    [100_000_000, '100000S'],
+    [100_000_000.5, '100001S'],
+    [99_999_999_000, '99999999S'],
+    [99_999_999_001, '1666667M'],
+    [5_999_999_940_000, '99999999M'],
+    [5_999_999_940_001, '1666667H'],
+  ];
+  for (const [ms, header] of rows) {
+    t.is(grpcTimeoutHeader(ms), header, `${ms} ms`);
+    const [, value, unit] = SERVER_TIMEOUT.exec(header) ?? [];
+    t.true(value !== undefined && Number(value) * UNIT_MS[unit!]! >= ms, `${header} is read as at least ${ms} ms`);
+  }
+  for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 360_000_000_000_000]) t.throws(() => grpcTimeoutHeader(bad), { instanceOf: RangeError }, String(bad));
 });
