@@ -10,6 +10,14 @@ export const DEFAULT_SNAPSHOTTER_ROOT = '/var/lib/tsov';
 export const DEFAULT_SNAPSHOTTER_SOCKET = '/run/tsov/tsov.sock';
 export const DEFAULT_HELPER_SOCKET = '/run/tsov/helper/helper.sock';
 export const DEFAULT_HELPER_STATE_DIR = '/var/lib/tsov-helper';
+/**
+ * How long a caller of tsov-helper (tsov-runtime, the CLI, the snapshotter's
+ * probe) waits for one call: well inside the kubelet's 2-minute
+ * --runtime-request-timeout, so that a hung helper fails a container start
+ * with an error that names it, and well above what a mount takes (its first
+ * probe of a directory included).
+ */
+export const DEFAULT_HELPER_CALL_TIMEOUT_SECONDS = 30;
 /** Merged directories of translated spec mounts: <dir>/<container id>/<n>/merged. */
 export const DEFAULT_TRANSLATION_STATE_DIR = '/run/tsov/mounts';
 /** tsov-runtime's cache of policy facts ($TSOV_RUNTIME_CACHE overrides it). */

@@ -201,6 +201,7 @@ function toPolicy(raw: RawPolicy): Policy {
     stateDir: raw.helper?.state_dir ?? d.helper.stateDir,
     allowedRoots: raw.helper?.allowed_roots ?? d.helper.allowedRoots,
     memoryBytes: raw.helper?.memory_bytes ?? d.helper.memoryBytes,
+    callTimeoutSeconds: raw.helper?.call_timeout_seconds ?? d.helper.callTimeoutSeconds,
   };
   if (raw.helper?.metrics_address !== undefined) helper.metricsAddress = raw.helper.metrics_address;
   return {

@@ -6,7 +6,7 @@
  */
 import type { LogLevel } from '../common/logger';
 import type { RemapIdsSetting } from './policy-vocabulary';
-import { DEFAULT_HELPER_SOCKET, DEFAULT_HELPER_STATE_DIR, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
+import { DEFAULT_HELPER_CALL_TIMEOUT_SECONDS, DEFAULT_HELPER_SOCKET, DEFAULT_HELPER_STATE_DIR, DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_TRANSLATION_STATE_DIR } from './defaults';
 import { DEFAULT_RUNTIME, DEFAULT_TRANSLATION_POLICY, type RuntimeSettings, type TranslationPolicy } from './translation-policy';
 
 export interface SnapshotterSettings {
@@ -26,6 +26,8 @@ export interface HelperDaemonSettings {
   /** tmpfs size for backend memory when a request gives none. */
   memoryBytes: number;
   metricsAddress?: string;
+  /** How long a caller (tsov-runtime, the CLI, the snapshotter's probe) waits for one helper call. */
+  callTimeoutSeconds: number;
 }
 
 export interface Policy {
@@ -44,6 +46,7 @@ export const DEFAULT_POLICY: Policy = {
     stateDir: DEFAULT_HELPER_STATE_DIR,
     allowedRoots: [DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_HELPER_STATE_DIR, DEFAULT_TRANSLATION_STATE_DIR],
     memoryBytes: 256 * 1024 * 1024,
+    callTimeoutSeconds: DEFAULT_HELPER_CALL_TIMEOUT_SECONDS,
   },
   runtime: DEFAULT_RUNTIME,
   translation: DEFAULT_TRANSLATION_POLICY,

@@ -11,6 +11,7 @@ const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-ex
 /** A root the helper may mount inside: "/" would allow every directory on the host. */
 const allowedRoot = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*[^/\\x00-\\x1f\\x7f]$', 'x-expected': 'an absolute directory other than / (a root of / lets the helper mount any host directory), without control characters or a trailing /' } as const;
 const memoryBytes = { type: 'integer', minimum: 1048576, 'x-expected': 'a whole number of bytes, at least 1048576 (1 MiB)' } as const;
+const callTimeoutSeconds = { type: 'integer', minimum: 1, maximum: 3600, 'x-expected': 'a whole number of seconds from 1 to 3600' } as const;
 const metricsAddress = { type: 'string', pattern: '^(unix:/.+|.*:[0-9]+)$', 'x-expected': 'HOST:PORT or unix:/absolute/path' } as const;
 const mode = { enum: MODES } as const;
 const runtimeKind = { enum: RUNTIME_KINDS } as const;
@@ -42,6 +43,7 @@ export const POLICY_SCHEMA = mapping({
     allowed_roots: { type: 'array', minItems: 1, items: allowedRoot, 'x-expected': 'a non-empty list of absolute paths' },
     memory_bytes: memoryBytes,
     metrics_address: metricsAddress,
+    call_timeout_seconds: callTimeoutSeconds,
   }),
   runtime: mapping({
     kind: runtimeKind,

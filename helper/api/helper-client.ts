@@ -4,24 +4,43 @@
  * Failures come back as the error class the helper threw (common/errors.ts,
  * mapped back from the gRPC status in common/grpc-status.ts); an unreachable
  * helper gets a message that says how to start it.
+ *
+ * Every call has a time limit (the policy's helper.call_timeout_seconds): a
+ * helper that is stopped, hung or stuck in one mount fails the call with
+ * DeadlineExceededError naming it, instead of blocking tsov-runtime create —
+ * and the container start containerd and the kubelet wait for — for as long
+ * as it hangs. The helper is not told to stop (it does not read grpc-timeout):
+ * a Mount it finishes after the caller gave up stays recorded under its owner,
+ * and the owner's Release (tsov-runtime delete, `tsov release`, or the
+ * helper's next start for an owner that is gone) unmounts it.
  */
 import { GrpcCallError, UnixGrpcClient } from '../../common/grpc-unix-client';
-import { errorFromStatus } from '../../common/grpc-status';
+import { GrpcStatus, errorFromStatus } from '../../common/grpc-status';
 import type { ProbeReport } from './probe-report';
 import type { OverlayMountRequest } from './mount-request';
 import { helperServiceCodecs, mountRecordFromWire, mountRequestToWire, probeReportFromWire, type MountView } from './wire';
-import { DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
+import { DEFAULT_HELPER_CALL_TIMEOUT_SECONDS, DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
 
 export { DEFAULT_HELPER_SOCKET };
+
+export interface HelperClientOptions {
+  /** Each call's time limit; default DEFAULT_HELPER_CALL_TIMEOUT_SECONDS. */
+  timeoutSeconds?: number;
+}
 
 /** The largest reply accepted: a List of every mount, a probe report with the kernel's log lines. */
 const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 export class HelperClient {
   private readonly client: UnixGrpcClient;
+  readonly timeoutSeconds: number;
 
-  constructor(readonly socketPath: string = DEFAULT_HELPER_SOCKET) {
-    this.client = new UnixGrpcClient(socketPath, helperServiceCodecs(), { maxReceiveBytes: MAX_REPLY_BYTES });
+  constructor(
+    readonly socketPath: string = DEFAULT_HELPER_SOCKET,
+    options: HelperClientOptions = {},
+  ) {
+    this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_HELPER_CALL_TIMEOUT_SECONDS;
+    this.client = new UnixGrpcClient(socketPath, helperServiceCodecs(), { maxReceiveBytes: MAX_REPLY_BYTES, timeoutMs: this.timeoutSeconds * 1000 });
   }
 
   private async call(method: string, request: object): Promise<Record<string, unknown>> {
@@ -35,8 +54,21 @@ export class HelperClient {
           `cannot reach tsov-helper at ${this.socketPath} (${error.message}); start it (systemctl start tsov-helper), or make the policy's helper.socket name its socket`,
         );
       }
+      if (error.code === GrpcStatus.DEADLINE_EXCEEDED) throw errorFromStatus(error.code, this.noAnswer(method, error));
       throw errorFromStatus(error.code, error.message);
     }
+  }
+
+  /** Why a call timed out, as far as this side can tell, and what to do. */
+  private noAnswer(method: string, error: GrpcCallError): string {
+    const state = error.serverSilent
+      ? 'it accepted the connection but has sent nothing on it: the process is stopped or hung'
+      : 'it is connected but did not finish this call';
+    const mountNote = method === 'Mount' ? '; the mount may still be made: the container\'s Release (tsov-runtime delete, or `tsov release <container id>`) unmounts it' : '';
+    return (
+      `tsov-helper at ${this.socketPath} did not answer ${method} within ${this.timeoutSeconds} s (${state})${mountNote}; ` +
+      'check `systemctl status tsov-helper` and its log (journalctl -u tsov-helper), restart it if it is stuck, or raise helper.call_timeout_seconds in the policy if its calls are slow but working'
+    );
   }
 
   async probe(directory: string, refresh = false): Promise<ProbeReport> {

@@ -24,6 +24,7 @@ snapshotter:
   remap_ids: off
 helper:
   allowed_roots: [/srv/a, /srv/b]
+  call_timeout_seconds: 90
 runtime:
   kind: runsc
   binary: /usr/local/bin/runsc
@@ -49,6 +50,7 @@ translation:
   t.is(policy.logLevel, 'debug');
   t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address, remapIds: 'off' });
   t.deepEqual(policy.helper.allowedRoots, ['/srv/a', '/srv/b']);
+  t.is(policy.helper.callTimeoutSeconds, 90);
   t.deepEqual(policy.runtime, { kind: 'runsc', binary: '/usr/local/bin/runsc', runscVersion: 'release-20250611.0', runscAllowFlagOverride: false });
   t.deepEqual(policy.translation.defaultModes, { runc: 'host', crun: 'auto', runsc: 'host' });
   t.deepEqual(policy.translation.sandbox, { medium: 'memory', rootfsOverlay: 'none' });
@@ -73,6 +75,9 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['allowed_roots as a string', 'helper:\n  allowed_roots: /srv\n', '2:18', /helper\.allowed_roots: expected a non-empty list of absolute paths, got "\/srv"/],
   ['a memory size in words', 'helper:\n  memory_bytes: 1G\n', '2:17', /helper\.memory_bytes: expected a whole number of bytes, at least 1048576 \(1 MiB\), got "1G"/],
   ['a memory size too small', 'helper:\n  memory_bytes: 4096\n', '2:17', /at least 1048576/],
+  ['a helper call time limit of 0', 'helper:\n  call_timeout_seconds: 0\n', '2:25', /helper\.call_timeout_seconds: expected a whole number of seconds from 1 to 3600, got 0/],
+  ['a helper call time limit over an hour', 'helper:\n  call_timeout_seconds: 3601\n', '2:25', /from 1 to 3600, got 3601/],
+  ['a helper call time limit with a unit', 'helper:\n  call_timeout_seconds: 30s\n', '2:25', /from 1 to 3600, got "30s"/],
   ['a fractional memory size', 'translation:\n  memory_bytes: 1048576.5\n', '2:17', /translation\.memory_bytes: expected a whole number/],
   ['an unknown runtime kind', 'runtime:\n  kind: kata\n', '2:9', /runtime\.kind: expected one of runc, crun, runsc, got "kata"/],
   ['a relative runtime binary', 'runtime:\n  binary: runc\n', '2:11', /runtime\.binary: expected an absolute path without control characters, got "runc"/],

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../../common/errors';
+import { DeadlineExceededError, errnoCode } from '../../common/errors';
 import type { RuntimeSettings, TranslationPolicy } from '../../policy/translation-policy';
 import type { ProbeReport } from '../../helper/api/probe-report';
 import type { HelperClient } from '../../helper/api/helper-client';
@@ -66,11 +66,26 @@ export async function mountForContainer(spec: OciSpec, context: ContainerMountCo
   return { translation, mounted };
 }
 
-/** Unmounts the given mounts of this container (detaching busy ones) and removes its empty mount points. */
+/**
+ * Unmounts the given mounts of this container (detaching busy ones) and
+ * removes its empty mount points. A helper that lets one Unmount pass its
+ * time limit is not asked for the others (each would wait as long): they are
+ * the container's Release's, or the helper's next start's, to unmount.
+ */
 export async function undoMounts(containerId: string, mounted: readonly number[], policy: TranslationPolicy, client: HelperClient): Promise<void> {
   const failures: string[] = [];
-  for (const id of [...mounted].reverse()) {
-    await client.unmount(id, containerId, true).catch((error: Error) => failures.push(`mount ${id}: ${error.message}`));
+  const newestFirst = [...mounted].reverse();
+  for (const [index, id] of newestFirst.entries()) {
+    try {
+      await client.unmount(id, containerId, true);
+    } catch (error) {
+      failures.push(`mount ${id}: ${(error as Error).message}`);
+      if (error instanceof DeadlineExceededError) {
+        const left = newestFirst.slice(index + 1);
+        if (left.length > 0) failures.push(`mounts ${left.join(', ')} not tried: tsov-helper is not answering`);
+        break;
+      }
+    }
   }
   removeEmptyTree(containerStateDirectory(policy.stateDir, containerId));
   if (failures.length > 0) throw new Error(`could not unmount what this call mounted: ${failures.join('; ')}`);

@@ -39,7 +39,7 @@ export async function createWithOverlays(request: CreateRequest): Promise<number
     throw new FailedPreconditionError(`container ${containerId} already exists (${request.ownerAlivePath}); delete it first or choose another id`);
   }
   const original = bundle.readOriginal();
-  const client = new HelperClient(policy.helper.socket);
+  const client = new HelperClient(policy.helper.socket, { timeoutSeconds: policy.helper.callTimeoutSeconds });
   let mounted: number[] = [];
   try {
     const made = await mountForContainer(original.spec, { containerId, policy: policy.translation, runtime: policy.runtime, ownerAlivePath: request.ownerAlivePath, userNamespace: original.userNamespace }, client);
@@ -67,7 +67,7 @@ export async function createWithOverlays(request: CreateRequest): Promise<number
 
 export async function releaseAfterDelete(request: { args: RuntimeArgs; file: string | undefined; containerId: string; status: number }): Promise<number> {
   const policy = loadPolicy(request.file);
-  const client = new HelperClient(policy.helper.socket);
+  const client = new HelperClient(policy.helper.socket, { timeoutSeconds: policy.helper.callTimeoutSeconds });
   try {
     await releaseForContainer(request.containerId, policy.translation, client);
     return request.status;

@@ -1,0 +1,147 @@
+/**
+ * A tsov-helper that does not answer: every caller gives up after the
+ * policy's helper.call_timeout_seconds with an error that names the helper
+ * and what to do, instead of waiting for as long as the helper hangs.
+ *
+ * Two helpers that never answer: a socket that accepts connections and never
+ * reads them (a stopped or deadlocked process: the kernel still accepts into
+ * the listen backlog), and grpc-js's own server whose Mount handler never
+ * replies. grpc-js is the judge of the wire: it parses the grpc-timeout
+ * header tsov's client sends into the call's deadline
+ * (src/server-interceptors.ts, handleTimeoutHeader: /(\d{1,8})\s*([HMSmun])/)
+ * and reports the call cancelled when the client resets its stream; node's
+ * HTTP/2 server shows the reset itself (its stream's rstCode).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import path from 'node:path';
+import test from 'ava';
+import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { DeadlineExceededError } from '../../common/errors';
+import { RUNTIME_MAIN } from '../../harness/daemon-process';
+import { HelperClient } from '../../helper/api/helper-client';
+import { makeDirs } from '../support/helper-process';
+import { overlaySpecFixture } from '../support/overlay-spec-fixture';
+import { serviceClientConstructor } from '../support/proto-clients';
+import { makeTempDir } from '../support/temp-dir';
+
+/** A unix socket that accepts connections and never reads or writes them. */
+async function silentSocket(t: Parameters<typeof makeTempDir>[0]): Promise<string> {
+  const socket = path.join(makeTempDir(t, 'silent-helper'), 'helper.sock');
+  const held: net.Socket[] = [];
+  const server = net.createServer((connection) => {
+    connection.pause();
+    held.push(connection);
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  t.teardown(() => {
+    for (const connection of held) connection.destroy();
+    server.close();
+  });
+  return socket;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; error: unknown }> {
+  const started = Date.now();
+  try {
+    await fn();
+    return { ms: Date.now() - started, error: undefined };
+  } catch (error) {
+    return { ms: Date.now() - started, error };
+  }
+}
+
+test('a helper that accepts the connection and never answers: the call fails after its time limit, naming the helper and the fix', async (t) => {
+  const socket = await silentSocket(t);
+  const client = new HelperClient(socket, { timeoutSeconds: 1 });
+  t.teardown(() => client.close());
+  const { ms, error } = await timed(() => client.probe('/var/lib/tsov'));
+  t.true(error instanceof DeadlineExceededError, String(error));
+  t.true(ms >= 1000 && ms < 5000, `failed after ${ms} ms`);
+  const message = (error as Error).message;
+  t.true(message.startsWith(`tsov-helper at ${socket} did not answer Probe within 1 s (it accepted the connection but has sent nothing on it: the process is stopped or hung)`), message);
+  t.regex(message, /systemctl status tsov-helper/);
+  t.regex(message, /helper\.call_timeout_seconds/);
+});
+
+test('a helper whose Mount never returns: grpc-js sees the deadline tsov sent, and the call cancelled when it passes', async (t) => {
+  const dir = makeTempDir(t, 'hung-helper');
+  const socket = path.join(dir, 'helper.sock');
+  const seen: { deadline?: number; cancelledAfterMs?: number } = {};
+  let received = 0;
+  const server = new Server();
+  const Helper = serviceClientConstructor('tsov/helper/v1/helper.proto', 'tsov.helper.v1.Helper') as ServiceClientConstructor;
+  server.addService(Helper.service, {
+    Mount: (call: ServerUnaryCall<unknown, unknown>, _callback: sendUnaryData<unknown>) => {
+      received = Date.now();
+      const deadline = call.getDeadline();
+      seen.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+      call.on('cancelled', () => (seen.cancelledAfterMs = Date.now() - received));
+      // Never answers.
+    },
+  });
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())));
+  t.teardown(() => server.forceShutdown());
+
+  const client = new HelperClient(socket, { timeoutSeconds: 1 });
+  t.teardown(() => client.close());
+  const sent = Date.now();
+  const { ms, error } = await timed(() =>
+    client.mount({ owner: 'c1', lowers: [path.join(dir, 'l')], upper: path.join(dir, 'u'), work: path.join(dir, 'w'), target: path.join(dir, 'm'), backend: 'kernel', choices: {} }),
+  );
+  t.true(error instanceof DeadlineExceededError, String(error));
+  t.true(ms >= 1000 && ms < 5000, `failed after ${ms} ms`);
+  const message = (error as Error).message;
+  t.regex(message, /did not answer Mount within 1 s \(it is connected but did not finish this call\); the mount may still be made: the container's Release/);
+
+  t.true(received > 0, 'the server got the call');
+  // grpc-js's deadline is its clock when it parsed the header plus the timeout: the header said 1 s.
+  const headerMs = seen.deadline! - received;
+  t.true(headerMs > 900 && headerMs <= 1000, `grpc-js read a deadline ${headerMs} ms after the call arrived`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.not(seen.cancelledAfterMs, undefined, 'grpc-js saw the call cancelled (RST_STREAM CANCEL from tsov, or its own deadline)');
+  t.true(Date.now() - sent < 5000);
+});
+
+test('when the time limit passes, the call\'s stream is reset with CANCEL (as node\'s HTTP/2 server sees it)', async (t) => {
+  const socket = path.join(makeTempDir(t, 'h2-helper'), 'helper.sock');
+  const seen: { timeout?: string; rstCode?: number } = {};
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    seen.timeout = String(headers['grpc-timeout']);
+    stream.on('close', () => (seen.rstCode = stream.rstCode));
+    stream.resume(); // reads the request, never answers
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  t.teardown(() => server.close());
+  const client = new HelperClient(socket, { timeoutSeconds: 1 });
+  t.teardown(() => client.close());
+  const { error } = await timed(() => client.list());
+  t.true(error instanceof DeadlineExceededError, String(error));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(seen.timeout, '1000m', 'grpc-timeout: 1 s in milliseconds');
+  t.is(seen.rstCode, http2.constants.NGHTTP2_CANCEL);
+});
+
+test('tsov-runtime create with a helper that never answers: exits 1 after helper.call_timeout_seconds with one line naming it, config.json untouched', async (t) => {
+  const { base, policy, spec } = await overlaySpecFixture(t);
+  const socket = await silentSocket(t);
+  fs.writeFileSync(policy, fs.readFileSync(policy, 'utf8').replace(/ {2}socket: .*/, `  socket: ${socket}\n  call_timeout_seconds: 1`));
+  const bundle = makeDirs(path.join(base, 'bundle'))[0]!;
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  const started = Date.now();
+  const create = spawnSync(RUNTIME_MAIN, ['--root', path.join(base, 'runc-root'), 'create', '--bundle', bundle, 'hung1'], {
+    encoding: 'utf8',
+    env: { ...process.env, TSOV_CONFIG: policy, TSOV_RUNTIME_CACHE: path.join(base, 'cache') },
+    timeout: 30_000,
+  });
+  const ms = Date.now() - started;
+  t.is(create.signal, null, 'it ended by itself');
+  t.is(create.status, 1);
+  t.true(ms >= 1000 && ms < 15_000, `took ${ms} ms`);
+  t.regex(create.stderr, new RegExp(`^tsov-runtime: tsov-helper at ${socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} did not answer Mount within 1 s \\(it accepted the connection but has sent nothing on it: the process is stopped or hung\\); the mount may still be made`));
+  t.is(create.stderr.trim().split('\n').length, 1, 'one line');
+  t.deepEqual(JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')), spec, 'config.json is the original');
+});
