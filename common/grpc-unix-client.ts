@@ -82,7 +82,10 @@ export class UnixGrpcClient {
     connection.calls++;
     connection.socket.ref();
     const deadline = timeoutMs === undefined ? undefined : new AbortController();
-    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(new Error(`no reply within ${seconds(timeoutMs!)}`)), timeoutMs);
+    // Timers run before the loop reads its sockets: a caller that kept the loop busy past the
+    // limit (spawnSync, say) would otherwise drop a reply that is already waiting to be read.
+    // The abort waits for this turn's reads (setImmediate runs after them).
+    const timer = deadline === undefined ? undefined : setTimeout(() => setImmediate(() => deadline.abort(new Error(`no reply within ${seconds(timeoutMs!)}`))), timeoutMs);
     let response: H2Response;
     try {
       response = await connection.h2.request(headers, body, MESSAGE_PREFIX_BYTES + this.options.maxReceiveBytes, deadline?.signal);

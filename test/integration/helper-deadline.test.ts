@@ -12,7 +12,8 @@
  * and reports the call cancelled when the client resets its stream; node's
  * HTTP/2 server shows the reset itself (its stream's rstCode).
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -123,6 +124,38 @@ test('when the time limit passes, the call\'s stream is reset with CANCEL (as no
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.is(seen.timeout, '1000m', 'grpc-timeout: 1 s in milliseconds');
   t.is(seen.rstCode, http2.constants.NGHTTP2_CANCEL);
+});
+
+/** A helper in another process that answers List (no mounts) 100 ms after each request, and tells its parent when one arrives. */
+const SLOW_HELPER = `
+const http2 = require('node:http2');
+http2.createServer().on('stream', (stream) => {
+  process.send('request');
+  stream.resume();
+  setTimeout(() => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(Buffer.alloc(5));
+  }, 100);
+}).listen(process.argv[2], () => process.send('listening'));
+`;
+
+test('a reply already waiting when the time limit passes is taken: a caller whose own loop was busy does not lose it', async (t) => {
+  const dir = makeTempDir(t, 'slow-helper');
+  const socket = path.join(dir, 'helper.sock');
+  const script = path.join(dir, 'slow-helper.js');
+  fs.writeFileSync(script, SLOW_HELPER);
+  const child = fork(script, [socket], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  t.teardown(() => child.kill());
+  await once(child, 'message');
+  const client = new HelperClient(socket, { timeoutSeconds: 1 });
+  t.teardown(() => client.close());
+  const call = client.list();
+  await once(child, 'message'); // the request is at the helper
+  // This process's loop stops for 1.5 s (as a spawnSync would stop it): the reply comes in
+  // after 0.1 s and waits in the socket while the time limit passes.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+  t.deepEqual(await call, []);
 });
 
 test('tsov-runtime create with a helper that never answers: exits 1 after helper.call_timeout_seconds with one line naming it, config.json untouched', async (t) => {

@@ -23,6 +23,9 @@ export interface HelperLayout {
   roots: string[];
 }
 
+/** As long as ava lets a test run (package.json, ava.timeout: 10m). */
+const TEST_CLIENT_TIMEOUT_SECONDS = 600;
+
 /** Socket, state and one allowed root inside base. */
 export function helperLayout(base: string): HelperLayout {
   const roots = [path.join(base, 'roots')];
@@ -32,7 +35,10 @@ export function helperLayout(base: string): HelperLayout {
 
 export async function startHelper(t: ExecutionContext, layout: HelperLayout, logLevel = 'warn', extraArgs: string[] = []): Promise<RunningHelper> {
   const running = await startHelperProcess({ socket: layout.socket, stateDir: layout.stateDir, allowedRoots: layout.roots, extraArgs: ['--log-level', logLevel, ...extraArgs] });
-  return { ...withClient(t, running, new HelperClient(layout.socket)), stateDir: layout.stateDir, root: layout.roots[0] ?? '' };
+  // The tests' own client: tests that run tsov-runtime with spawnSync stop the ava worker's
+  // loop for seconds at a time, ten tests at once, so a call's time limit would count their
+  // runs too (test/integration/helper-deadline.test.ts tests the limit itself).
+  return { ...withClient(t, running, new HelperClient(layout.socket, { timeoutSeconds: TEST_CLIENT_TIMEOUT_SECONDS })), stateDir: layout.stateDir, root: layout.roots[0] ?? '' };
 }
 
 /**
