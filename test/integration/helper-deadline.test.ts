@@ -11,6 +11,10 @@
  * (src/server-interceptors.ts, handleTimeoutHeader: /(\d{1,8})\s*([HMSmun])/)
  * and reports the call cancelled when the client resets its stream; node's
  * HTTP/2 server shows the reset itself (its stream's rstCode).
+ *
+ * One at a time: two of them stop this worker's event loop on purpose (a
+ * spawnSync of tsov-runtime, a 1.5-s Atomics.wait), and beside them the
+ * others' timers would fire seconds late.
  */
 import { fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -54,7 +58,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; error: unkn
   }
 }
 
-test('a helper that accepts the connection and never answers: the call fails after its time limit, naming the helper and the fix', async (t) => {
+test.serial('a helper that accepts the connection and never answers: the call fails after its time limit, naming the helper and the fix', async (t) => {
   const socket = await silentSocket(t);
   const client = new HelperClient(socket, { timeoutSeconds: 1 });
   t.teardown(() => client.close());
@@ -67,7 +71,7 @@ test('a helper that accepts the connection and never answers: the call fails aft
   t.regex(message, /helper\.call_timeout_seconds/);
 });
 
-test('a helper whose Mount never returns: grpc-js sees the deadline tsov sent, and the call cancelled when it passes', async (t) => {
+test.serial('a helper whose Mount never returns: grpc-js sees the deadline tsov sent, and the call cancelled when it passes', async (t) => {
   const dir = makeTempDir(t, 'hung-helper');
   const socket = path.join(dir, 'helper.sock');
   const seen: { deadline?: number; cancelledAfterMs?: number } = {};
@@ -106,7 +110,7 @@ test('a helper whose Mount never returns: grpc-js sees the deadline tsov sent, a
   t.true(Date.now() - sent < 5000);
 });
 
-test('when the time limit passes, the call\'s stream is reset with CANCEL (as node\'s HTTP/2 server sees it)', async (t) => {
+test.serial('when the time limit passes, the call\'s stream is reset with CANCEL (as node\'s HTTP/2 server sees it)', async (t) => {
   const socket = path.join(makeTempDir(t, 'h2-helper'), 'helper.sock');
   const seen: { timeout?: string; rstCode?: number } = {};
   const server = http2.createServer();
@@ -140,7 +144,7 @@ http2.createServer().on('stream', (stream) => {
 }).listen(process.argv[2], () => process.send('listening'));
 `;
 
-test('a reply already waiting when the time limit passes is taken: a caller whose own loop was busy does not lose it', async (t) => {
+test.serial('a reply already waiting when the time limit passes is taken: a caller whose own loop was busy does not lose it', async (t) => {
   const dir = makeTempDir(t, 'slow-helper');
   const socket = path.join(dir, 'helper.sock');
   const script = path.join(dir, 'slow-helper.js');
@@ -158,7 +162,7 @@ test('a reply already waiting when the time limit passes is taken: a caller whos
   t.deepEqual(await call, []);
 });
 
-test('tsov-runtime create with a helper that never answers: exits 1 after helper.call_timeout_seconds with one line naming it, config.json untouched', async (t) => {
+test.serial('tsov-runtime create with a helper that never answers: exits 1 after helper.call_timeout_seconds with one line naming it, config.json untouched', async (t) => {
   const { base, policy, spec } = await overlaySpecFixture(t);
   const socket = await silentSocket(t);
   fs.writeFileSync(policy, fs.readFileSync(policy, 'utf8').replace(/ {2}socket: .*/, `  socket: ${socket}\n  call_timeout_seconds: 1`));
