@@ -38,12 +38,7 @@ export class GrpcCallError extends Error {
 export interface UnixGrpcClientOptions {
   /** The largest reply message accepted (grpc-js's grpc.max_receive_message_length). */
   maxReceiveBytes: number;
-  /** Each call's time limit in milliseconds, unless the call sets its own; none: a call waits for as long as the server takes. */
-  timeoutMs?: number;
-}
-
-export interface CallOptions {
-  /** This call's time limit in milliseconds (overrides the client's). */
+  /** Each call's time limit in milliseconds; none: a call waits for as long as the server takes. */
   timeoutMs?: number;
 }
 
@@ -64,7 +59,7 @@ export class UnixGrpcClient {
   ) {}
 
   /** Calls a unary method by name; resolves with the decoded reply, rejects with a GrpcCallError. */
-  async unary(methodName: string, request: object, options: CallOptions = {}): Promise<Record<string, unknown>> {
+  async unary(methodName: string, request: object): Promise<Record<string, unknown>> {
     const method = this.service[methodName];
     if (method === undefined || method.requestStream || method.responseStream) throw new Error(`${methodName} is not a unary method of this service`);
     const headers: Array<[string, string]> = [
@@ -75,7 +70,7 @@ export class UnixGrpcClient {
       ['content-type', GRPC_CONTENT_TYPE],
       ['te', 'trailers'],
     ];
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    const timeoutMs = this.options.timeoutMs;
     if (timeoutMs !== undefined) headers.push(['grpc-timeout', grpcTimeoutHeader(timeoutMs)]);
     const body = framedMessage(method.requestSerialize(request));
     const connection = this.connect();
