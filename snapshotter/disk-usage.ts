@@ -14,6 +14,7 @@
  * counted; the root must exist.
  */
 import fs from 'node:fs';
+import { errnoCode } from '../common/errors';
 import type { DiskUsage } from './snapshot-model';
 
 /** fn's answer, or absent when its path is gone (ENOENT: deleted during the walk). */
@@ -21,7 +22,7 @@ function ifPresent<T, A>(fn: () => T, absent: A): T | A {
   try {
     return fn();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return absent;
+    if (errnoCode(error) === 'ENOENT') return absent;
     throw error;
   }
 }
