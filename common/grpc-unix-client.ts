@@ -11,11 +11,17 @@
  * method definitions proto-loader builds from proto/. A call may have a time
  * limit: it is sent as grpc-timeout, and when it passes with no reply the
  * call's stream is reset (CANCEL) and the call fails with DEADLINE_EXCEEDED,
- * as grpc-js and grpc-go clients do. No metadata, compression or streaming:
+ * as grpc-js and grpc-go clients do. With waitForReady (gRPC's "wait for
+ * ready" call option, grpc-go's WaitForReady(true)), a call that certainly
+ * never reached a server — no socket, connection refused, above a GOAWAY's
+ * last stream, REFUSED_STREAM — is sent again on a new connection after a
+ * pause (retryPauseMs) until its time limit, so that a server restarting
+ * (systemctl restart) delays calls instead of failing them. A call the server
+ * may have seen is never sent twice. No metadata, compression or streaming:
  * tsov's helper API has none.
  */
 import net from 'node:net';
-import type { ServiceCodecs } from './proto-codecs';
+import type { MethodCodec, ServiceCodecs } from './proto-codecs';
 import { GrpcStatus as GrpcCode } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, grpcTimeoutHeader, parseUnaryBody, percentDecodeStatusMessage, statusFromHttp } from './grpc-wire';
 import { H2ClientConnection, StreamFailure, type H2Response } from './http2/client-connection';
@@ -40,6 +46,18 @@ export interface UnixGrpcClientOptions {
   maxReceiveBytes: number;
   /** Each call's time limit in milliseconds; none: a call waits for as long as the server takes. */
   timeoutMs?: number;
+  /**
+   * Send a call that never reached a server again, until its time limit (which
+   * it then needs), instead of failing it at once: for callers a server's
+   * restart must not fail. Without it such a call fails with UNAVAILABLE.
+   */
+  waitForReady?: boolean;
+}
+
+/** The pause before sending a call again that reached no server: 50 ms, doubling, at most 1 s. */
+export function retryPauseMs(attempt: number): number {
+  if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be a positive integer, got ${attempt}`);
+  return Math.min(1000, 50 * 2 ** Math.min(attempt - 1, 5));
 }
 
 interface Connection {
@@ -62,6 +80,36 @@ export class UnixGrpcClient {
   async unary(methodName: string, request: object): Promise<Record<string, unknown>> {
     const method = this.service[methodName];
     if (method === undefined || method.requestStream || method.responseStream) throw new Error(`${methodName} is not a unary method of this service`);
+    const { timeoutMs, waitForReady = false } = this.options;
+    if (waitForReady && timeoutMs === undefined) throw new Error('waitForReady needs a time limit (timeoutMs)');
+    const body = framedMessage(method.requestSerialize(request));
+    const deadline = timeoutMs === undefined ? undefined : new AbortController();
+    const endsAt = performance.now() + (timeoutMs ?? 0);
+    // Timers run before the loop reads its sockets: a caller that kept the loop busy past the
+    // limit (spawnSync, say) would otherwise drop a reply that is already waiting to be read.
+    // The abort waits for this turn's reads (setImmediate runs after them).
+    const timer = deadline === undefined ? undefined : setTimeout(() => setImmediate(() => deadline.abort(new Error(`no reply within ${seconds(timeoutMs!)}`))), timeoutMs);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        // Each attempt tells the server what is left of the call's limit.
+        const leftMs = timeoutMs === undefined ? undefined : Math.max(1, endsAt - performance.now());
+        try {
+          return await this.attempt(method, body, leftMs, deadline?.signal);
+        } catch (error) {
+          if (!(waitForReady && error instanceof GrpcCallError && !error.reachedServer) || deadline!.signal.aborted) throw error;
+          await pause(retryPauseMs(attempt), deadline!.signal);
+          if (deadline!.signal.aborted) {
+            throw new GrpcCallError(GrpcCode.DEADLINE_EXCEEDED, `${error.message}; still so after waiting ${seconds(timeoutMs!)} for the server`, false);
+          }
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One sending of a call on the current connection (a new one if it is closed or going away). */
+  private async attempt(method: MethodCodec, body: Buffer, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
     const headers: Array<[string, string]> = [
       [':method', 'POST'],
       [':scheme', 'http'],
@@ -70,28 +118,20 @@ export class UnixGrpcClient {
       ['content-type', GRPC_CONTENT_TYPE],
       ['te', 'trailers'],
     ];
-    const timeoutMs = this.options.timeoutMs;
     if (timeoutMs !== undefined) headers.push(['grpc-timeout', grpcTimeoutHeader(timeoutMs)]);
-    const body = framedMessage(method.requestSerialize(request));
     const connection = this.connect();
     connection.calls++;
     connection.socket.ref();
-    const deadline = timeoutMs === undefined ? undefined : new AbortController();
-    // Timers run before the loop reads its sockets: a caller that kept the loop busy past the
-    // limit (spawnSync, say) would otherwise drop a reply that is already waiting to be read.
-    // The abort waits for this turn's reads (setImmediate runs after them).
-    const timer = deadline === undefined ? undefined : setTimeout(() => setImmediate(() => deadline.abort(new Error(`no reply within ${seconds(timeoutMs!)}`))), timeoutMs);
     let response: H2Response;
     try {
-      response = await connection.h2.request(headers, body, MESSAGE_PREFIX_BYTES + this.options.maxReceiveBytes, deadline?.signal);
+      response = await connection.h2.request(headers, body, MESSAGE_PREFIX_BYTES + this.options.maxReceiveBytes, signal);
     } catch (error) {
       if (!(error instanceof StreamFailure)) throw error;
-      if (error.kind === 'cancelled' && deadline?.signal.aborted === true) {
+      if (error.kind === 'cancelled' && signal?.aborted === true) {
         throw new GrpcCallError(GrpcCode.DEADLINE_EXCEEDED, error.message, true, connection.socket.bytesRead === 0);
       }
       throw new GrpcCallError(statusOfFailure(error), error.message, error.reachedServer);
     } finally {
-      clearTimeout(timer);
       if (--connection.calls === 0) connection.socket.unref();
     }
     const message = replyMessage(response, this.options.maxReceiveBytes);
@@ -152,6 +192,19 @@ export function replyMessage(response: H2Response, maxBytes: number): Buffer {
   const body = parseUnaryBody(response.body, maxBytes, 'reply');
   if (!body.ok) throw new GrpcCallError(body.code, body.reason, true);
   return body.message;
+}
+
+/** Resolves after ms, or as soon as signal aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** 30000 → "30 s", 250 → "0.25 s". */

@@ -26,6 +26,14 @@ export { DEFAULT_HELPER_SOCKET };
 export interface HelperClientOptions {
   /** Each call's time limit; default DEFAULT_HELPER_CALL_TIMEOUT_SECONDS. */
   timeoutSeconds?: number;
+  /**
+   * While no helper answers at the socket (not started yet, or restarting:
+   * between the old process's exit and the new one's listen), send each call
+   * again until its time limit instead of failing it at once. For
+   * tsov-runtime: a helper restart must not fail the containers created
+   * meanwhile. A call the helper may have seen is never sent twice.
+   */
+  waitForReady?: boolean;
 }
 
 /** The largest reply accepted: a List of every mount, a probe report with the kernel's log lines. */
@@ -40,7 +48,11 @@ export class HelperClient {
     options: HelperClientOptions = {},
   ) {
     this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_HELPER_CALL_TIMEOUT_SECONDS;
-    this.client = new UnixGrpcClient(socketPath, helperServiceCodecs(), { maxReceiveBytes: MAX_REPLY_BYTES, timeoutMs: this.timeoutSeconds * 1000 });
+    this.client = new UnixGrpcClient(socketPath, helperServiceCodecs(), {
+      maxReceiveBytes: MAX_REPLY_BYTES,
+      timeoutMs: this.timeoutSeconds * 1000,
+      waitForReady: options.waitForReady ?? false,
+    });
   }
 
   private async call(method: string, request: object): Promise<Record<string, unknown>> {

@@ -5,15 +5,39 @@
  * - mounted, owner alive      → adopt (a 'mounting' row whose mount exists is adopted too)
  * - mounted, owner gone       → release (unmount, then forget)
  * - not mounted               → drop (forget; also unmount what is left in its private directory)
+ *
+ * An owner is alive while any sign of life it gave holds (ownerAlive).
  */
 import type { MountInfoEntry } from '../../common/mountinfo';
 import { isPathWithin } from '../../common/path-within';
-import type { JournalEntry } from './mount-journal';
+import type { JournalEntry, OwnerLiveness } from './mount-journal';
 
 export type ReconcileAction =
   | { kind: 'adopt'; entry: JournalEntry }
   | { kind: 'release'; entry: JournalEntry; targets: string[] }
   | { kind: 'drop'; entry: JournalEntry; targets: string[] };
+
+/** What ownerAlive asks of the host: the filesystem and /proc. */
+export interface LivenessFacts {
+  pathExists(path: string): boolean;
+  /** The process's start time (host/process-identity.ts), undefined when it is not running. */
+  processStartTime(pid: number): string | undefined;
+}
+
+/**
+ * Whether a mount's owner still exists: while its alive path exists or its
+ * process — the same one, by start time, not a later one with its pid — runs;
+ * an owner that gave neither sign always. tsov-runtime gives both: its own
+ * process covers a create until the real runtime has made the container's
+ * state directory (the path), so a helper restarted in between keeps the
+ * mount the container is about to get.
+ */
+export function ownerAlive(liveness: OwnerLiveness, facts: LivenessFacts): boolean {
+  const { alivePath, pid, pidStartTime } = liveness;
+  if (alivePath === undefined && pid === undefined) return true;
+  if (alivePath !== undefined && facts.pathExists(alivePath)) return true;
+  return pid !== undefined && pidStartTime !== undefined && facts.processStartTime(pid) === pidStartTime;
+}
 
 /** The source name the helper gives its kernel mounts, so that mountinfo says whose they are. */
 export function mountSourceTag(id: number): string {

@@ -27,7 +27,7 @@ import { mountOverlayByDescriptors, unmount, type MountApi } from '../host/mount
 import { closeDirectories, openDirectory, type OpenedDirectory } from '../host/opened-directory';
 import { gatherAllPathFacts, type RequestedPath } from '../host/path-facts';
 import { processStartTime } from '../host/process-identity';
-import { isEntryMounted, mountSourceTag, planReconciliation, type ReconcileAction } from '../journal/reconcile';
+import { isEntryMounted, mountSourceTag, ownerAlive, planReconciliation, type LivenessFacts, type ReconcileAction } from '../journal/reconcile';
 import type { JournalEntry, MountJournal, OwnerLiveness } from '../journal/mount-journal';
 import { chooseAutoBackend, type ProbeReport } from '../api/probe-report';
 import { idMapOptionWords, rootPair } from '../../common/id-mapping';
@@ -110,7 +110,7 @@ export class HelperService {
   /** Settles the journal against the kernel's mount table (see journal/reconcile.ts). */
   reconcile(): Promise<ReconcileAction[]> {
     return this.exclusive(async () => {
-      const actions = planReconciliation(this.journal.all(), readMountInfo(), ownerAlive);
+      const actions = planReconciliation(this.journal.all(), readMountInfo(), (entry) => ownerAlive(entry.liveness, HOST_LIVENESS));
       for (const action of actions) {
         const { entry } = action;
         const fields = { mount_id: entry.id, owner: entry.owner, target: entry.target };
@@ -389,10 +389,5 @@ export class HelperService {
   }
 }
 
-/** Whether the owner recorded with a mount still exists (see MountRequest.owner_alive_path / owner_pid). */
-function ownerAlive(entry: JournalEntry): boolean {
-  const { alivePath, pid, pidStartTime } = entry.liveness;
-  if (alivePath !== undefined && !fs.existsSync(alivePath)) return false;
-  if (pid !== undefined && processStartTime(pid) !== pidStartTime) return false;
-  return true;
-}
+/** The host's answers to ownerAlive's questions. */
+const HOST_LIVENESS: LivenessFacts = { pathExists: (path) => fs.existsSync(path), processStartTime };

@@ -3,12 +3,13 @@
  * status of a call that failed below gRPC — as grpc-js reports it (its call
  * stream maps RST_STREAM CANCEL to CANCELLED and other codes to INTERNAL, a
  * lost or absent connection to UNAVAILABLE) — and the reply's status, read
- * from the trailers or, in a Trailers-Only response, the headers.
+ * from the trailers or, in a Trailers-Only response, the headers; and the
+ * pause before a call that reached no server is sent again (waitForReady).
  */
 import test from 'ava';
 import { GrpcStatus } from '../../common/grpc-status';
 import { framedMessage } from '../../common/grpc-wire';
-import { GrpcCallError, replyMessage, statusOfFailure } from '../../common/grpc-unix-client';
+import { GrpcCallError, replyMessage, retryPauseMs, statusOfFailure } from '../../common/grpc-unix-client';
 import { StreamFailure } from '../../common/http2/client-connection';
 import { ErrorCode } from '../../common/http2/frames';
 
@@ -47,4 +48,24 @@ test('replyMessage: the message of an OK reply; a status from the trailers or a 
     t.is(error?.code, code, message);
     t.is(error?.message, message);
   }
+});
+
+test('retryPauseMs: 50 ms, doubling, at most 1 s; attempts count from 1', (t) => {
+  const rows: Array<[number, number]> = [
+    [1, 50],
+    [2, 100],
+    [3, 200],
+    [4, 400],
+    [5, 800],
+    [6, 1000],
+    [7, 1000],
+    [1_000_000, 1000],
+  ];
+  for (const [attempt, ms] of rows) t.is(retryPauseMs(attempt), ms, `attempt ${attempt}`);
+  // The pauses of a 30-s limit: five in its first 1.55 s (a helper's restart), then one a second.
+  let spent = 0;
+  let attempts = 0;
+  while (spent < 30_000) spent += retryPauseMs(++attempts);
+  t.is(attempts, 34);
+  for (const bad of [0, -1, 1.5, Number.NaN]) t.throws(() => retryPauseMs(bad), { instanceOf: RangeError }, String(bad));
 });

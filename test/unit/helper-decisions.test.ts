@@ -3,8 +3,8 @@ import test from 'ava';
 import { parseMountInfo } from '../../common/mountinfo';
 import { describeMountFailure, failureHints } from '../../helper/failure-hints';
 import { kmsgRecordMessage, overlayLines } from '../../helper/host/kernel-log';
-import type { JournalEntry } from '../../helper/journal/mount-journal';
-import { planReconciliation } from '../../helper/journal/reconcile';
+import type { JournalEntry, OwnerLiveness } from '../../helper/journal/mount-journal';
+import { ownerAlive, planReconciliation, type LivenessFacts } from '../../helper/journal/reconcile';
 import { checkLayers, MOUNT_CHECKS } from '../../helper/probe/mount-check-plan';
 import { chooseAutoBackend, failedMountDetail, kernelWarningChecks, type Check, type ProbeReport } from '../../helper/api/probe-report';
 
@@ -151,4 +151,28 @@ test("a failed test mount is explained by its own kernel messages, else by the m
     'mount failed: tsov-mount: mount_setattr MOUNT_ATTR_IDMAP of a lower: Invalid argument; the kernel logged meanwhile: overlayfs: "xino=on" is useless with all layers on same fs, ignore.',
   );
   t.is(failedMountDetail('tsov-mount: mount overlay: Invalid argument', [], []), 'mount failed: tsov-mount: mount overlay: Invalid argument');
+});
+
+test('ownerAlive: alive while its path exists or its own process runs (not a later one with its pid); no sign given: always', (t) => {
+  // /run/runc/c1 exists; process 100 runs, started at 5000; process 200 does not run.
+  const facts: LivenessFacts = {
+    pathExists: (path) => path === '/run/runc/c1',
+    processStartTime: (pid) => (pid === 100 ? '5000' : undefined),
+  };
+  const rows: Array<[string, OwnerLiveness, boolean]> = [
+    ['no sign of life given', {}, true],
+    ['path exists', { alivePath: '/run/runc/c1' }, true],
+    ['path gone', { alivePath: '/run/runc/c2' }, false],
+    ['process runs', { pid: 100, pidStartTime: '5000' }, true],
+    ['pid reused by a later process', { pid: 100, pidStartTime: '4000' }, false],
+    ['process gone', { pid: 200, pidStartTime: '5000' }, false],
+    ['a pid recorded without its start time', { pid: 100 }, false],
+    // tsov-runtime create: the runtime has not made the state directory yet, tsov-runtime still runs.
+    ['path not made yet, the creating process runs', { alivePath: '/run/runc/c2', pid: 100, pidStartTime: '5000' }, true],
+    // The create finished and tsov-runtime exited: the path decides.
+    ['path made, the creating process gone', { alivePath: '/run/runc/c1', pid: 200, pidStartTime: '5000' }, true],
+    ['path gone and the creating process gone', { alivePath: '/run/runc/c2', pid: 200, pidStartTime: '5000' }, false],
+    ['path gone and the pid reused', { alivePath: '/run/runc/c2', pid: 100, pidStartTime: '4000' }, false],
+  ];
+  for (const [name, liveness, alive] of rows) t.is(ownerAlive(liveness, facts), alive, name);
 });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DeadlineExceededError, errnoCode } from '../../common/errors';
+import { DeadlineExceededError, UnavailableError, errnoCode } from '../../common/errors';
 import type { RuntimeSettings, TranslationPolicy } from '../../policy/translation-policy';
 import type { ProbeReport } from '../../helper/api/probe-report';
 import type { HelperClient } from '../../helper/api/helper-client';
@@ -20,17 +20,28 @@ export interface ContainerMountContext {
   runtime: RuntimeSettings;
   /** The runtime's state directory of the container: the helper releases the mounts once it is gone. */
   ownerAlivePath?: string;
+  /**
+   * The process making them (tsov-runtime create), alive until the real
+   * runtime has made ownerAlivePath: a helper restarted in between keeps the
+   * mounts (helper/journal/reconcile.ts, ownerAlive).
+   */
+  ownerPid?: number;
   /** The container's user namespace (SpecDocument.userNamespace). */
   userNamespace?: IdMapping;
 }
 
-/** Probes each upper through the helper; a directory the helper will not probe is left out (the mount request then says why). */
+/**
+ * Probes each upper through the helper; a directory the helper will not probe
+ * is left out (the mount request then says why). A helper that cannot be
+ * reached or does not answer fails it all: every other call would wait as long.
+ */
 export async function probeUppers(spec: OciSpec, client: HelperClient): Promise<Map<string, ProbeReport>> {
   const probes = new Map<string, ProbeReport>();
   for (const dir of directoriesToProbe(spec)) {
     try {
       probes.set(dir, await client.probe(dir));
-    } catch {
+    } catch (error) {
+      if (error instanceof UnavailableError || error instanceof DeadlineExceededError) throw error;
       // outside the allowed roots or missing: translate() notes "not probed", the helper refuses the mount with the reason
     }
   }
@@ -51,13 +62,22 @@ export interface MountedTranslation {
  * it, keeps its mounts) and rethrows.
  */
 export async function mountForContainer(spec: OciSpec, context: ContainerMountContext, client: HelperClient): Promise<MountedTranslation> {
-  const probes = await probeUppers(spec, client);
+  let probes = new Map<string, ProbeReport>();
+  let unreachable: Error | undefined;
+  try {
+    probes = await probeUppers(spec, client);
+  } catch (error) {
+    // A translation that mounts nothing (sandbox mode, say) needs no helper; one that mounts fails now, not after waiting again.
+    if (!(error instanceof UnavailableError || error instanceof DeadlineExceededError)) throw error;
+    unreachable = error;
+  }
   const translation = translate(spec, { containerId: context.containerId, policy: context.policy, runtime: context.runtime, probes, userNamespace: context.userNamespace });
+  if (unreachable !== undefined && translation.actions.length > 0) throw unreachable;
   const mounted: number[] = [];
   try {
     for (const action of translation.actions) {
       fs.mkdirSync(action.request.target, { recursive: true, mode: 0o755 });
-      mounted.push((await client.mount({ ...action.request, ownerAlivePath: context.ownerAlivePath })).id);
+      mounted.push((await client.mount({ ...action.request, ownerAlivePath: context.ownerAlivePath, ownerPid: context.ownerPid })).id);
     }
   } catch (error) {
     await undoMounts(context.containerId, mounted, context.policy, client).catch(() => undefined);

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { FailedPreconditionError } from '../../common/errors';
 import { loadPolicy } from '../../policy/load-policy';
+import type { Policy } from '../../policy/policy-model';
 import { HelperClient } from '../../helper/api/helper-client';
 import { mountForContainer, releaseForContainer, undoMounts } from './container-mounts';
 import { reportFailure } from './report-failure';
@@ -32,6 +33,15 @@ function runsInForeground(args: RuntimeArgs, argv: readonly string[]): boolean {
   return args.command === 'run' && !argv.includes('--detach') && !argv.includes('-d');
 }
 
+/**
+ * tsov-helper's client for a create or a delete: a helper being restarted
+ * (or not started yet) is waited for, up to the policy's call limit, so that
+ * the containers created or deleted meanwhile do not fail.
+ */
+function helperClient(policy: Policy): HelperClient {
+  return new HelperClient(policy.helper.socket, { timeoutSeconds: policy.helper.callTimeoutSeconds, waitForReady: true });
+}
+
 export async function createWithOverlays(request: CreateRequest): Promise<number> {
   const policy = loadPolicy(request.file);
   const { bundle, containerId } = request;
@@ -39,10 +49,10 @@ export async function createWithOverlays(request: CreateRequest): Promise<number
     throw new FailedPreconditionError(`container ${containerId} already exists (${request.ownerAlivePath}); delete it first or choose another id`);
   }
   const original = bundle.readOriginal();
-  const client = new HelperClient(policy.helper.socket, { timeoutSeconds: policy.helper.callTimeoutSeconds });
+  const client = helperClient(policy);
   let mounted: number[] = [];
   try {
-    const made = await mountForContainer(original.spec, { containerId, policy: policy.translation, runtime: policy.runtime, ownerAlivePath: request.ownerAlivePath, userNamespace: original.userNamespace }, client);
+    const made = await mountForContainer(original.spec, { containerId, policy: policy.translation, runtime: policy.runtime, ownerAlivePath: request.ownerAlivePath, ownerPid: process.pid, userNamespace: original.userNamespace }, client);
     mounted = made.mounted;
     bundle.writeTranslated(original, made.translation.spec);
     const status = await runRealRuntime(policy.runtime.binary, request.argv, request.args.preserveFds);
@@ -67,7 +77,7 @@ export async function createWithOverlays(request: CreateRequest): Promise<number
 
 export async function releaseAfterDelete(request: { args: RuntimeArgs; file: string | undefined; containerId: string; status: number }): Promise<number> {
   const policy = loadPolicy(request.file);
-  const client = new HelperClient(policy.helper.socket, { timeoutSeconds: policy.helper.callTimeoutSeconds });
+  const client = helperClient(policy);
   try {
     await releaseForContainer(request.containerId, policy.translation, client);
     return request.status;
