@@ -220,7 +220,9 @@ export class HelperService {
     const liveness: OwnerLiveness = { alivePath: request.ownerAlivePath };
     if (request.ownerPid !== undefined) {
       const startTime = processStartTime(request.ownerPid);
-      if (startTime === undefined) throw new InvalidArgumentError(`ownerPid ${request.ownerPid} is not a running process`);
+      if (startTime === undefined) throw new InvalidArgumentError(
+          `ownerPid ${request.ownerPid} is not a running process in tsov-helper's PID namespace: the caller (tsov-runtime sends its own pid) and tsov-helper must share one, as host services or with the DaemonSet's hostPID: true`,
+        );
       liveness.pid = request.ownerPid;
       liveness.pidStartTime = startTime;
     }

@@ -22,12 +22,12 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { DeadlineExceededError, UnavailableError } from '../../common/errors';
+import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../../common/errors';
 import { RUNTIME_MAIN } from '../../harness/daemon-process';
 import { mountsUnder } from '../../harness/mounts';
 import { waitFor } from '../../harness/wait';
 import { HelperClient } from '../../helper/api/helper-client';
-import { makeDirs, startHelper } from '../support/helper-process';
+import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { overlaySpecFixture } from '../support/overlay-spec-fixture';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -200,4 +200,16 @@ test.serial('waitForReady: a call the server may have seen is not sent again (th
   t.notRegex(error?.message ?? '', /cannot reach/, 'the message says the connection was lost, not that the helper was unreachable');
   await sleep(500);
   t.is(streams, 1, 'sent once');
+});
+
+test.serial('a Mount whose owner pid does not run in the helper\'s PID namespace is refused, naming what must be shared', async (t) => {
+  const base = makeTempDir(t, 'pid-helper');
+  const layout = helperLayout(base);
+  const helper = await startHelper(t, layout);
+  const [l1, l2, target] = makeDirs(...['l1', 'l2', 'target'].map((d) => path.join(helper.root, d)));
+  // Above Linux's largest pid_max (2^22): no process has it.
+  const error = await t.throwsAsync(helper.client.mount({ owner: 'c1', lowers: [l1!, l2!], target: target!, backend: 'kernel', choices: {}, ownerPid: 4_194_305 }), { instanceOf: InvalidArgumentError });
+  t.regex(error?.message ?? '', /ownerPid 4194305 is not a running process in tsov-helper's PID namespace: .* must share one/);
+  t.deepEqual(mountsUnder(helper.root), []);
+  t.deepEqual(await helper.client.list(), []);
 });
