@@ -168,12 +168,14 @@ test.serial('waitForReady: a call above the last stream of a GOAWAY is sent agai
   const server = http2.createServer();
   let sessions = 0;
   let streams = 0;
+  let timeout = '';
   server.on('session', (session) => {
     // The first connection goes away before it has processed any stream (last stream id 0).
     if (++sessions === 1) session.goaway(http2.constants.NGHTTP2_NO_ERROR, 0);
   });
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
     streams++;
+    timeout = String(headers['grpc-timeout']);
     answerEmpty(stream);
   });
   const socket = await listen(t, server, 'goaway-helper');
@@ -182,6 +184,10 @@ test.serial('waitForReady: a call above the last stream of a GOAWAY is sent agai
   t.deepEqual(await client.list(), []);
   t.is(sessions, 2, 'a second connection');
   t.is(streams, 1, 'the server processed the call once');
+  // The call's limit spans its attempts: the one sent again carries what was left of 5 s.
+  const [, value, unit] = /^(\d+)([mu])$/.exec(timeout) ?? [];
+  const leftMs = Number(value) / (unit === 'u' ? 1000 : 1);
+  t.true(leftMs > 4000 && leftMs < 4990, `grpc-timeout ${timeout}`);
 });
 
 test.serial('waitForReady: a call the server may have seen is not sent again (the connection lost under it)', async (t) => {
