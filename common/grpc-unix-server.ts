@@ -14,7 +14,7 @@
  */
 import net from 'node:net';
 import type { ServiceCodecs } from './proto-codecs';
-import { TsovError } from './errors';
+import { StartupError, TsovError } from './errors';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseUnaryBody, statusTrailers } from './grpc-wire';
 import { H2ServerConnection, type H2ServerStream } from './http2/connection';
@@ -83,9 +83,11 @@ export class UnixGrpcServer {
   private readonly methods = new Map<string, Method>();
   private readonly logger: Logger;
   private readonly logField: string | undefined;
-  private readonly observer: CallObserver | undefined;
+  private observer: CallObserver | undefined;
   private readonly maxReceiveBytes: number;
   private nextRequestId = 1;
+  /** Calls that came in while held (holdCalls), run at openCalls. */
+  private held: Array<() => void> | undefined;
 
   constructor(options: UnixGrpcServerOptions) {
     this.logger = options.logger;
@@ -101,6 +103,11 @@ export class UnixGrpcServer {
       });
       this.connections.add(connection);
     });
+  }
+
+  /** Tells observer about every call that finishes from now on (metrics set up after the server). */
+  observeCalls(observer: CallObserver): void {
+    this.observer = observer;
   }
 
   /** Serves the methods of definition that implementation names; the others answer UNIMPLEMENTED. */
@@ -121,11 +128,41 @@ export class UnixGrpcServer {
     }
   }
 
-  listen(socketPath: string): Promise<void> {
+  /**
+   * Until openCalls, calls are taken in (their headers and body read, the
+   * connection's HTTP/2 handshake answered) but not run: for a daemon that
+   * listens on systemd's socket before its service is ready. A client whose
+   * connect gives the server little time to answer its handshake — containerd's
+   * proxy client waits for its reconnect backoff, 1 s on a first attempt — is
+   * then answered at once, and its call runs once the service can serve it.
+   */
+  holdCalls(): void {
+    this.held ??= [];
+  }
+
+  /** Runs the calls held since holdCalls, in their order, and every later one at once. */
+  openCalls(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const run of held) run();
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  /** Listens on a unix socket path, or on a listening unix socket already open as fd (systemd socket activation). */
+  listen(socket: string | { fd: number }): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(socketPath, () => {
+      this.server.listen(socket, () => {
         this.server.off('error', reject);
+        // node reports an address (host and port) only for an inet socket.
+        if (typeof socket !== 'string' && this.server.address() !== null && typeof this.server.address() === 'object') {
+          this.server.close();
+          reject(new StartupError(`fd ${socket.fd}, passed by systemd, is an inet socket, not a unix one: tsov serves only unix sockets (ListenStream= must name a path)`));
+          return;
+        }
         resolve();
       });
     });
@@ -148,6 +185,10 @@ export class UnixGrpcServer {
   }
 
   private dispatch(stream: H2ServerStream): void {
+    if (this.held !== undefined) {
+      this.hold(stream);
+      return;
+    }
     const path = stream.headers.get(':path') ?? '';
     const method = this.methods.get(path);
     if (stream.headers.get(':method') !== 'POST' || !(stream.headers.get('content-type') ?? '').startsWith(GRPC_CONTENT_TYPE)) {
@@ -187,6 +228,32 @@ export class UnixGrpcServer {
       }
       this.call(stream, method, request);
     };
+  }
+
+  /** Gathers a held call's body; at openCalls it is dispatched as if it had just come in. */
+  private hold(stream: H2ServerStream): void {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let ended = false;
+    stream.onData = (chunk) => {
+      if (!stream.writable) return;
+      received += chunk.length;
+      // Refused as the call would be once open, without keeping what is over the limit.
+      if (received > MESSAGE_PREFIX_BYTES + this.maxReceiveBytes) {
+        const tooLarge = messageTooLarge(received - MESSAGE_PREFIX_BYTES, this.maxReceiveBytes);
+        this.sendStatus(stream, tooLarge.code, tooLarge.reason);
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    };
+    stream.onEnd = () => (ended = true);
+    this.held!.push(() => {
+      if (!stream.writable) return;
+      this.dispatch(stream);
+      for (const chunk of chunks) stream.onData?.(chunk);
+      if (ended) stream.onEnd?.();
+    });
   }
 
   /**

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { StartupError, TsovError, UsageError } from './errors';
 import type { UnixGrpcServer } from './grpc-unix-server';
 import type { Logger } from './logger';
+import type { PassedSocket } from './socket-activation';
 
 /** Resolves with the first SIGTERM/SIGINT. */
 export function stopSignal(): Promise<NodeJS.Signals> {
@@ -64,25 +65,52 @@ export interface ServeOptions {
   describe: Record<string, unknown>;
   /** Logged when the stop signal arrives. */
   stoppingMessage: string;
+  /**
+   * The listening socket systemd passed (socket activation), served instead of
+   * binding socket; systemd keeps its file. The daemon may listen on it early
+   * with its calls held (listenEarly); they run from here on.
+   */
+  passed?: PassedSocket;
   /** Closes what the daemon opened (after in-flight calls finish). */
   close: () => void | Promise<void>;
   graceMs: number;
 }
 
 /**
- * Listens, then waits for SIGTERM/SIGINT; on it, lets in-flight calls finish,
- * closes the daemon's resources, removes the socket and flushes the log.
+ * Listens on the socket systemd passed at once, before the daemon's service is
+ * ready, with calls held until serveUntilStopped: connections made while the
+ * daemon starts get their HTTP/2 handshake answered and their calls wait,
+ * instead of timing out in the backlog. Without a passed socket the daemon
+ * listens only once it can serve (its socket file then appears ready).
+ */
+export async function listenEarly(server: UnixGrpcServer, passed: PassedSocket | undefined): Promise<void> {
+  if (passed === undefined) return;
+  server.holdCalls();
+  await server.listen({ fd: passed.fd });
+}
+
+/**
+ * Listens (unless listenEarly did), then waits for SIGTERM/SIGINT; on it, lets in-flight calls finish,
+ * closes the daemon's resources, removes the socket (unless systemd passed
+ * it: it stays, and its backlog holds the connections made until the next
+ * start) and flushes the log.
  */
 export async function serveUntilStopped(options: ServeOptions): Promise<void> {
-  const { server, socket, logger } = options;
-  await server.listen(socket);
-  fs.chmodSync(socket, options.socketMode);
-  logger.info('serving', { component: 'main', socket, ...options.describe });
+  const { server, socket, logger, passed } = options;
+  if (passed !== undefined) {
+    if (!server.listening) await server.listen({ fd: passed.fd });
+  } else {
+    await server.listen(socket);
+    fs.chmodSync(socket, options.socketMode);
+  }
+  server.openCalls();
+  const activation = passed === undefined ? {} : { socket_from: 'systemd', socket_path_checked: passed.verified };
+  logger.info('serving', { component: 'main', socket, ...activation, ...options.describe });
   const signal = await options.stopRequested;
   logger.info(options.stoppingMessage, { component: 'main', signal });
   await server.shutdown(options.graceMs);
   await options.close();
-  fs.rmSync(socket, { force: true });
+  if (passed === undefined) fs.rmSync(socket, { force: true });
   logger.info('stopped', { component: 'main' });
   await flushLogger(logger);
 }

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   attr                                                     # setfattr: the helper probes trusted.* and user.* xattrs
   golang-go golang-github-containerd-containerd-dev        # containerd's snapshotter conformance suite
   util-linux                                               # mount, umount, setpriv
+  systemd iproute2                                         # systemd-analyze, systemd-socket-activate (unit and socket-activation tests); ss
   containernetworking-plugins                              # CNI ptp + host-local: pod networking for the CRI user-namespace test
   gcc libc6-dev                                            # builds tsov-helper's native piece (tsov-mount: openat-style checks, fd-based mounts)
 )

@@ -3,7 +3,7 @@
  * on a unix socket. Converts wire messages to the service's types and back,
  * gives every call a request id, and maps errors to statuses in one place.
  */
-import { UnixGrpcServer, serverStream, unary, type CallObserver, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
+import { UnixGrpcServer, serverStream, unary, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
 import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
 import { loadServiceCodecs, type ServiceCodecs } from '../common/proto-codecs';
@@ -69,12 +69,15 @@ function labelsOf(value: unknown): Labels {
   return value !== null && typeof value === 'object' ? (value as Labels) : {};
 }
 
-/** A gRPC server on a unix socket serving the Snapshots API from the service. */
-export function createSnapshotsServer(service: SnapshotService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
-  const server = new UnixGrpcServer({ logger, logField: 'key', observer });
+/** A gRPC server on a unix socket for the Snapshots API; serveSnapshots gives it the service. */
+export function createSnapshotsServer(logger: Logger): UnixGrpcServer {
+  return new UnixGrpcServer({ logger, logField: 'key' });
+}
+
+/** Serves the Snapshots API from the service on server. */
+export function serveSnapshots(server: UnixGrpcServer, service: SnapshotService): void {
   const definition = snapshotsServiceCodecs();
   server.addService(definition, snapshotsImplementation(service, new EncodedReplies(definition)));
-  return server;
 }
 
 /**

@@ -15,15 +15,15 @@
  */
 import fs from 'node:fs';
 import type { Server } from 'node:http';
-import type { CallObserver } from '../common/grpc-unix-server';
 import { componentLogger, createLogger, LOG_LEVELS } from '../common/logger';
-import { runMain, serveUntilStopped } from '../common/process-main';
+import { listenEarly, runMain, serveUntilStopped } from '../common/process-main';
+import { takePassedSocket } from '../common/socket-activation';
 import { prepareSocketPath } from '../common/unix-socket';
 import { startDaemon } from '../policy/daemon-start';
 import type { Policy } from '../policy/policy-model';
 import { systemClock } from './clock';
 import { MAX_PENDING } from './deferred-removals';
-import { createSnapshotsServer } from './grpc-server';
+import { createSnapshotsServer, serveSnapshots } from './grpc-server';
 import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
@@ -47,7 +47,12 @@ async function main(): Promise<void> {
   const layout = new SnapshotLayout(root);
   fs.mkdirSync(layout.snapshotsDir, { recursive: true, mode: 0o700 });
   checkSnapshotRoot(layout.root);
-  await prepareSocketPath(address, SOCKET_DIR_MODE);
+  // A socket systemd passed (tsov-snapshotter.socket) is served as it is, from now on, its calls
+  // held until the service is ready; otherwise the path is made ready for serving later.
+  const passed = takePassedSocket(address);
+  const server = createSnapshotsServer(componentLogger(logger, 'grpc'));
+  await listenEarly(server, passed);
+  if (passed === undefined) await prepareSocketPath(address, SOCKET_DIR_MODE);
 
   const store = new MetadataStore(layout.metadataFile);
   const idmap = new IdmapSupport({
@@ -73,13 +78,13 @@ async function main(): Promise<void> {
     logger: componentLogger(logger, 'snapshots'),
   });
   await service.start();
+  serveSnapshots(server, service);
   // In the background: serving does not wait for the helper's probe (a snapshot that needs its answer does).
   void idmap.start();
   const metricsAddress = common['metrics-address'] ?? config.snapshotter.metricsAddress;
   // Without an address nothing could read the metrics: prom-client is not even loaded
   // (it costs memory, and its default collectors run timers).
   let metricsServer: Server | undefined;
-  let observeCall: CallObserver | undefined;
   if (metricsAddress !== undefined) {
     const { DaemonMetrics, serveMetrics } = await import('../common/metrics');
     const metrics = new DaemonMetrics('tsov-snapshotter');
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
       () => service.threadHeapBytes,
     );
     metricsServer = await serveMetrics(metrics, metricsAddress);
-    observeCall = metrics.observeCall;
+    server.observeCalls(metrics.observeCall);
   }
   onReload(logger, (policy: Policy) => {
     if (common['log-level'] === undefined) logger.level = policy.logLevel;
@@ -111,9 +116,10 @@ async function main(): Promise<void> {
     return needsRestart;
   });
   await serveUntilStopped({
-    server: createSnapshotsServer(service, componentLogger(logger, 'grpc'), observeCall),
+    server,
     socket: address,
     socketMode: SOCKET_MODE,
+    passed,
     logger,
     stopRequested,
     describe: { root: layout.root, metrics: metricsAddress },

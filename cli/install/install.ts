@@ -23,7 +23,8 @@ const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** The executables and their files, as package.json's bin lists them. */
 const EXECUTABLES = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
-const UNITS = ['tsov-helper.service', 'tsov-snapshotter.service'];
+/** The services and the sockets systemd holds for them (socket activation). */
+const UNITS = ['tsov-helper.socket', 'tsov-helper.service', 'tsov-snapshotter.socket', 'tsov-snapshotter.service'];
 const SHIPPED_PREFIX = '/usr/local';
 
 export interface InstallOptions {
@@ -183,5 +184,5 @@ export function uninstall(options: InstallOptions): void {
       say(`kept     ${file}: ${removed.reason}`);
     }
   }
-  say('next: systemctl disable --now tsov-snapshotter tsov-helper; systemctl daemon-reload');
+  say('next: systemctl disable --now tsov-snapshotter tsov-snapshotter.socket tsov-helper tsov-helper.socket; systemctl daemon-reload');
 }

@@ -2,16 +2,20 @@
  * The gRPC edge of tsov-helper (tsov.helper.v1.Helper): wire messages to
  * HelperService calls and back.
  */
-import { UnixGrpcServer, unary, type CallObserver } from '../../common/grpc-unix-server';
+import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
 import type { Logger } from '../../common/logger';
 import type { HelperService } from './helper-service';
 import { helperServiceCodecs, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
-/** A gRPC server on a unix socket serving tsov.helper.v1.Helper from the service. */
-export function createHelperServer(s: HelperService, logger: Logger, observer?: CallObserver): UnixGrpcServer {
-  const server = new UnixGrpcServer({ logger, logField: 'owner', observer });
+/** A gRPC server on a unix socket for tsov.helper.v1.Helper; serveHelper gives it the service. */
+export function createHelperServer(logger: Logger): UnixGrpcServer {
+  return new UnixGrpcServer({ logger, logField: 'owner' });
+}
+
+/** Serves tsov.helper.v1.Helper from the service on server. */
+export function serveHelper(server: UnixGrpcServer, s: HelperService): void {
   server.addService(helperServiceCodecs(), {
     Probe: unary(async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),
     Mount: unary(async (r) => mountRecordToWire(await s.mount(mountRequestFromWire(r)), true)),
@@ -19,5 +23,4 @@ export function createHelperServer(s: HelperService, logger: Logger, observer?: 
     Release: unary(async (r) => ({ released: await s.release(str(r.owner), r.detach === true) })),
     List: unary((r) => ({ mounts: s.list(str(r.owner)).map(({ entry, mounted }) => mountRecordToWire(entry, mounted)) })),
   });
-  return server;
 }

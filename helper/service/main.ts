@@ -13,14 +13,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError, UsageError } from '../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS } from '../../common/logger';
-import { runMain, serveUntilStopped } from '../../common/process-main';
+import { listenEarly, runMain, serveUntilStopped } from '../../common/process-main';
+import { takePassedSocket } from '../../common/socket-activation';
 import { prepareSocketPath } from '../../common/unix-socket';
 import { startDaemon } from '../../policy/daemon-start';
 import type { Policy } from '../../policy/policy-model';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
-import { createHelperServer } from './grpc-server';
-import type { CallObserver } from '../../common/grpc-unix-server';
+import { createHelperServer, serveHelper } from './grpc-server';
 import type { Server } from 'node:http';
 import { HelperService, type HelperEvents } from './helper-service';
 
@@ -67,14 +67,18 @@ async function main(): Promise<void> {
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
+  // Before anything is spawned: a socket systemd passed (tsov-helper.socket) is taken and LISTEN_* cleared,
+  // and served from now on, its calls held until the journal is reconciled.
+  const passed = takePassedSocket(socket);
 
   const logger = createLogger({ level: logLevel, process: 'tsov-helper' });
+  const server = createHelperServer(componentLogger(logger, 'grpc'));
+  await listenEarly(server, passed);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const journal = new MountJournal(path.join(stateDir, 'journal.db'));
   const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;
   // As in tsov-snapshotter: without an address nothing could read the metrics, so prom-client is not loaded.
   let metricsServer: Server | undefined;
-  let observeCall: CallObserver | undefined;
   let events: HelperEvents = {};
   let serveHelperMetrics: (() => Promise<void>) | undefined;
   if (metricsAddress !== undefined) {
@@ -83,13 +87,14 @@ async function main(): Promise<void> {
     const metrics = new DaemonMetrics('tsov-helper');
     // The gauge reads the service's journal at scrape time, after the service exists.
     events = new HelperMetrics(metrics.registry, (): Record<string, number> => service.mountsByBackend());
-    observeCall = metrics.observeCall;
+    server.observeCalls(metrics.observeCall);
     serveHelperMetrics = async () => {
       metricsServer = await serveMetrics(metrics, metricsAddress);
     };
   }
   const service: HelperService = new HelperService({ allowedRoots, stateDir, defaultMemoryBytes: config.helper.memoryBytes, mountApi }, journal, componentLogger(logger, 'helper'), events);
   const actions = await service.reconcile();
+  serveHelper(server, service);
   logger.info('reconciled the journal', {
     component: 'main',
     adopted: actions.filter((a) => a.kind === 'adopt').length,
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
     dropped: actions.filter((a) => a.kind === 'drop').length,
   });
 
-  await prepareSocketPath(socket, SOCKET_DIR_MODE);
+  if (passed === undefined) await prepareSocketPath(socket, SOCKET_DIR_MODE);
   checkSocketDirectory(socket);
   await serveHelperMetrics?.();
   onReload(logger, (policy: Policy) => {
@@ -111,9 +116,10 @@ async function main(): Promise<void> {
     return needsRestart;
   });
   await serveUntilStopped({
-    server: createHelperServer(service, componentLogger(logger, 'grpc'), observeCall),
+    server,
     socket,
     socketMode: SOCKET_MODE,
+    passed,
     logger,
     stopRequested,
     describe: { state_dir: stateDir, allowed_roots: allowedRoots, metrics: metricsAddress },

@@ -38,6 +38,9 @@ test('install links the executables, writes units and policy, merges containerd 
   const unit = fs.readFileSync(path.join(destdir, 'etc/systemd/system/tsov-helper.service'), 'utf8');
   t.regex(unit, /^ExecStart=\/opt\/tsov\/bin\/tsov-helper --config \/etc\/tsov\/config.yaml$/m);
   t.true(fs.existsSync(path.join(destdir, 'etc/systemd/system/tsov-snapshotter.service')));
+  for (const socketUnit of ['tsov-helper.socket', 'tsov-snapshotter.socket']) {
+    t.is(fs.readFileSync(path.join(destdir, 'etc/systemd/system', socketUnit), 'utf8'), fs.readFileSync(path.join(REPO_ROOT, 'systemd', socketUnit), 'utf8'), `${socketUnit} installed`);
+  }
   t.is(fs.readFileSync(path.join(destdir, 'etc/tsov/config.yaml'), 'utf8'), fs.readFileSync(path.join(REPO_ROOT, 'config.example.yaml'), 'utf8'));
   const merged = fs.readFileSync(containerdConfig, 'utf8');
   t.true(merged.startsWith(original));
@@ -65,6 +68,7 @@ test('install links the executables, writes units and policy, merges containerd 
   t.is(removed.status, 0, removed.stderr);
   t.deepEqual(fs.readdirSync(path.join(destdir, 'opt/tsov/bin')), []);
   t.false(fs.existsSync(path.join(destdir, 'etc/systemd/system/tsov-helper.service')));
+  t.false(fs.existsSync(path.join(destdir, 'etc/systemd/system/tsov-helper.socket')));
   t.is(fs.readFileSync(containerdConfig, 'utf8'), original, 'exactly the added table is removed');
   t.is(fs.lstatSync(imageFsLink, { throwIfNoEntry: false }), undefined, 'and the link');
   t.true(fs.existsSync(path.join(destdir, 'etc/tsov/config.yaml')), 'the policy stays without --purge');

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HELPER_MAIN } from '../../harness/daemon-process';
 import { TSOV_MOUNT } from '../../helper/host/mount-commands';
+import { DEFAULT_HELPER_SOCKET, DEFAULT_SNAPSHOTTER_SOCKET } from '../../policy/defaults';
 import { REPO_ROOT, SNAPSHOTTER_MAIN } from '../support/paths';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -35,13 +36,43 @@ test('tsov-helper.service keeps the host mount namespace: no option that makes a
   t.true(settings.includes('KillMode=process'), 'stopping the helper leaves fuse-overlayfs daemons serving their mounts');
 });
 
+/** The sockets systemd holds for the services (socket activation). */
+const SOCKETS = [
+  { unit: 'tsov-helper.socket', service: 'tsov-helper.service', path: DEFAULT_HELPER_SOCKET, policyKey: 'helper.socket' },
+  { unit: 'tsov-snapshotter.socket', service: 'tsov-snapshotter.service', path: DEFAULT_SNAPSHOTTER_SOCKET, policyKey: 'snapshotter.address' },
+];
+
+/** Every unit in a directory (they refer to each other), with ExecStart at the built files. */
+function unitDirectory(t: Parameters<typeof makeTempDir>[0]): string {
+  const dir = makeTempDir(t, 'units');
+  for (const other of UNITS) {
+    fs.writeFileSync(path.join(dir, other.unit), fs.readFileSync(path.join(REPO_ROOT, 'systemd', other.unit), 'utf8').replaceAll(other.installedBinary, other.built));
+  }
+  for (const socket of SOCKETS) fs.copyFileSync(path.join(REPO_ROOT, 'systemd', socket.unit), path.join(dir, socket.unit));
+  return dir;
+}
+
+for (const socket of SOCKETS) {
+  test(`${socket.unit}: systemd-analyze verify is clean; root-only, at the default ${socket.policyKey}; its service requires it and enables it`, (t) => {
+    const dir = unitDirectory(t);
+    const verify = spawnSync('systemd-analyze', ['verify', path.join(dir, socket.unit)], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
+    t.is(verify.status, 0, verify.stderr);
+    t.is(verify.stderr.trim(), '', 'no warnings');
+    const text = fs.readFileSync(path.join(dir, socket.unit), 'utf8');
+    t.deepEqual(text.match(/^ListenStream=.*$/gm), [`ListenStream=${socket.path}`], 'one socket, at the path the daemon and its clients are configured with');
+    t.regex(text, /^SocketMode=0600$/m);
+    const service = fs.readFileSync(path.join(dir, socket.service), 'utf8');
+    t.regex(service, new RegExp(`^Requires=${socket.unit.replace('.', '\\.')}$`, 'm'));
+    t.regex(service, new RegExp(`^After=.*${socket.unit.replace('.', '\\.')}`, 'm'));
+    t.regex(service, new RegExp(`^Also=${socket.unit.replace('.', '\\.')}$`, 'm'));
+    // The socket lives in the service's runtime directory: stopping the service must not delete it.
+    t.regex(service, /^RuntimeDirectoryPreserve=yes$/m);
+  });
+}
+
 for (const { unit, maxExposure } of UNITS) {
   test(`${unit}: systemd-analyze verify is clean and exposure <= ${maxExposure}`, (t) => {
-    const dir = makeTempDir(t, 'units');
-    // Every unit goes into the directory (they refer to each other), with ExecStart at the built files.
-    for (const other of UNITS) {
-      fs.writeFileSync(path.join(dir, other.unit), fs.readFileSync(path.join(REPO_ROOT, 'systemd', other.unit), 'utf8').replaceAll(other.installedBinary, other.built));
-    }
+    const dir = unitDirectory(t);
     const file = path.join(dir, unit);
     const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
     t.is(verify.status, 0, verify.stderr);

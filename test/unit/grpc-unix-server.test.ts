@@ -2,7 +2,10 @@
  * UnixGrpcServer's order of work within one turn of the event loop: a reply
  * its handler computes at once (a read answered from memory) is written out
  * before the next call of the same chunk runs its synchronous work (a write's
- * metadata transaction), not at the end of the turn behind it.
+ * metadata transaction), not at the end of the turn behind it. And calls held
+ * while a daemon starts on systemd's socket (holdCalls): the handshake is
+ * answered at once, the calls run at openCalls, in order, on the methods
+ * registered meanwhile.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -10,7 +13,7 @@ import test from 'ava';
 import winston from 'winston';
 import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
 import { CLIENT_PREFACE, Flag, FrameType, encodeFrame, encodeSettings } from '../../common/http2/frames';
-import { encodeHeaderBlock, type HeaderField } from '../../common/http2/hpack';
+import { HpackDecoder, encodeHeaderBlock, type HeaderField } from '../../common/http2/hpack';
 import { framedMessage } from '../../common/grpc-wire';
 import { snapshotsServiceCodecs } from '../../snapshotter/grpc-server';
 import { readFrames } from '../support/h2-frames';
@@ -18,7 +21,8 @@ import { makeTempDir } from '../support/temp-dir';
 
 const SERVICE = '/containerd.services.snapshots.v1.Snapshots';
 
-function request(streamId: number, method: string, body: Buffer): Buffer {
+/** A call's HEADERS frame (not ending the stream). */
+function headersFrame(streamId: number, method: string): Buffer {
   const headers: HeaderField[] = [
     [':method', 'POST'],
     [':scheme', 'http'],
@@ -27,10 +31,11 @@ function request(streamId: number, method: string, body: Buffer): Buffer {
     ['content-type', 'application/grpc'],
     ['te', 'trailers'],
   ];
-  return Buffer.concat([
-    encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, streamId, encodeHeaderBlock(headers)),
-    encodeFrame(FrameType.DATA, Flag.END_STREAM, streamId, framedMessage(body)),
-  ]);
+  return encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, streamId, encodeHeaderBlock(headers));
+}
+
+function request(streamId: number, method: string, body: Buffer): Buffer {
+  return Buffer.concat([headersFrame(streamId, method), encodeFrame(FrameType.DATA, Flag.END_STREAM, streamId, framedMessage(body))]);
 }
 
 test('a reply computed at once leaves before a later call of the same chunk does its synchronous work; a reply that waits leaves with its turn', async (t) => {
@@ -71,4 +76,54 @@ test('a reply computed at once leaves before a later call of the same chunk does
   client.write(Buffer.concat([CLIENT_PREFACE, encodeSettings([]), request(1, 'Stat', stat), request(3, 'Prepare', prepare)]));
   await reader.until(() => [1, 3].every((id) => reader.frames.some((f) => f.streamId === id && (f.flags & Flag.END_STREAM) !== 0)), 'both replies');
   t.deepEqual(events, ['reply to stat written', 'Prepare prepare-key runs', 'reply to prepare written']);
+});
+
+test('held calls: the handshake is answered at once, the calls (bodies in pieces, one over the size limit) run at openCalls on methods added meanwhile', async (t) => {
+  const codecs = snapshotsServiceCodecs();
+  const server = new UnixGrpcServer({ logger: winston.createLogger({ silent: true }), maxReceiveBytes: 64 });
+  server.holdCalls();
+  const socketPath = path.join(makeTempDir(t, 'grpc-held'), 's.sock');
+  await server.listen(socketPath);
+  t.teardown(() => server.shutdown(0));
+  const client = net.connect(socketPath);
+  t.teardown(() => client.destroy());
+  const reader = readFrames(client);
+  const stat = (key: string) => codecs.Stat!.requestSerialize({ key });
+  // Stream 1 in one piece; stream 3 with its DATA in two frames; stream 5 over the 64-byte limit.
+  const split = framedMessage(stat('second'));
+  client.write(
+    Buffer.concat([
+      CLIENT_PREFACE,
+      encodeSettings([]),
+      request(1, 'Stat', stat('first')),
+      headersFrame(3, 'Stat'),
+      encodeFrame(FrameType.DATA, 0, 3, split.subarray(0, 4)),
+      request(5, 'Stat', stat('x'.repeat(100))),
+    ]),
+  );
+  await reader.until(() => reader.frames.some((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0), "the server's SETTINGS");
+  // The call over the limit is refused while held; the others wait.
+  await reader.until(() => reader.frames.some((f) => f.streamId === 5 && (f.flags & Flag.END_STREAM) !== 0), 'the refusal of stream 5');
+  const refusal = new Map(new HpackDecoder().decode(reader.frames.find((f) => f.streamId === 5 && f.type === FrameType.HEADERS)!.payload, 65536));
+  t.is(refusal.get('grpc-status'), '8', 'RESOURCE_EXHAUSTED');
+  t.regex(refusal.get('grpc-message') ?? '', /^Received message larger than max \(\d+ vs 64\)$/);
+  client.write(encodeFrame(FrameType.DATA, Flag.END_STREAM, 3, split.subarray(4)));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.false(reader.frames.some((f) => f.streamId === 1 || f.streamId === 3), 'no reply while held');
+
+  const order: string[] = [];
+  server.addService(codecs, {
+    Stat: unary((r) => {
+      order.push(String(r.key));
+      return { info: { name: String(r.key) } };
+    }),
+  });
+  server.openCalls();
+  await reader.until(() => [1, 3].every((id) => reader.frames.some((f) => f.streamId === id && (f.flags & Flag.END_STREAM) !== 0)), 'both replies');
+  t.deepEqual(order, ['first', 'second'], 'in the order they came, each with its whole body');
+  for (const [id, key] of [[1, 'first'], [3, 'second']] as const) {
+    const data = reader.frames.find((f) => f.streamId === id && f.type === FrameType.DATA);
+    t.truthy(data, `stream ${id} got its message`);
+    t.true(data!.payload.includes(Buffer.from(key)), `stream ${id}: Stat of ${key}`);
+  }
 });
