@@ -201,17 +201,7 @@ export class UnixGrpcServer {
       return;
     }
     const chunks: Buffer[] = [];
-    let received = 0;
-    stream.onData = (chunk) => {
-      if (!stream.writable) return;
-      received += chunk.length;
-      if (received > MESSAGE_PREFIX_BYTES + this.maxReceiveBytes) {
-        const tooLarge = messageTooLarge(received - MESSAGE_PREFIX_BYTES, this.maxReceiveBytes);
-        this.sendStatus(stream, tooLarge.code, tooLarge.reason);
-        return;
-      }
-      chunks.push(chunk);
-    };
+    this.gather(stream, chunks);
     stream.onEnd = () => {
       if (!stream.writable) return;
       const body = parseUnaryBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), this.maxReceiveBytes);
@@ -230,15 +220,12 @@ export class UnixGrpcServer {
     };
   }
 
-  /** Gathers a held call's body; at openCalls it is dispatched as if it had just come in. */
-  private hold(stream: H2ServerStream): void {
-    const chunks: Buffer[] = [];
+  /** Gathers a call's body into chunks as it comes; over the size limit the call is refused and nothing more kept. */
+  private gather(stream: H2ServerStream, chunks: Buffer[]): void {
     let received = 0;
-    let ended = false;
     stream.onData = (chunk) => {
       if (!stream.writable) return;
       received += chunk.length;
-      // Refused as the call would be once open, without keeping what is over the limit.
       if (received > MESSAGE_PREFIX_BYTES + this.maxReceiveBytes) {
         const tooLarge = messageTooLarge(received - MESSAGE_PREFIX_BYTES, this.maxReceiveBytes);
         this.sendStatus(stream, tooLarge.code, tooLarge.reason);
@@ -247,6 +234,13 @@ export class UnixGrpcServer {
       }
       chunks.push(chunk);
     };
+  }
+
+  /** Gathers a held call's body; at openCalls it is dispatched as if it had just come in. */
+  private hold(stream: H2ServerStream): void {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    this.gather(stream, chunks);
     stream.onEnd = () => (ended = true);
     this.held!.push(() => {
       if (!stream.writable) return;
