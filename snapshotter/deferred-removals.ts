@@ -6,12 +6,15 @@
  * as containerd configures it (asynchronous removal), leaves the directory
  * until containerd's garbage collector calls Cleanup. tsov deletes it sooner:
  * when no snapshot has been created, committed or removed for QUIET_MS, when
- * Cleanup is called, when the snapshotter stops, or at once when more than
- * maxPending wait. While containerd is busy (an unpack, a burst of container
+ * Cleanup is called, or at once when more than maxPending wait. A stop does
+ * not wait for them: the next start finds them named by no record and
+ * carries them over (carryOver), so a restart — and containerd's calls
+ * waiting in systemd's socket meanwhile — is not held up by thousands of
+ * deletions. While containerd is busy (an unpack, a burst of container
  * starts and removals) the deletions' system calls and worker messages then
  * do not compete with the calls it waits for on this 2-core kind of machine.
  * A crash loses only the list: the directories are named by no record, and
- * Cleanup deletes them.
+ * the next start carries them over too.
  *
  * Deletions go in batches of REMOVAL_BATCH, one worker job each: one round
  * trip per directory could not keep up with a snapshotter removing hundreds
@@ -68,7 +71,11 @@ export class DeferredRemovals {
   private readonly unlent = new Set<string>();
   /** Lent to the spares' refill (see lend): not deleted until given back. */
   private readonly lent = new Set<string>();
+  /** Carried over from the last process (carryOver) and not deleted yet, wherever they are. */
+  private readonly carried = new Set<string>();
   private lastActivity = 0;
+  /** Set by stopped(): nothing more is deleted. */
+  private stopping = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly quietMs: number;
@@ -99,6 +106,35 @@ export class DeferredRemovals {
     this.pending.add(name);
     this.unlent.add(name);
     if (this.pending.size > this.maxPending) this.start();
+  }
+
+  /**
+   * Directories a previous process left (a stop does not wait for deletions;
+   * a crash's spares): waiting like removed snapshots', deleted once quiet,
+   * and lent to the spares' refill meanwhile.
+   */
+  carryOver(names: readonly string[]): void {
+    for (const name of names) {
+      this.pending.add(name);
+      this.unlent.add(name);
+      this.carried.add(name);
+    }
+    if (this.pending.size > this.maxPending) this.start();
+    else this.armIfWaiting();
+  }
+
+  /**
+   * Deletes what carryOver was given now and resolves once none of it is left
+   * (deleted, or left for Cleanup with a logged failure): Cleanup deletes
+   * every directory no record names, and these are such. Removals of this
+   * process's own are not waited for.
+   */
+  async carriedOverGone(): Promise<void> {
+    while (this.carried.size > 0 && !this.stopping) {
+      this.start();
+      // Lent to the refill: back soon, then deleted like the others.
+      await (this.running ?? new Promise((resolve) => setTimeout(resolve, 10)));
+    }
   }
 
   /** Something happened that a deletion should not slow down: quiet starts again from now. */
@@ -160,6 +196,18 @@ export class DeferredRemovals {
     while (this.running !== undefined) await this.running;
   }
 
+  /**
+   * For a stop: no deletion starts from now on, the one in flight ends after
+   * its batch; resolves when none runs. What still waits stays on disk, for
+   * the next start to carry over.
+   */
+  async stopped(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.running !== undefined) await this.running;
+  }
+
   /** Stops the timer (the owner flushes first if it wants the directories gone). */
   close(): void {
     clearTimeout(this.timer);
@@ -167,7 +215,7 @@ export class DeferredRemovals {
   }
 
   private armIfWaiting(): void {
-    if (this.pending.size > 0 && this.timer === undefined) this.arm(this.quietMs);
+    if (this.pending.size > 0 && this.timer === undefined && !this.stopping) this.arm(this.quietMs);
   }
 
   private arm(ms: number): void {
@@ -181,7 +229,7 @@ export class DeferredRemovals {
   }
 
   private start(): void {
-    if (this.running !== undefined || this.pending.size === 0) return;
+    if (this.running !== undefined || this.pending.size === 0 || this.stopping) return;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.running = this.deleteAll().finally(() => {
@@ -197,7 +245,13 @@ export class DeferredRemovals {
     this.pending.clear();
     this.unlent.clear();
     for (const name of names) this.deleting.add(name);
-    for (let start = 0; start < names.length; start += REMOVAL_BATCH) await this.deleteBatch(names.slice(start, start + REMOVAL_BATCH));
+    for (let start = 0; start < names.length; start += REMOVAL_BATCH) {
+      if (this.stopping) {
+        for (const name of names.slice(start)) this.deleting.delete(name);
+        return;
+      }
+      await this.deleteBatch(names.slice(start, start + REMOVAL_BATCH));
+    }
   }
 
   /** Deletes names, already counted as being deleted, and stops counting them; failures are logged and left for Cleanup. */
@@ -208,7 +262,10 @@ export class DeferredRemovals {
     } catch (error) {
       failures = names.map((name) => ({ name, message: String(error) }));
     } finally {
-      for (const name of names) this.deleting.delete(name);
+      for (const name of names) {
+        this.deleting.delete(name);
+        this.carried.delete(name);
+      }
     }
     for (const failure of failures) {
       this.options.logger.warn('snapshot directory left for Cleanup', { directory: failure.name, error: failure.message });

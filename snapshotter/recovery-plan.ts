@@ -17,6 +17,12 @@ export interface StartupPlan {
   rollBack: SnapshotRecord[];
   /** Committed snapshots without their directory: lost data that cannot be made up; reported, not touched. */
   lost: SnapshotRecord[];
+  /**
+   * Directories no record names: removed snapshots whose directories the last
+   * process left (a stop does not wait for them), a crash's spares. Deleted in
+   * the background like a removed snapshot's (deferred-removals.ts).
+   */
+  leftOver: string[];
 }
 
 export function planStartup(directoryNames: readonly string[], records: readonly SnapshotRecord[]): StartupPlan {
@@ -27,6 +33,8 @@ export function planStartup(directoryNames: readonly string[], records: readonly
     reserveIdsAbove: Math.max(0, ...ids),
     rollBack: missing.filter((record) => record.kind !== 'committed'),
     lost: missing.filter((record) => record.kind === 'committed'),
+    // Nothing is in flight before the first call.
+    leftOver: planCleanup(directoryNames, new Set(records.map((record) => record.id)), () => false),
   };
 }
 

@@ -171,15 +171,25 @@ export class SnapshotService {
     }
     // Spares lived in <root>/spare/ before 2026-12-03; a root from then may still hold some.
     await fs.rm(this.layout.legacySpareDir, { recursive: true, force: true });
+    if (plan.leftOver.length > 0) {
+      this.logger.info('directories named by no snapshot (removed ones the last stop left, or a crash\'s spares) are deleted in the background', { directories: plan.leftOver.length });
+      this.removals.carryOver(plan.leftOver);
+    }
     await this.spares.start();
     return unacknowledged.map((record) => record.name);
   }
 
-  /** After the server has stopped: deletes the removed snapshots' directories and releases what start() opened. */
+  /**
+   * After the server has stopped: deletes the spares, waits for a deletion in
+   * flight and releases what start() opened. Removed snapshots' directories
+   * still waiting stay for the next start (planStartup's leftOver): a restart
+   * is not held up by them.
+   */
   async close(): Promise<void> {
-    // The spares first: a refill in flight gives back the removed directories it borrowed.
+    // No deletion starts from here (the spares' close below can take longer than the quiet
+    // time); a refill in flight gives back the removed directories it borrowed, which stay.
+    await this.removals.stopped();
     await this.spares.close();
-    await this.settled();
     this.removals.close();
     this.usageCache.close();
     await Promise.all([this.fsWorker.close(), this.remover.close(), this.measurer.close()]);
@@ -348,6 +358,8 @@ export class SnapshotService {
    */
   async cleanup(): Promise<string[]> {
     this.removals.flushSoon();
+    // What the last process left undeleted is Cleanup's to finish, as any directory no record names.
+    await this.removals.carriedOverGone();
     // List first, then read the ids: a snapshot created while readdir runs is either
     // not listed or already named by the metadata read after it, never removed.
     const names = await fs.readdir(this.layout.snapshotsDir);

@@ -255,7 +255,7 @@ test.serial('Remove drops the record before replying and the directory behind it
   t.deepEqual([left.named, left.stray], [[], []]);
 });
 
-test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spares refill in batches, Cleanup leaves them alone, a clean stop deletes them, a crash\'s are left to Cleanup and their ids never come back', async (t) => {
+test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spares refill in batches, Cleanup leaves them alone, a clean stop deletes them, a crash\'s are deleted after the next start and their ids never come back', async (t) => {
   const dir = makeTempDir(t, 'rpc');
   const root = path.join(dir, 'root');
   const socket = path.join(dir, 'tsov.sock');
@@ -289,16 +289,44 @@ test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spa
   const second = await startSnapshotter(t, root, socket);
   const crashed = await waitForSpares();
   await second.stop('SIGKILL');
-  const third = await startSnapshotter(t, root, socket);
-  const fresh = await waitForSpares(2 * SPARE_DIRECTORIES);
-  t.true(crashed.every((id) => fresh.includes(id)), 'a crash\'s spares are still there: no record names them');
-  await third.client.cleanup();
+  const third = await startSnapshotter(t, root, socket, ['--log-level', 'info']);
+  // No record names them: carried over at start, deleted in the background (or made into new spares by the refill), no Cleanup needed.
+  await waitFor('the crash\'s spares to go', () => crashed.every((id) => !fs.existsSync(path.join(snapshots, id))), 10_000);
+  t.regex(third.stderr(), /directories named by no snapshot .* are deleted in the background/);
+  await waitForSpares();
   const after = snapshotDirectories(root);
-  t.deepEqual(after.spares.filter((id) => crashed.includes(id)), [], 'Cleanup removes them');
   const highest = Math.max(...crashed.map(Number));
   t.true(after.spares.every((id) => Number(id) > highest), `the new spares\' ids (${after.spares.join(' ')}) are above every one found at start (${highest})`);
   t.is(after.spares.length, SPARE_DIRECTORIES);
   t.is((await third.client.stat('a')).kind, 'ACTIVE');
+});
+
+test('a stop does not wait for removed snapshots\' directories; the next start deletes them in the background, without Cleanup', async (t) => {
+  const dir = makeTempDir(t, 'rpc');
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'tsov.sock');
+  const first = await startSnapshotter(t, root, socket);
+  const keys = Array.from({ length: 40 }, (_, i) => `removed-${i}`);
+  for (const key of keys) {
+    const [mount] = await first.client.prepare(key);
+    // Not spare-shaped: a removed container's files.
+    fs.writeFileSync(path.join(mount!.source, 'written'), key);
+  }
+  await first.client.prepare('kept');
+  // Removed back to back and stopped at once: the snapshotter is never quiet for its 100 ms before the stop.
+  for (const key of keys) await first.client.remove(key);
+  await first.stop();
+  const left = snapshotDirectories(root);
+  t.is(left.named.length, 1, 'only kept has a record');
+  // All of them unless this machine paused 100 ms between two Removes (the quiet deletion then took those before).
+  t.true(left.stray.length >= 1, 'the stop left the removed snapshots\' directories for the next start');
+  t.log(`${left.stray.length} of ${keys.length} removed snapshots' directories left at the stop`);
+
+  const second = await startSnapshotter(t, root, socket, ['--log-level', 'info']);
+  await waitFor('the removed snapshots\' directories to go', () => snapshotDirectories(root).stray.length === 0, 10_000);
+  t.regex(second.stderr(), /directories named by no snapshot \(removed ones the last stop left, or a crash's spares\) are deleted in the background/);
+  t.deepEqual(snapshotDirectories(root).named, left.named);
+  t.is((await second.client.stat('kept')).kind, 'ACTIVE');
 });
 
 test('at start, a record whose directory did not survive is rolled back if its creation was never acknowledged; a committed one is reported', async (t) => {

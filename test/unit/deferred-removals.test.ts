@@ -197,3 +197,46 @@ test('names given back wait for quiet like the others', async (t) => {
   t.deepEqual(removed, ['1']);
   queue.close();
 });
+
+test('carryOver: directories a previous process left wait like removed ones and go once quiet; they can be lent to the refill', async (t) => {
+  const { queue, removed } = removals({ quietMs: 40 });
+  queue.carryOver(['7', '9', '12']);
+  t.true(queue.has('9'));
+  t.deepEqual(queue.lend(1), ['7'], 'lent like a removed snapshot\'s directory');
+  await sleep(120);
+  t.deepEqual(removed, ['9', '12']);
+  queue.giveBack(['7']);
+  await sleep(120);
+  t.deepEqual(removed, ['9', '12', '7']);
+  queue.close();
+});
+
+test('stopped: the deletion in flight ends after its batch, nothing else is deleted, and the rest stays on disk', async (t) => {
+  const { queue, removed, batches } = removals({ quietMs: 10_000, maxPending: 1 });
+  const names = Array.from({ length: 3 * REMOVAL_BATCH }, (_, i) => String(i + 1));
+  queue.carryOver(names);
+  // Over maxPending: deleting at once, a batch at a time.
+  await queue.stopped();
+  t.is(batches.length, 1, 'one batch, the one in flight');
+  t.deepEqual(removed, names.slice(0, REMOVAL_BATCH));
+  t.is(queue.notYetDeleted, 0, 'the rest is no longer counted as being deleted');
+  queue.add('late');
+  await sleep(60);
+  t.is(removed.length, REMOVAL_BATCH, 'nothing starts after the stop');
+  queue.close();
+});
+
+test('carriedOverGone: deletes what was carried over now and resolves once all of it is gone, a lent one after it comes back', async (t) => {
+  const { queue, removed } = removals({ quietMs: 10_000 });
+  queue.carryOver(['a', 'b']);
+  t.deepEqual(queue.lend(1), ['a']);
+  let done = false;
+  const gone = queue.carriedOverGone().then(() => (done = true));
+  await sleep(40);
+  t.deepEqual(removed, ['b'], 'deleted without waiting for quiet');
+  t.false(done, 'a is still lent to the refill');
+  queue.giveBack(['a']);
+  await gone;
+  t.deepEqual(removed, ['b', 'a']);
+  queue.close();
+});
