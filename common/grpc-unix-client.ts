@@ -91,8 +91,8 @@ export class UnixGrpcClient {
     const timer = deadline === undefined ? undefined : setTimeout(() => setImmediate(() => deadline.abort(new Error(`no reply within ${seconds(timeoutMs!)}`))), timeoutMs);
     try {
       for (let attempt = 1; ; attempt++) {
-        // Each attempt tells the server what is left of the call's limit.
-        const leftMs = timeoutMs === undefined ? undefined : Math.max(1, endsAt - performance.now());
+        // The first attempt carries the call's limit; each later one what is left of it.
+        const leftMs = timeoutMs === undefined || attempt === 1 ? timeoutMs : Math.max(1, endsAt - performance.now());
         try {
           return await this.attempt(method, body, leftMs, deadline?.signal);
         } catch (error) {
