@@ -16,7 +16,7 @@ import net from 'node:net';
 import type { ServiceCodecs } from './proto-codecs';
 import { StartupError, TsovError } from './errors';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
-import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseUnaryBody, statusTrailers } from './grpc-wire';
+import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseGrpcTimeout, parseUnaryBody, statusTrailers } from './grpc-wire';
 import { H2ServerConnection, type H2ServerStream } from './http2/connection';
 import { encodeHeaderBlock, type HeaderField } from './http2/hpack';
 import { debugEnabled, type Logger } from './logger';
@@ -26,11 +26,17 @@ export type WireRequest = Record<string, unknown>;
 /** Called once per finished call (for metrics). */
 export type CallObserver = (method: string, code: string, seconds: number) => void;
 
-/** What a method does with a decoded request: one reply (unary) or the messages of a stream. */
-export type MethodHandler = { kind: 'unary'; handle: (request: WireRequest) => unknown } | { kind: 'stream'; handle: (request: WireRequest) => unknown[] };
+/**
+ * What a method does with a decoded request: one reply (unary) or the
+ * messages of a stream. deadline: when the caller gives up (its grpc-timeout
+ * from the call's arrival, on performance.now()'s clock), if it said.
+ */
+export type MethodHandler =
+  | { kind: 'unary'; handle: (request: WireRequest, deadline: number | undefined) => unknown }
+  | { kind: 'stream'; handle: (request: WireRequest, deadline: number | undefined) => unknown[] };
 
 /** A unary handler: the reply (or a thrown TsovError) goes back to the caller. */
-export function unary(handle: (request: WireRequest) => unknown): MethodHandler {
+export function unary(handle: (request: WireRequest, deadline: number | undefined) => unknown): MethodHandler {
   return { kind: 'unary', handle };
 }
 
@@ -216,7 +222,18 @@ export class UnixGrpcServer {
         this.sendStatus(stream, GrpcCode.INTERNAL, `the request message could not be parsed: ${String(error)}`);
         return;
       }
-      this.call(stream, method, request);
+      const timeout = stream.headers.get('grpc-timeout');
+      let deadline: number | undefined;
+      if (timeout !== undefined) {
+        const ms = parseGrpcTimeout(timeout);
+        // As grpc-go's server answers it (internal/transport/http_util.go, decodeTimeout).
+        if (ms === undefined) {
+          this.sendStatus(stream, GrpcCode.INTERNAL, `malformed grpc-timeout ${JSON.stringify(timeout)}: 1 to 8 digits and a unit (H, M, S, m, u, n)`);
+          return;
+        }
+        deadline = performance.now() + ms;
+      }
+      this.call(stream, method, request, deadline);
     };
   }
 
@@ -259,11 +276,11 @@ export class UnixGrpcServer {
    * 0.58-0.66 ms, the same rate and CPU). A reply that waits for I/O goes out
    * with whatever else its turn sends.
    */
-  private call(stream: H2ServerStream, method: Method, request: WireRequest): void {
+  private call(stream: H2ServerStream, method: Method, request: WireRequest, deadline: number | undefined): void {
     const requestId = this.nextRequestId++;
     const started = process.hrtime.bigint();
     try {
-      const result = method.handler.handle(request);
+      const result = method.handler.handle(request, deadline);
       if (isThenable(result)) {
         Promise.resolve(result)
           .then((reply) => this.succeed(stream, method, requestId, started, request, reply))

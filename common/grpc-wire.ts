@@ -154,3 +154,17 @@ export function grpcTimeoutHeader(ms: number): string {
   }
   throw new RangeError(`a call timeout of ${ms} ms is longer than grpc-timeout can say (${MAX_TIMEOUT_VALUE} hours)`);
 }
+
+/** Every TimeoutUnit a grpc-timeout header may carry, in milliseconds (PROTOCOL-HTTP2.md). */
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
+
+/**
+ * A grpc-timeout header's time limit in milliseconds; undefined when it is
+ * malformed (grpc-go's server then fails the call: internal/transport
+ * http_util.go decodeTimeout). 1 to 8 digits and one unit, nothing else.
+ */
+export function parseGrpcTimeout(value: string): number | undefined {
+  const match = /^([0-9]{1,8})([HMSmun])$/.exec(value);
+  if (match === null) return undefined;
+  return Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!;
+}

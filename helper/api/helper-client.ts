@@ -9,10 +9,12 @@
  * helper that is stopped, hung or stuck in one mount fails the call with
  * DeadlineExceededError naming it, instead of blocking tsov-runtime create —
  * and the container start containerd and the kubelet wait for — for as long
- * as it hangs. The helper is not told to stop (it does not read grpc-timeout):
- * a Mount it finishes after the caller gave up stays recorded under its owner,
- * and the owner's Release (tsov-runtime delete, `tsov release`, or the
- * helper's next start for an owner that is gone) unmounts it.
+ * as it hangs. The limit travels as grpc-timeout: the helper does not start a
+ * Probe or Mount whose limit passed while it waited in the helper's queue,
+ * but never cuts one short. A Mount it finishes after the caller gave up
+ * stays recorded under its owner, and the owner's Release (tsov-runtime
+ * delete, `tsov release`, or the helper's next start for an owner that is
+ * gone) unmounts it.
  */
 import { GrpcCallError, UnixGrpcClient } from '../../common/grpc-unix-client';
 import { GrpcStatus, errorFromStatus } from '../../common/grpc-status';

@@ -17,8 +17,8 @@ export function createHelperServer(logger: Logger): UnixGrpcServer {
 /** Serves tsov.helper.v1.Helper from the service on server. */
 export function serveHelper(server: UnixGrpcServer, s: HelperService): void {
   server.addService(helperServiceCodecs(), {
-    Probe: unary(async (r) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true))),
-    Mount: unary(async (r) => mountRecordToWire(await s.mount(mountRequestFromWire(r)), true)),
+    Probe: unary(async (r, deadline) => probeReportToWire(await s.probe(str(r.directory), r.refresh === true, deadline))),
+    Mount: unary(async (r, deadline) => mountRecordToWire(await s.mount(mountRequestFromWire(r), deadline), true)),
     Unmount: unary(async (r) => s.unmount(Number(r.id ?? 0), str(r.owner), r.detach === true)),
     Release: unary(async (r) => ({ released: await s.release(str(r.owner), r.detach === true) })),
     List: unary((r) => ({ mounts: s.list(str(r.owner)).map(({ entry, mounted }) => mountRecordToWire(entry, mounted)) })),

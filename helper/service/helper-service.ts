@@ -14,6 +14,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
   UnavailableError,
+  DeadlineExceededError,
 } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { overlayDirectoriesInUse, readMountInfo, type MountInfoEntry } from '../../common/mountinfo';
@@ -98,9 +99,18 @@ export class HelperService {
     return counts;
   }
 
-  /** Runs privileged operations one at a time. */
-  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(operation, operation);
+  /**
+   * Runs privileged operations one at a time. An operation whose caller's
+   * deadline has passed by its turn is not started (a Mount nobody waits for
+   * would stay until its owner's Release); one that has started is never cut
+   * short. Unmount and Release take no deadline: cleaning up late still helps.
+   */
+  private exclusive<T>(operation: () => Promise<T>, deadline?: number): Promise<T> {
+    const run = (): Promise<T> =>
+      deadline !== undefined && performance.now() >= deadline
+        ? Promise.reject(new DeadlineExceededError("the caller's time limit passed while this call waited for the helper's earlier calls; nothing was done"))
+        : operation();
+    const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -133,8 +143,8 @@ export class HelperService {
 
   // ---- Probe ----------------------------------------------------------------
 
-  probe(directory: string, refresh: boolean): Promise<ProbeReport> {
-    return this.exclusive(() => this.probeUnlocked(directory, refresh));
+  probe(directory: string, refresh: boolean, deadline?: number): Promise<ProbeReport> {
+    return this.exclusive(() => this.probeUnlocked(directory, refresh), deadline);
   }
 
   private async probeUnlocked(directory: string, refresh: boolean): Promise<ProbeReport> {
@@ -168,7 +178,7 @@ export class HelperService {
 
   // ---- Mount ----------------------------------------------------------------
 
-  mount(request: OverlayMountRequest): Promise<JournalEntry> {
+  mount(request: OverlayMountRequest, deadline?: number): Promise<JournalEntry> {
     return this.exclusive(async () => {
       try {
         const entry = await this.mountUnlocked(request);
@@ -179,7 +189,7 @@ export class HelperService {
         this.events.mountAttempt?.(String(request.backend), refused ? 'refused' : 'failed');
         throw error;
       }
-    });
+    }, deadline);
   }
 
   private async mountUnlocked(request: OverlayMountRequest): Promise<JournalEntry> {

@@ -27,7 +27,10 @@ import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, ty
 import { DeadlineExceededError } from '../../common/errors';
 import { RUNTIME_MAIN } from '../../harness/daemon-process';
 import { HelperClient } from '../../helper/api/helper-client';
-import { makeDirs } from '../support/helper-process';
+import { helperServiceCodecs, mountRequestToWire } from '../../helper/api/wire';
+import { framedMessage } from '../../common/grpc-wire';
+import { mountsUnder } from '../../harness/mounts';
+import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { overlaySpecFixture } from '../support/overlay-spec-fixture';
 import { serviceClientConstructor } from '../support/proto-clients';
 import { makeTempDir } from '../support/temp-dir';
@@ -182,4 +185,54 @@ test.serial('tsov-runtime create with a helper that never answers: exits 1 after
   t.regex(create.stderr, new RegExp(`^tsov-runtime: tsov-helper at ${socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} did not answer Probe within 1 s \\(it accepted the connection but has sent nothing on it: the process is stopped or hung\\); check`));
   t.is(create.stderr.trim().split('\n').length, 1, 'one line');
   t.deepEqual(JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')), spec, 'config.json is the original');
+});
+
+/** A Mount sent by node's HTTP/2 client with the grpc-timeout given (or none): its grpc-status and grpc-message. */
+async function rawMount(socket: string, request: Parameters<typeof mountRequestToWire>[0], timeout: string | undefined): Promise<{ status: string; message: string }> {
+  const session = http2.connect('http://localhost', { createConnection: () => net.connect(socket) });
+  try {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/tsov.helper.v1.Helper/Mount',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...(timeout === undefined ? {} : { 'grpc-timeout': timeout }),
+    });
+    stream.end(framedMessage(helperServiceCodecs().Mount!.requestSerialize(mountRequestToWire(request))));
+    const fields: Record<string, string> = {};
+    stream.on('response', (headers) => Object.assign(fields, headers));
+    stream.on('trailers', (trailers) => Object.assign(fields, trailers));
+    stream.resume();
+    await once(stream, 'close');
+    return { status: String(fields['grpc-status']), message: decodeURIComponent(String(fields['grpc-message'] ?? '')) };
+  } finally {
+    session.close();
+  }
+}
+
+test.serial('tsov-helper does not start a Mount whose caller\'s grpc-timeout has passed by its turn; with time left it mounts; a malformed grpc-timeout is refused as grpc-go refuses it', async (t) => {
+  const layout = helperLayout(makeTempDir(t, 'deadline-helper'));
+  const helper = await startHelper(t, layout);
+  const [l1, l2, target] = makeDirs(...['l1', 'l2', 'target'].map((d) => path.join(helper.root, d)));
+  const request = { owner: 'late', lowers: [l1!, l2!], target: target!, backend: 'kernel' as const, choices: {} };
+
+  // 1 ns: gone before the helper's turn comes, however idle it is.
+  const late = await rawMount(layout.socket, request, '1n');
+  t.is(late.status, '4', 'DEADLINE_EXCEEDED');
+  t.is(late.message, "the caller's time limit passed while this call waited for the helper's earlier calls; nothing was done");
+  t.deepEqual(await helper.client.list(), [], 'nothing recorded');
+  t.deepEqual(mountsUnder(helper.root), [], 'nothing mounted');
+
+  const malformed = await rawMount(layout.socket, request, '5x');
+  t.is(malformed.status, '13', 'INTERNAL');
+  t.regex(malformed.message, /^malformed grpc-timeout "5x"/);
+  t.deepEqual(mountsUnder(helper.root), []);
+
+  const inTime = await rawMount(layout.socket, request, '30S');
+  t.is(inTime.status, '0', inTime.message);
+  t.is(mountsUnder(helper.root).length, 1, 'mounted');
+  const mounted = await helper.client.list('late');
+  t.is(mounted.length, 1);
+  t.deepEqual(await helper.client.release('late'), [mounted[0]!.id]);
+  t.deepEqual(mountsUnder(helper.root), []);
 });

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { GrpcStatus as GrpcCode } from '../../common/grpc-status';
-import { framedMessage, grpcTimeoutHeader, parseUnaryBody, percentDecodeStatusMessage, percentEncodeStatusMessage, statusFromHttp, statusTrailers } from '../../common/grpc-wire';
+import { framedMessage, grpcTimeoutHeader, parseGrpcTimeout, parseUnaryBody, percentDecodeStatusMessage, percentEncodeStatusMessage, statusFromHttp, statusTrailers } from '../../common/grpc-wire';
 
 const frame = (flag: number, length: number, payload: Buffer) => Buffer.concat([Buffer.from([flag, length >>> 24, (length >>> 16) & 255, (length >>> 8) & 255, length & 255]), payload]);
 
@@ -145,4 +145,22 @@ test('grpcTimeoutHeader: the smallest unit that holds the value in 8 digits, rou
     t.true(value !== undefined && Number(value) * UNIT_MS[unit!]! >= ms, `${header} is read as at least ${ms} ms`);
   }
   for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 360_000_000_000_000]) t.throws(() => grpcTimeoutHeader(bad), { instanceOf: RangeError }, String(bad));
+});
+
+test('parseGrpcTimeout: 1 to 8 digits and a unit, in milliseconds; what tsov sends reads back as at least the time asked; anything else is malformed', (t) => {
+  const rows: Array<[string, number]> = [
+    ['1000m', 1000],
+    ['30S', 30_000],
+    ['2M', 120_000],
+    ['1H', 3_600_000],
+    ['1500u', 1.5],
+    ['1n', 0.000_001],
+    ['0m', 0],
+    ['99999999H', 99_999_999 * 3_600_000],
+    ['00000001S', 1000],
+  ];
+  for (const [value, ms] of rows) t.is(parseGrpcTimeout(value), ms, value);
+  for (const ms of [1, 999, 1000, 1001, 30_000, 3_600_000, 0.5]) t.true(parseGrpcTimeout(grpcTimeoutHeader(ms))! >= ms, `${ms} ms → ${grpcTimeoutHeader(ms)}`);
+  // grpc-go's decodeTimeout also takes a sign (strconv.ParseInt): tsov does not.
+  for (const bad of ['', 'm', '5', '5x', '5s', '123456789m', ' 5m', '5m ', '+5m', '-5m', '5.0S', '5mm', '\u0665m']) t.is(parseGrpcTimeout(bad), undefined, JSON.stringify(bad));
 });
