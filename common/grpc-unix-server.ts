@@ -164,7 +164,8 @@ export class UnixGrpcServer {
       this.server.listen(socket, () => {
         this.server.off('error', reject);
         // node reports an address (host and port) only for an inet socket.
-        if (typeof socket !== 'string' && this.server.address() !== null && typeof this.server.address() === 'object') {
+        const address = this.server.address();
+        if (typeof socket !== 'string' && address !== null && typeof address === 'object') {
           this.server.close();
           reject(new StartupError(`fd ${socket.fd}, passed by systemd, is an inet socket, not a unix one: tsov serves only unix sockets (ListenStream= must name a path)`));
           return;

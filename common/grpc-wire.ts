@@ -127,13 +127,11 @@ export function statusTrailers(code: number, message: string): Record<string, st
   return code === GrpcCode.OK ? { 'grpc-status': '0' } : { 'grpc-status': String(code), 'grpc-message': percentEncodeStatusMessage(message) };
 }
 
+/** Every TimeoutUnit a grpc-timeout header may carry, in milliseconds (PROTOCOL-HTTP2.md). */
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
+
 /** The units of a grpc-timeout header tsov writes, smallest first, in milliseconds. */
-const TIMEOUT_UNITS: ReadonlyArray<readonly [string, number]> = [
-  ['m', 1],
-  ['S', 1000],
-  ['M', 60_000],
-  ['H', 3_600_000],
-];
+const TIMEOUT_UNITS = (['m', 'S', 'M', 'H'] as const).map((unit) => [unit, TIMEOUT_UNIT_MS[unit]!] as const);
 
 /** A grpc-timeout TimeoutValue has at most 8 digits (PROTOCOL-HTTP2.md, "Requests"). */
 const MAX_TIMEOUT_VALUE = 99_999_999;
@@ -154,9 +152,6 @@ export function grpcTimeoutHeader(ms: number): string {
   }
   throw new RangeError(`a call timeout of ${ms} ms is longer than grpc-timeout can say (${MAX_TIMEOUT_VALUE} hours)`);
 }
-
-/** Every TimeoutUnit a grpc-timeout header may carry, in milliseconds (PROTOCOL-HTTP2.md). */
-const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
 
 /**
  * A grpc-timeout header's time limit in milliseconds; undefined when it is

@@ -103,8 +103,7 @@ export class DeferredRemovals {
       await this.deleteBatch([name]);
       return;
     }
-    this.pending.add(name);
-    this.unlent.add(name);
+    this.enqueue(name);
     if (this.pending.size > this.maxPending) this.start();
   }
 
@@ -115,12 +114,10 @@ export class DeferredRemovals {
    */
   carryOver(names: readonly string[]): void {
     for (const name of names) {
-      this.pending.add(name);
-      this.unlent.add(name);
+      this.enqueue(name);
       this.carried.add(name);
     }
-    if (this.pending.size > this.maxPending) this.start();
-    else this.armIfWaiting();
+    this.deleteWhenDue();
   }
 
   /**
@@ -167,8 +164,7 @@ export class DeferredRemovals {
     for (const name of names) {
       if (this.lent.delete(name)) this.pending.add(name);
     }
-    if (this.pending.size > this.maxPending) this.start();
-    else this.armIfWaiting();
+    this.deleteWhenDue();
   }
 
   /** Waiting, lent or being deleted (Cleanup leaves these alone). */
@@ -212,6 +208,18 @@ export class DeferredRemovals {
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** Waiting, and offered to the refill (lend). */
+  private enqueue(name: string): void {
+    this.pending.add(name);
+    this.unlent.add(name);
+  }
+
+  /** Deletes at once past maxPending waiting, else once quiet. */
+  private deleteWhenDue(): void {
+    if (this.pending.size > this.maxPending) this.start();
+    else this.armIfWaiting();
   }
 
   private armIfWaiting(): void {

@@ -30,6 +30,11 @@ export interface ContainerMountContext {
   userNamespace?: IdMapping;
 }
 
+/** A helper that cannot be reached or did not answer in time: every later call would fail or wait the same way. */
+function helperNotAnswering(error: unknown): error is UnavailableError | DeadlineExceededError {
+  return error instanceof UnavailableError || error instanceof DeadlineExceededError;
+}
+
 /**
  * Probes each upper through the helper; a directory the helper will not probe
  * is left out (the mount request then says why). A helper that cannot be
@@ -41,7 +46,7 @@ export async function probeUppers(spec: OciSpec, client: HelperClient): Promise<
     try {
       probes.set(dir, await client.probe(dir));
     } catch (error) {
-      if (error instanceof UnavailableError || error instanceof DeadlineExceededError) throw error;
+      if (helperNotAnswering(error)) throw error;
       // outside the allowed roots or missing: translate() notes "not probed", the helper refuses the mount with the reason
     }
   }
@@ -68,7 +73,7 @@ export async function mountForContainer(spec: OciSpec, context: ContainerMountCo
     probes = await probeUppers(spec, client);
   } catch (error) {
     // A translation that mounts nothing (sandbox mode, say) needs no helper; one that mounts fails now, not after waiting again.
-    if (!(error instanceof UnavailableError || error instanceof DeadlineExceededError)) throw error;
+    if (!helperNotAnswering(error)) throw error;
     unreachable = error;
   }
   const translation = translate(spec, { containerId: context.containerId, policy: context.policy, runtime: context.runtime, probes, userNamespace: context.userNamespace });
