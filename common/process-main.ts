@@ -104,7 +104,7 @@ export async function serveUntilStopped(options: ServeOptions): Promise<void> {
     fs.chmodSync(socket, options.socketMode);
   }
   server.openCalls();
-  const activation = passed === undefined ? {} : { socket_from: 'systemd', socket_path_checked: passed.verified };
+  const activation = passed === undefined ? {} : { socket_from: 'systemd', socket_path_checked: passed.entry !== undefined };
   logger.info('serving', { component: 'main', socket, ...activation, ...options.describe });
   const signal = await options.stopRequested;
   logger.info(options.stoppingMessage, { component: 'main', signal });

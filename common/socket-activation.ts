@@ -73,16 +73,18 @@ export function passedSocketProblem(entry: UnixSocketEntry | undefined, socketPa
 
 export interface PassedSocket {
   fd: number;
-  /** Whether /proc/self/net/unix showed it (and so its path was checked). */
-  verified: boolean;
+  /** The socket's /proc/self/net/unix line, read when it was taken; undefined when not listed there. */
+  entry: UnixSocketEntry | undefined;
 }
 
 /**
- * The socket systemd passed to this process for socketPath, checked; undefined
- * when it passed none. LISTEN_* are removed from the environment, as
- * sd_listen_fds(1) does, so that no child takes them for its own.
+ * The socket systemd passed to this process, or undefined when it passed none.
+ * LISTEN_* are removed from the environment, as sd_listen_fds(1) does, so that
+ * no child takes them for its own. Taken before the daemon knows its
+ * configured path (the policy is read after, while this socket is served);
+ * checkPassedSocket judges it against that path.
  */
-export function takePassedSocket(socketPath: string, env: NodeJS.ProcessEnv = process.env, pid = process.pid): PassedSocket | undefined {
+export function takePassedSocket(env: NodeJS.ProcessEnv = process.env, pid = process.pid): PassedSocket | undefined {
   const passed = listenEnvironment(env, pid);
   delete env.LISTEN_PID;
   delete env.LISTEN_FDS;
@@ -95,8 +97,16 @@ export function takePassedSocket(socketPath: string, env: NodeJS.ProcessEnv = pr
     throw new StartupError(`systemd said it passed a socket as fd ${passed.fd}, which is not open (${(error as Error).message})`);
   }
   if (!stats.isSocket()) throw new StartupError(`fd ${passed.fd}, passed by systemd, is not a socket`);
-  const entry = unixSocketEntry(fs.readFileSync('/proc/self/net/unix', 'utf8'), stats.ino);
-  const problem = passedSocketProblem(entry, socketPath);
+  return { fd: passed.fd, entry: unixSocketEntry(fs.readFileSync('/proc/self/net/unix', 'utf8'), stats.ino) };
+}
+
+/**
+ * Refuses (StartupError) a passed socket that cannot serve socketPath, the
+ * configured path clients are told to use; returns whether its path could be
+ * checked (it could not when /proc/self/net/unix does not list it).
+ */
+export function checkPassedSocket(passed: PassedSocket, socketPath: string): boolean {
+  const problem = passedSocketProblem(passed.entry, socketPath);
   if (problem !== undefined) throw new StartupError(`the socket systemd passed cannot be served: ${problem}; make the .socket unit's ListenStream= and the configured socket name the same path`);
-  return { fd: passed.fd, verified: entry !== undefined };
+  return passed.entry !== undefined;
 }

@@ -15,11 +15,11 @@
  */
 import fs from 'node:fs';
 import type { Server } from 'node:http';
-import { componentLogger, createLogger, LOG_LEVELS } from '../common/logger';
+import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
 import { listenEarly, runMain, serveUntilStopped } from '../common/process-main';
-import { takePassedSocket } from '../common/socket-activation';
+import { checkPassedSocket, takePassedSocket } from '../common/socket-activation';
 import { prepareSocketPath } from '../common/unix-socket';
-import { startDaemon } from '../policy/daemon-start';
+import { readDaemonPolicy, startDaemon } from '../policy/daemon-start';
 import type { Policy } from '../policy/policy-model';
 import { systemClock } from './clock';
 import { MAX_PENDING } from './deferred-removals';
@@ -39,19 +39,22 @@ const USAGE = `usage: tsov-snapshotter --root DIR --address SOCKET [--config FIL
 async function main(): Promise<void> {
   const started = startDaemon(USAGE, { root: { type: 'string' }, address: { type: 'string' } });
   if (started === undefined) return;
-  const { stopRequested, onReload, values, common, config, logLevel } = started;
+  const { stopRequested, onReload, values, common } = started;
+  // A socket systemd passed (tsov-snapshotter.socket) is served from now on, its calls held until
+  // the service is ready: containerd's handshake is answered while the policy is read.
+  const passed = takePassedSocket();
+  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: 'tsov-snapshotter' });
+  const server = createSnapshotsServer(componentLogger(logger, 'grpc'));
+  await listenEarly(server, passed);
+  const { config, logLevel } = await readDaemonPolicy(common, USAGE);
+  logger.level = logLevel;
   const root = values.root ?? config.snapshotter.root;
   const address = values.address ?? config.snapshotter.address;
+  if (passed !== undefined) checkPassedSocket(passed, address);
 
-  const logger = createLogger({ level: logLevel, process: 'tsov-snapshotter' });
   const layout = new SnapshotLayout(root);
   fs.mkdirSync(layout.snapshotsDir, { recursive: true, mode: 0o700 });
   checkSnapshotRoot(layout.root);
-  // A socket systemd passed (tsov-snapshotter.socket) is served as it is, from now on, its calls
-  // held until the service is ready; otherwise the path is made ready for serving later.
-  const passed = takePassedSocket(address);
-  const server = createSnapshotsServer(componentLogger(logger, 'grpc'));
-  await listenEarly(server, passed);
   if (passed === undefined) await prepareSocketPath(address, SOCKET_DIR_MODE);
 
   const store = new MetadataStore(layout.metadataFile);

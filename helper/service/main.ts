@@ -12,11 +12,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError, UsageError } from '../../common/errors';
-import { componentLogger, createLogger, LOG_LEVELS } from '../../common/logger';
+import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../common/logger';
 import { listenEarly, runMain, serveUntilStopped } from '../../common/process-main';
-import { takePassedSocket } from '../../common/socket-activation';
+import { checkPassedSocket, takePassedSocket } from '../../common/socket-activation';
 import { prepareSocketPath } from '../../common/unix-socket';
-import { startDaemon } from '../../policy/daemon-start';
+import { readDaemonPolicy, startDaemon } from '../../policy/daemon-start';
 import type { Policy } from '../../policy/policy-model';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
@@ -61,19 +61,22 @@ async function main(): Promise<void> {
   });
   if (started === undefined) return;
   if (process.getuid?.() !== 0) throw new StartupError('tsov-helper mounts filesystems and must run as root');
-  const { stopRequested, onReload, values, common, config, logLevel } = started;
+  const { stopRequested, onReload, values, common } = started;
   const mountApi = (values['mount-api'] ?? 'auto') as MountApi;
   if (!MOUNT_APIS.includes(mountApi)) throw new UsageError(`--mount-api must be one of ${MOUNT_APIS.join(', ')}`, USAGE);
+  // Before anything is spawned: a socket systemd passed (tsov-helper.socket) is taken and LISTEN_* cleared,
+  // and served from now on (its handshakes answered while the policy is read), its calls held until the
+  // journal is reconciled.
+  const passed = takePassedSocket();
+  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: 'tsov-helper' });
+  const server = createHelperServer(componentLogger(logger, 'grpc'));
+  await listenEarly(server, passed);
+  const { config, logLevel } = await readDaemonPolicy(common, USAGE);
+  logger.level = logLevel;
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
-  // Before anything is spawned: a socket systemd passed (tsov-helper.socket) is taken and LISTEN_* cleared,
-  // and served from now on, its calls held until the journal is reconciled.
-  const passed = takePassedSocket(socket);
-
-  const logger = createLogger({ level: logLevel, process: 'tsov-helper' });
-  const server = createHelperServer(componentLogger(logger, 'grpc'));
-  await listenEarly(server, passed);
+  if (passed !== undefined) checkPassedSocket(passed, socket);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const journal = new MountJournal(path.join(stateDir, 'journal.db'));
   const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;

@@ -16,6 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { HELPER_MAIN, SNAPSHOTTER_MAIN } from '../../harness/daemon-process';
@@ -179,3 +180,66 @@ test('a daemon passed a socket bound to another path than its configured one ref
   t.regex(result.stderr, new RegExp(`tsov-helper: the socket systemd passed cannot be served: it is bound to "${passed}", not to "${configured}", which clients are told to use; make the \\.socket unit's ListenStream= and the configured socket name the same path`));
   t.false(fs.existsSync(configured), 'nothing was made at the configured path');
 });
+
+/**
+ * The first bytes a server sends after a client's HTTP/2 preface and empty
+ * SETTINGS (RFC 9113 §3.4: the server's connection preface is a SETTINGS
+ * frame): what grpc-go waits for before it counts a connection as made.
+ */
+function serverPreface(socket: string, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const connection = net.connect(socket);
+    const timer = setTimeout(() => {
+      connection.destroy();
+      reject(new Error(`no HTTP/2 handshake from ${socket} in ${timeoutMs} ms`));
+    }, timeoutMs);
+    connection.on('connect', () => connection.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])])));
+    connection.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      connection.destroy();
+      resolve(chunk);
+    });
+    connection.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+const SETTINGS_FRAME = 4;
+
+for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
+  test(`${daemon} answers the HTTP/2 handshake on the socket systemd passed while its policy is still being read`, async (t) => {
+    const base = makeTempDir(t, `activated-early-${daemon}`);
+    const run = path.join(base, 'run');
+    fs.mkdirSync(run, { mode: 0o700 });
+    const socket = path.join(run, `${daemon}.sock`);
+    // The policy file is a FIFO: the policy reader waits in its read until the test writes the policy.
+    const policy = path.join(base, 'policy.yaml');
+    const made = spawnSync('mkfifo', [policy], { encoding: 'utf8' });
+    t.is(made.status, 0, made.stderr);
+    const args =
+      daemon === 'tsov-helper'
+        ? [HELPER_MAIN, '--config', policy, '--socket', socket, '--state-dir', path.join(base, 'state'), '--allowed-root', base]
+        : [SNAPSHOTTER_MAIN, '--config', policy, '--root', path.join(base, 'root'), '--address', socket];
+    const service = activated(t, base, socket, args);
+    await waitFor('systemd-socket-activate to listen', () => fs.existsSync(socket));
+
+    // The first connection starts the daemon; its handshake comes with the policy unread.
+    const preface = await serverPreface(socket, 15_000);
+    t.true(preface.length >= 9 && preface[3] === SETTINGS_FRAME, `the server's preface is a SETTINGS frame: ${preface.subarray(0, 9).toString('hex')}`);
+    t.notRegex(service.output(), /"message":"serving"/, 'answered before the daemon serves calls');
+
+    let answered = false;
+    const client = new HelperClient(socket, { timeoutSeconds: 30 });
+    t.teardown(() => client.close());
+    const call = daemon === 'tsov-helper' ? client.list().finally(() => (answered = true)) : undefined;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    t.false(answered, 'a call made meanwhile is held, not answered or refused');
+
+    await fs.promises.writeFile(policy, 'log:\n  level: info\n');
+    await waitFor(`${daemon} to serve once its policy is read`, () => /"message":"serving".*"socket_from":"systemd","socket_path_checked":true/.test(service.output()), 30_000);
+    if (call !== undefined) t.deepEqual(await call, [], 'the held call is answered');
+    t.true(isRunning(service.pid()));
+  });
+}
