@@ -84,7 +84,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadPolicy(values.config ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined));
-  const client = new HelperClient(values['helper-socket'] ?? config.helper.socket, { timeoutSeconds: config.helper.callTimeoutSeconds });
+  const client = HelperClient.forPolicy(config.helper, { socket: values['helper-socket'] });
   try {
     switch (command) {
       case 'probe':

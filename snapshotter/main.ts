@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     // Loaded only when asked (remap_ids: auto), as prom-client below: the helper's client and proto cost memory.
     probe: async () => {
       const [{ HelperClient }, { idmappedLayersSupport }] = await Promise.all([import('../helper/api/helper-client'), import('../helper/api/probe-report')]);
-      const helper = new HelperClient(config.helper.socket, { timeoutSeconds: config.helper.callTimeoutSeconds });
+      const helper = HelperClient.forPolicy(config.helper);
       try {
         return idmappedLayersSupport(await helper.probe(layout.root));
       } finally {

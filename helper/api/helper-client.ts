@@ -22,6 +22,7 @@ import type { ProbeReport } from './probe-report';
 import type { OverlayMountRequest } from './mount-request';
 import { helperServiceCodecs, mountRecordFromWire, mountRequestToWire, probeReportFromWire, type MountView } from './wire';
 import { DEFAULT_HELPER_CALL_TIMEOUT_SECONDS, DEFAULT_HELPER_SOCKET } from '../../policy/defaults';
+import type { HelperDaemonSettings } from '../../policy/policy-model';
 
 export { DEFAULT_HELPER_SOCKET };
 
@@ -44,6 +45,14 @@ const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 export class HelperClient {
   private readonly client: UnixGrpcClient;
   readonly timeoutSeconds: number;
+
+  /**
+   * The client the policy's helper section describes: its socket (unless the
+   * caller names another, e.g. the CLI's --helper-socket) and its call limit.
+   */
+  static forPolicy(helper: Pick<HelperDaemonSettings, 'socket' | 'callTimeoutSeconds'>, options: { socket?: string; waitForReady?: boolean } = {}): HelperClient {
+    return new HelperClient(options.socket ?? helper.socket, { timeoutSeconds: helper.callTimeoutSeconds, waitForReady: options.waitForReady ?? false });
+  }
 
   constructor(
     readonly socketPath: string = DEFAULT_HELPER_SOCKET,

@@ -39,7 +39,7 @@ function runsInForeground(args: RuntimeArgs, argv: readonly string[]): boolean {
  * the containers created or deleted meanwhile do not fail.
  */
 function helperClient(policy: Policy): HelperClient {
-  return new HelperClient(policy.helper.socket, { timeoutSeconds: policy.helper.callTimeoutSeconds, waitForReady: true });
+  return HelperClient.forPolicy(policy.helper, { waitForReady: true });
 }
 
 export async function createWithOverlays(request: CreateRequest): Promise<number> {
