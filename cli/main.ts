@@ -8,6 +8,7 @@
  *   tsov release OWNER                          unmount all mounts of an owner
  *   tsov translate --spec FILE [--runtime K] [--id ID] [--dry-run] [--json]
  *   tsov policy check FILE                      validate a policy and print the effective one
+ *   tsov health snapshotter|helper [--socket P] [--timeout S] [--json]   whether a daemon serves (exit 0)
  *
  * Common options: --helper-socket PATH, --config FILE.
  */
@@ -19,6 +20,7 @@ import { loadPolicy } from '../policy/load-policy';
 import { HelperClient } from '../helper/api/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
+import { healthCommand } from './commands/health';
 import { install, uninstall } from './install/install';
 import { REMAP_IDS_CHOICES, type RemapIdsChoice } from './install/remap-capability';
 import { translateCommand } from './commands/translate';
@@ -32,6 +34,7 @@ const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]
   ['release', 'tsov release OWNER', 'unmount every mount of OWNER (e.g. after tsov translate)'],
   ['translate', 'tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]', "rewrite a spec's type: overlay mounts and say where writes go; without --dry-run, tsov-helper also mounts (owner ID)"],
   ['policy', 'tsov policy check FILE', 'validate a policy file and print the effective policy'],
+  ['health', 'tsov health snapshotter|helper [--socket PATH] [--timeout SECONDS] [--json]', "ask the daemon gRPC's health check: exit 0 when it serves (the DaemonSet's probes run this)"],
   ['install', 'tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE] [--remap-ids auto|on|off]', 'link the executables, write the units and the default policy, print (or merge, with a backup) the containerd config; on containerd 2.x list remap-ids where tsov-helper finds idmapped layers work (auto)'],
   ['uninstall', 'tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]', 'remove what install wrote'],
 ];
@@ -65,6 +68,8 @@ async function main(): Promise<number> {
       'containerd-config': { type: 'string' },
       purge: { type: 'boolean', default: false },
       'remap-ids': { type: 'string', default: 'auto' },
+      socket: { type: 'string' },
+      timeout: { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h' },
     },
   }, usageOf(process.argv.slice(2).find((arg) => !arg.startsWith('-'))));
@@ -84,6 +89,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadPolicy(values.config ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined));
+  if (command === 'health') {
+    const target = args[0];
+    if (target !== 'snapshotter' && target !== 'helper') throw new UsageError('tsov health needs snapshotter or helper', usageOf(command));
+    const timeoutSeconds = Number(values.timeout);
+    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError('--timeout must be a number of seconds above 0', usageOf(command));
+    const socket = values.socket ?? (target === 'snapshotter' ? config.snapshotter.address : (values['helper-socket'] ?? config.helper.socket));
+    return healthCommand(target, socket, { timeoutSeconds, json: values.json });
+  }
   const client = HelperClient.forPolicy(config.helper, { socket: values['helper-socket'] });
   try {
     switch (command) {

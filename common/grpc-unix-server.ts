@@ -14,7 +14,8 @@
  */
 import net from 'node:net';
 import type { ServiceCodecs } from './proto-codecs';
-import { StartupError, TsovError } from './errors';
+import { NotFoundError, StartupError, TsovError } from './errors';
+import { HEALTH_CHECK_PATH, healthAnswer, healthServiceCodecs, type ServerPhase } from './grpc-health';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseGrpcTimeout, parseUnaryBody, statusTrailers } from './grpc-wire';
 import { H2ServerConnection, type H2ServerStream } from './http2/connection';
@@ -94,6 +95,7 @@ export class UnixGrpcServer {
   private nextRequestId = 1;
   /** Calls that came in while held (holdCalls), run at openCalls. */
   private held: Array<() => void> | undefined;
+  private stopping = false;
 
   constructor(options: UnixGrpcServerOptions) {
     this.logger = options.logger;
@@ -132,6 +134,29 @@ export class UnixGrpcServer {
         handler,
       });
     }
+  }
+
+  /**
+   * gRPC's health service (grpc-health.ts) for the server as a whole ("")
+   * and for services: NOT_SERVING while calls are held and once shutdown
+   * begins, SERVING in between. Its Check is answered even while the other
+   * calls are held, so a probe sees a starting daemon as up but not ready.
+   */
+  serveHealth(services: readonly string[]): void {
+    const known = new Set(services);
+    this.addService(healthServiceCodecs(), {
+      Check: unary((request) => {
+        const service = typeof request.service === 'string' ? request.service : '';
+        const answer = healthAnswer(this.phase, known, service);
+        if (!answer.found) throw new NotFoundError(`unknown service ${JSON.stringify(service)}: this server knows "" and ${[...known].map((name) => JSON.stringify(name)).join(', ')}`);
+        return { status: answer.status };
+      }),
+    });
+  }
+
+  get phase(): ServerPhase {
+    if (this.stopping) return 'stopping';
+    return this.held === undefined ? 'serving' : 'starting';
   }
 
   /**
@@ -177,6 +202,7 @@ export class UnixGrpcServer {
 
   /** Stops accepting calls and resolves when in-flight calls finish (or the grace period ends). */
   shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.logger.warn('in-flight calls did not finish in time; closing them', { graceMs });
@@ -192,11 +218,11 @@ export class UnixGrpcServer {
   }
 
   private dispatch(stream: H2ServerStream): void {
-    if (this.held !== undefined) {
+    const path = stream.headers.get(':path') ?? '';
+    if (this.held !== undefined && path !== HEALTH_CHECK_PATH) {
       this.hold(stream);
       return;
     }
-    const path = stream.headers.get(':path') ?? '';
     const method = this.methods.get(path);
     if (stream.headers.get(':method') !== 'POST' || !(stream.headers.get('content-type') ?? '').startsWith(GRPC_CONTENT_TYPE)) {
       // PROTOCOL-HTTP2.md: a request that is not gRPC gets a plain HTTP error.

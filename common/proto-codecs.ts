@@ -11,7 +11,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs/light';
 
 /** The services tsov's own gRPC server and client speak. */
-export const SERVED_PROTOS = ['containerd/services/snapshots/v1/snapshots.proto', 'tsov/helper/v1/helper.proto'] as const;
+export const SERVED_PROTOS = ['containerd/services/snapshots/v1/snapshots.proto', 'tsov/helper/v1/helper.proto', 'grpc/health/v1/health.proto'] as const;
 
 export type ServedProto = (typeof SERVED_PROTOS)[number];
 

@@ -7,6 +7,9 @@ import { UnixGrpcServer, serverStream, unary, type MethodHandler, type WireReque
 import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
 import { loadServiceCodecs, type ServiceCodecs } from '../common/proto-codecs';
+import { SNAPSHOTS_SERVICE } from '../common/served-services';
+
+export { SNAPSHOTS_SERVICE };
 import { toTimestamp } from './clock';
 import type { MountSpec } from '../common/overlay-mounts';
 import type { SnapshotService } from './snapshot-service';
@@ -30,7 +33,6 @@ export interface WireInfo {
   labels: Labels;
 }
 
-export const SNAPSHOTS_SERVICE = 'containerd.services.snapshots.v1.Snapshots';
 
 /** The Snapshots service's methods, loaded from proto/. */
 export function snapshotsServiceCodecs(): ServiceCodecs {
@@ -69,9 +71,11 @@ function labelsOf(value: unknown): Labels {
   return value !== null && typeof value === 'object' ? (value as Labels) : {};
 }
 
-/** A gRPC server on a unix socket for the Snapshots API; serveSnapshots gives it the service. */
+/** A gRPC server on a unix socket for the Snapshots API (and gRPC's health service); serveSnapshots gives it the service. */
 export function createSnapshotsServer(logger: Logger): UnixGrpcServer {
-  return new UnixGrpcServer({ logger, logField: 'key' });
+  const server = new UnixGrpcServer({ logger, logField: 'key' });
+  server.serveHealth([SNAPSHOTS_SERVICE]);
+  return server;
 }
 
 /** Serves the Snapshots API from the service on server. */

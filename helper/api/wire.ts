@@ -4,6 +4,7 @@
  * and zeros on the wire mean "not given".
  */
 import { loadServiceCodecs, type ServiceCodecs } from '../../common/proto-codecs';
+import { HELPER_SERVICE } from '../../common/served-services';
 import type { JournalEntry } from '../journal/mount-journal';
 import type { Check, ProbeReport } from './probe-report';
 import type { Backend, OverlayChoices, OverlayMountRequest } from './mount-request';
@@ -12,7 +13,6 @@ import type { IdMapRange } from '../../common/id-mapping';
 
 export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 
-const HELPER_SERVICE = 'tsov.helper.v1.Helper';
 
 /** The methods, for the server (grpc-unix-server.ts) and the client (grpc-unix-client.ts). */
 export function helperServiceCodecs(): ServiceCodecs {

@@ -4,14 +4,17 @@
  */
 import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
 import type { Logger } from '../../common/logger';
+import { HELPER_SERVICE } from '../../common/served-services';
 import type { HelperService } from './helper-service';
 import { helperServiceCodecs, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
-/** A gRPC server on a unix socket for tsov.helper.v1.Helper; serveHelper gives it the service. */
+/** A gRPC server on a unix socket for tsov.helper.v1.Helper (and gRPC's health service); serveHelper gives it the service. */
 export function createHelperServer(logger: Logger): UnixGrpcServer {
-  return new UnixGrpcServer({ logger, logField: 'owner' });
+  const server = new UnixGrpcServer({ logger, logField: 'owner' });
+  server.serveHealth([HELPER_SERVICE]);
+  return server;
 }
 
 /** Serves tsov.helper.v1.Helper from the service on server. */

@@ -19,10 +19,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { HELPER_MAIN, SNAPSHOTTER_MAIN } from '../../harness/daemon-process';
+import { CLI_MAIN, HELPER_MAIN, SNAPSHOTTER_MAIN } from '../../harness/daemon-process';
 import { waitFor } from '../../harness/wait';
 import { HelperClient } from '../../helper/api/helper-client';
 import { startTestContainerd } from '../support/containerd';
+import { goHealthCheck } from '../support/go-harness';
 import { makeTempDir } from '../support/temp-dir';
 
 /**
@@ -208,6 +209,7 @@ function serverPreface(socket: string, timeoutMs: number): Promise<Buffer> {
 
 const SETTINGS_FRAME = 4;
 
+
 for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
   test(`${daemon} answers the HTTP/2 handshake on the socket systemd passed while its policy is still being read`, async (t) => {
     const base = makeTempDir(t, `activated-early-${daemon}`);
@@ -234,12 +236,17 @@ for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
     const client = new HelperClient(socket, { timeoutSeconds: 30 });
     t.teardown(() => client.close());
     const call = daemon === 'tsov-helper' ? client.list().finally(() => (answered = true)) : undefined;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // gRPC's health check is answered meanwhile: up, not ready (what the DaemonSet's readiness probe asks).
+    t.deepEqual(goHealthCheck(socket, ''), { status: 'NOT_SERVING' });
+    const starting = spawnSync(process.execPath, [CLI_MAIN, 'health', daemon === 'tsov-helper' ? 'helper' : 'snapshotter', '--socket', socket], { encoding: 'utf8', timeout: 30_000 });
+    t.is(starting.status, 1);
+    t.regex(starting.stderr, /: NOT_SERVING: it answers but does not serve calls \(starting/);
     t.false(answered, 'a call made meanwhile is held, not answered or refused');
 
     await fs.promises.writeFile(policy, 'log:\n  level: info\n');
     await waitFor(`${daemon} to serve once its policy is read`, () => /"message":"serving".*"socket_from":"systemd","socket_path_checked":true/.test(service.output()), 30_000);
     if (call !== undefined) t.deepEqual(await call, [], 'the held call is answered');
+    t.deepEqual(goHealthCheck(socket, ''), { status: 'SERVING' });
     t.true(isRunning(service.pid()));
   });
 }

@@ -31,6 +31,25 @@ test("daemonset.yaml starts each container with its daemon's package.json bin en
   for (const container of containers) t.is(container.command[0], `/opt/tsov/${bin[expected[container.name]!]!}`, container.name);
 });
 
+test("daemonset.yaml probes each daemon with `tsov health` for its own daemon, the CLI's package.json bin entry, liveness slower than readiness", (t) => {
+  type Probe = { exec: { command: string[] }; periodSeconds: number; timeoutSeconds: number; failureThreshold?: number };
+  type Container = { name: string; startupProbe: Probe; readinessProbe: Probe; livenessProbe: Probe };
+  const ds = YAML.parse(deploy('daemonset.yaml')) as { spec: { template: { spec: { containers: Container[] } } } };
+  const { bin } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  for (const container of ds.spec.template.spec.containers) {
+    for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
+      const probe = container[kind];
+      t.truthy(probe, `${container.name}: ${kind}`);
+      const [cli, command, target, ...rest] = probe.exec.command;
+      t.deepEqual([cli, command, target], [`/opt/tsov/${bin.tsov!}`, 'health', container.name], `${container.name}: ${kind}`);
+      const limit = Number(rest[rest.indexOf('--timeout') + 1]);
+      t.true(limit > 0 && limit < probe.timeoutSeconds, `${container.name}: ${kind}: the health check's own limit (${limit} s) ends before the kubelet's (${probe.timeoutSeconds} s)`);
+      t.deepEqual(rest.slice(0, 2), ['--config', '/etc/tsov/config.yaml'], `${container.name}: ${kind}: the node's policy (its socket)`);
+    }
+    t.true(container.livenessProbe.periodSeconds * (container.livenessProbe.failureThreshold ?? 3) >= 60, `${container.name}: a restart only after a minute without answers`);
+  }
+});
+
 test('the containerd files name the proxy plugin, the snapshotter and tsov-runtime', (t) => {
   for (const file of ['containerd-1.6-1.7.toml', 'containerd-2.x.toml']) {
     const text = deploy(file);

@@ -1,0 +1,76 @@
+/**
+ * gRPC's health service on the real daemons, asked by grpc-go's own health
+ * client (test/support/go/health-check: grpc_health_v1.HealthClient.Check,
+ * what grpc_health_probe and the kubelet's gRPC probe call) and by
+ * `tsov health`, whose exit status the DaemonSet's probes use: 0 only for
+ * SERVING; a stopped daemon, a frozen one (SIGSTOP: the kernel still accepts
+ * its connections, nothing answers) and another daemon's socket each get 1
+ * and a line that names the cause.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import test from 'ava';
+import { CLI_MAIN } from '../../harness/daemon-process';
+import { HELPER_SERVICE, SNAPSHOTS_SERVICE } from '../../common/served-services';
+import { goHealthCheck } from '../support/go-harness';
+import { helperLayout, startHelper } from '../support/helper-process';
+import { startSnapshotter } from '../support/snapshotter-process';
+import { makeTempDir } from '../support/temp-dir';
+
+
+function tsovHealth(...args: string[]) {
+  return spawnSync(process.execPath, [CLI_MAIN, 'health', ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+test('grpc-go\'s health client: both daemons answer SERVING for "" and their service, NotFound for another', async (t) => {
+  const base = makeTempDir(t, 'health-go');
+  const snapshotter = await startSnapshotter(t, path.join(base, 'root'));
+  const layout = helperLayout(base);
+  const helper = await startHelper(t, layout);
+  for (const [socket, service, other] of [
+    [snapshotter.socket, SNAPSHOTS_SERVICE, HELPER_SERVICE],
+    [helper.socket, HELPER_SERVICE, SNAPSHOTS_SERVICE],
+  ] as const) {
+    t.deepEqual(goHealthCheck(socket, ''), { status: 'SERVING' }, socket);
+    t.deepEqual(goHealthCheck(socket, service), { status: 'SERVING' }, socket);
+    const unknown = goHealthCheck(socket, other);
+    t.is(unknown.code, 'NotFound', socket);
+    t.regex(unknown.message ?? '', new RegExp(`unknown service "${other.replace(/\./g, '\\.')}"`));
+  }
+});
+
+test('tsov health: exit 0 and SERVING; another daemon\'s socket, a frozen daemon and a stopped one exit 1 naming the cause', async (t) => {
+  const base = makeTempDir(t, 'health-cli');
+  const snapshotter = await startSnapshotter(t, path.join(base, 'root'));
+  const layout = helperLayout(base);
+  const helper = await startHelper(t, layout);
+
+  const serving = tsovHealth('snapshotter', '--socket', snapshotter.socket);
+  t.is(serving.status, 0, serving.stderr);
+  t.is(serving.stdout, `tsov-snapshotter at ${snapshotter.socket}: SERVING\n`);
+  const json = tsovHealth('helper', '--socket', helper.socket, '--json');
+  t.is(json.status, 0, json.stderr);
+  t.deepEqual(JSON.parse(json.stdout), { daemon: 'tsov-helper', socket: helper.socket, state: 'SERVING', message: `tsov-helper at ${helper.socket}: SERVING` });
+
+  const wrong = tsovHealth('snapshotter', '--socket', helper.socket);
+  t.is(wrong.status, 1);
+  t.regex(wrong.stderr, /: the server there does not serve containerd\.services\.snapshots\.v1\.Snapshots: is .* another daemon's socket\?/);
+
+  // Frozen: the listening socket still takes the connection; no handshake, no answer.
+  process.kill(snapshotter.process.pid!, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    const frozen = tsovHealth('snapshotter', '--socket', snapshotter.socket, '--timeout', '1', '--json');
+    t.is(frozen.status, 1, frozen.stderr);
+    t.is((JSON.parse(frozen.stdout) as { state: string }).state, 'NO_ANSWER');
+    t.true(Date.now() - started < 15_000, 'the probe\'s limit held');
+  } finally {
+    process.kill(snapshotter.process.pid!, 'SIGCONT');
+  }
+  t.is(tsovHealth('snapshotter', '--socket', snapshotter.socket).status, 0, 'answers again once thawed');
+
+  await snapshotter.stop();
+  const stopped = tsovHealth('snapshotter', '--socket', snapshotter.socket);
+  t.is(stopped.status, 1);
+  t.regex(stopped.stderr, /^tsov-snapshotter at .*: cannot reach it \(connect ENOENT .*\); start it \(systemctl start tsov-snapshotter\), or name its socket with --socket\n$/);
+});

@@ -1,0 +1,92 @@
+/**
+ * gRPC's health service as tsov's daemons serve it (common/grpc-health.ts):
+ * the answer by the server's phase and the service asked (as grpc-go's
+ * health server answers: google.golang.org/grpc/health/server.go, Check and
+ * Shutdown), what `tsov health` makes of each outcome, and a held server
+ * answering Check while its other calls wait.
+ */
+import path from 'node:path';
+import test from 'ava';
+import winston from 'winston';
+import { healthAnswer, healthServiceCodecs, type HealthAnswer, type ServerPhase } from '../../common/grpc-health';
+import { GrpcStatus } from '../../common/grpc-status';
+import { GrpcCallError, UnixGrpcClient } from '../../common/grpc-unix-client';
+import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
+import { SNAPSHOTS_SERVICE } from '../../common/served-services';
+import { snapshotsServiceCodecs } from '../../snapshotter/grpc-server';
+import { healthVerdict, type HealthOutcome } from '../../cli/commands/health';
+import { makeTempDir } from '../support/temp-dir';
+
+const KNOWN = new Set([SNAPSHOTS_SERVICE]);
+
+const ANSWERS: ReadonlyArray<[ServerPhase, string, HealthAnswer]> = [
+  ['serving', '', { found: true, status: 'SERVING' }],
+  ['serving', SNAPSHOTS_SERVICE, { found: true, status: 'SERVING' }],
+  ['starting', '', { found: true, status: 'NOT_SERVING' }],
+  ['starting', SNAPSHOTS_SERVICE, { found: true, status: 'NOT_SERVING' }],
+  ['stopping', '', { found: true, status: 'NOT_SERVING' }],
+  ['stopping', SNAPSHOTS_SERVICE, { found: true, status: 'NOT_SERVING' }],
+  ['serving', 'tsov.helper.v1.Helper', { found: false }],
+  ['starting', 'grpc.health.v1.Health', { found: false }],
+  ['serving', 'containerd.services.snapshots.v1.snapshots', { found: false }],
+];
+
+for (const [phase, service, expected] of ANSWERS) {
+  test(`healthAnswer: ${phase}, service ${JSON.stringify(service)} → ${expected.found ? expected.status : 'NOT_FOUND'}`, (t) => {
+    t.deepEqual(healthAnswer(phase, KNOWN, service), expected);
+  });
+}
+
+const VERDICTS: ReadonlyArray<[HealthOutcome, 0 | 1, string, RegExp]> = [
+  [{ kind: 'answered', status: 'SERVING' }, 0, 'SERVING', /^tsov-snapshotter at \/run\/t\.sock: SERVING$/],
+  [{ kind: 'answered', status: 'NOT_SERVING' }, 1, 'NOT_SERVING', /NOT_SERVING: it answers but does not serve calls \(starting: .*; or stopping\)$/],
+  [{ kind: 'answered', status: 'UNKNOWN' }, 1, 'UNKNOWN', /UNKNOWN: it answers but does not serve calls/],
+  [{ kind: 'unknown-service' }, 1, 'NOT_THIS_DAEMON', /the server there does not serve containerd\.services\.snapshots\.v1\.Snapshots: is \/run\/t\.sock another daemon's socket\?$/],
+  [{ kind: 'unreachable', reason: 'connect ENOENT /run/t.sock' }, 1, 'UNREACHABLE', /cannot reach it \(connect ENOENT \/run\/t\.sock\); start it \(systemctl start tsov-snapshotter\), or name its socket with --socket$/],
+  [{ kind: 'no-answer' }, 1, 'NO_ANSWER', /no answer within 5 s: it accepted the connection but its event loop did not answer/],
+  [{ kind: 'failed', code: 13, reason: 'boom' }, 1, 'FAILED', /failed with gRPC status 13: boom$/],
+];
+
+for (const [outcome, exitCode, state, line] of VERDICTS) {
+  test(`healthVerdict: ${outcome.kind}${outcome.kind === 'answered' ? ` ${outcome.status}` : ''} → exit ${exitCode}, ${state}`, (t) => {
+    const verdict = healthVerdict('snapshotter', '/run/t.sock', 5, outcome);
+    t.is(verdict.exitCode, exitCode);
+    t.is(verdict.state, state);
+    t.regex(verdict.line, line);
+  });
+}
+
+test('a server holding its calls answers Check NOT_SERVING at once while the other calls wait, SERVING once they run, NOT_FOUND for a service it does not serve', async (t) => {
+  const server = new UnixGrpcServer({ logger: winston.createLogger({ silent: true }) });
+  server.serveHealth([SNAPSHOTS_SERVICE]);
+  server.holdCalls();
+  const socket = path.join(makeTempDir(t, 'grpc-health'), 's.sock');
+  await server.listen(socket);
+  t.teardown(() => server.shutdown(0));
+  const health = new UnixGrpcClient(socket, healthServiceCodecs(), { maxReceiveBytes: 1024, timeoutMs: 5000 });
+  const snapshots = new UnixGrpcClient(socket, snapshotsServiceCodecs(), { maxReceiveBytes: 1024 * 1024, timeoutMs: 5000 });
+  t.teardown(() => {
+    health.close();
+    snapshots.close();
+  });
+
+  let statAnswered = false;
+  const stat = snapshots.unary('Stat', { key: 'k' }).finally(() => (statAnswered = true));
+  t.is(server.phase, 'starting');
+  t.is((await health.unary('Check', { service: '' })).status, 'NOT_SERVING');
+  t.is((await health.unary('Check', { service: SNAPSHOTS_SERVICE })).status, 'NOT_SERVING');
+  t.false(statAnswered, 'the Stat made before is still held');
+
+  server.addService(snapshotsServiceCodecs(), { Stat: unary((r) => ({ info: { name: String(r.key) } })) });
+  server.openCalls();
+  t.deepEqual(((await stat).info as { name: string }).name, 'k');
+  t.is(server.phase, 'serving');
+  t.is((await health.unary('Check', { service: SNAPSHOTS_SERVICE })).status, 'SERVING');
+  const unknown = await t.throwsAsync(health.unary('Check', { service: 'tsov.helper.v1.Helper' }), { instanceOf: GrpcCallError });
+  t.is(unknown?.code, GrpcStatus.NOT_FOUND);
+  t.regex(unknown?.message ?? '', /unknown service "tsov\.helper\.v1\.Helper": this server knows "" and "containerd\.services\.snapshots\.v1\.Snapshots"/);
+
+  const stopped = server.shutdown(1000);
+  t.is(server.phase, 'stopping', 'NOT_SERVING from the moment shutdown begins');
+  await stopped;
+});
