@@ -96,6 +96,7 @@ export class UnixGrpcServer {
   /** Calls that came in while held (holdCalls), run at openCalls. */
   private held: Array<() => void> | undefined;
   private stopping = false;
+  private readonly privateHealthNames = new Set<string>();
 
   constructor(options: UnixGrpcServerOptions) {
     this.logger = options.logger;
@@ -147,11 +148,21 @@ export class UnixGrpcServer {
     this.addService(healthServiceCodecs(), {
       Check: unary((request) => {
         const service = typeof request.service === 'string' ? request.service : '';
-        const answer = healthAnswer(this.phase, known, service);
+        const answer = healthAnswer(this.phase, this.privateHealthNames.has(service) ? this.privateHealthNames : known, service);
         if (!answer.found) throw new NotFoundError(`unknown service ${JSON.stringify(service)}: this server knows "" and ${[...known].map((name) => JSON.stringify(name)).join(', ')}`);
         return { status: answer.status };
       }),
     });
+  }
+
+  /**
+   * A service name this server's health Check answers until the returned
+   * function is called, and no other server knows: a client that gets an
+   * answer for it has reached this server (socket-self-check.ts).
+   */
+  answerHealthFor(name: string): () => void {
+    this.privateHealthNames.add(name);
+    return () => this.privateHealthNames.delete(name);
   }
 
   get phase(): ServerPhase {

@@ -8,6 +8,7 @@ import { StartupError, TsovError, UsageError } from './errors';
 import type { UnixGrpcServer } from './grpc-unix-server';
 import type { Logger } from './logger';
 import type { PassedSocket } from './socket-activation';
+import type { VerifiedSocket } from './socket-self-check';
 
 /** Resolves with the first SIGTERM/SIGINT. */
 export function stopSignal(): Promise<NodeJS.Signals> {
@@ -66,11 +67,12 @@ export interface ServeOptions {
   /** Logged when the stop signal arrives. */
   stoppingMessage: string;
   /**
-   * The listening socket systemd passed (socket activation), served instead of
+   * The listening socket systemd passed (socket activation), checked to be the
+   * one at socket (verifyPassedSocket), served instead of
    * binding socket; systemd keeps its file. The daemon may listen on it early
    * with its calls held (listenEarly); they run from here on.
    */
-  passed?: PassedSocket;
+  passed?: VerifiedSocket;
   /** Closes what the daemon opened (after in-flight calls finish). */
   close: () => void | Promise<void>;
   graceMs: number;
@@ -104,7 +106,7 @@ export async function serveUntilStopped(options: ServeOptions): Promise<void> {
     fs.chmodSync(socket, options.socketMode);
   }
   server.openCalls();
-  const activation = passed === undefined ? {} : { socket_from: 'systemd', socket_path_checked: passed.entry !== undefined };
+  const activation = passed === undefined ? {} : { socket_from: 'systemd', socket_checked_by: passed.checkedBy };
   logger.info('serving', { component: 'main', socket, ...activation, ...options.describe });
   const signal = await options.stopRequested;
   logger.info(options.stoppingMessage, { component: 'main', signal });

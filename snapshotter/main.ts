@@ -17,7 +17,8 @@ import fs from 'node:fs';
 import type { Server } from 'node:http';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
 import { listenEarly, runMain, serveUntilStopped } from '../common/process-main';
-import { checkPassedSocket, takePassedSocket } from '../common/socket-activation';
+import { takePassedSocket } from '../common/socket-activation';
+import { verifyPassedSocket } from '../common/socket-self-check';
 import { prepareSocketPath } from '../common/unix-socket';
 import { readDaemonPolicy, startDaemon } from '../policy/daemon-start';
 import type { Policy } from '../policy/policy-model';
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   logger.level = logLevel;
   const root = values.root ?? config.snapshotter.root;
   const address = values.address ?? config.snapshotter.address;
-  if (passed !== undefined) checkPassedSocket(passed, address);
+  const verified = passed === undefined ? undefined : await verifyPassedSocket(server, passed, address);
 
   const layout = new SnapshotLayout(root);
   fs.mkdirSync(layout.snapshotsDir, { recursive: true, mode: 0o700 });
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     server,
     socket: address,
     socketMode: SOCKET_MODE,
-    passed,
+    passed: verified,
     logger,
     stopRequested,
     describe: { root: layout.root, metrics: metricsAddress },

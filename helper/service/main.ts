@@ -14,7 +14,8 @@ import path from 'node:path';
 import { StartupError, UsageError } from '../../common/errors';
 import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../common/logger';
 import { listenEarly, runMain, serveUntilStopped } from '../../common/process-main';
-import { checkPassedSocket, takePassedSocket } from '../../common/socket-activation';
+import { takePassedSocket } from '../../common/socket-activation';
+import { verifyPassedSocket } from '../../common/socket-self-check';
 import { prepareSocketPath } from '../../common/unix-socket';
 import { readDaemonPolicy, startDaemon } from '../../policy/daemon-start';
 import type { Policy } from '../../policy/policy-model';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
-  if (passed !== undefined) checkPassedSocket(passed, socket);
+  const verified = passed === undefined ? undefined : await verifyPassedSocket(server, passed, socket);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const journal = new MountJournal(path.join(stateDir, 'journal.db'));
   const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     server,
     socket,
     socketMode: SOCKET_MODE,
-    passed,
+    passed: verified,
     logger,
     stopRequested,
     describe: { state_dir: stateDir, allowed_roots: allowedRoots, metrics: metricsAddress },
