@@ -10,8 +10,10 @@
 import type { ParseArgsConfig } from 'node:util';
 import { parseCommandLine } from '../common/command-line';
 import { UsageError } from '../common/errors';
-import { LOG_LEVELS, type LogLevel } from '../common/logger';
-import { configFileArgument, stopSignal } from '../common/process-main';
+import type { UnixGrpcServer } from '../common/grpc-unix-server';
+import { componentLogger, createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../common/logger';
+import { configFileArgument, listenEarly, stopSignal } from '../common/process-main';
+import { takePassedSocket, type PassedSocket } from '../common/socket-activation';
 import { DEFAULT_POLICY, type Policy } from './policy-model';
 import { readPolicy } from './policy-reader';
 import { handleSighup } from './policy-reload';
@@ -56,4 +58,25 @@ export function startDaemon<const O extends NonNullable<ParseArgsConfig['options
 export async function readDaemonPolicy(common: CommonOptions, usage: string): Promise<{ config: Policy; logLevel: LogLevel }> {
   const config = common.config === undefined ? DEFAULT_POLICY : await readPolicy(common.config);
   return { config, logLevel: chooseLogLevel(common['log-level'], config.logLevel, usage) };
+}
+
+/**
+ * A daemon's first steps after its command line: the socket systemd passed
+ * (if any) is taken (LISTEN_* cleared before anything is spawned) and served
+ * at once, its calls held, while the policy is read; the logger runs at
+ * --log-level (else info) until then, and at the policy's level after.
+ */
+export async function listenThenReadPolicy(
+  common: CommonOptions,
+  usage: string,
+  processName: string,
+  createServer: (logger: Logger) => UnixGrpcServer,
+): Promise<{ passed: PassedSocket | undefined; logger: Logger; server: UnixGrpcServer; config: Policy }> {
+  const passed = takePassedSocket();
+  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: processName });
+  const server = createServer(componentLogger(logger, 'grpc'));
+  await listenEarly(server, passed);
+  const { config, logLevel } = await readDaemonPolicy(common, usage);
+  logger.level = logLevel;
+  return { passed, logger, server, config };
 }

@@ -15,12 +15,11 @@
  */
 import fs from 'node:fs';
 import type { Server } from 'node:http';
-import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../common/logger';
-import { listenEarly, runMain, serveUntilStopped } from '../common/process-main';
-import { takePassedSocket } from '../common/socket-activation';
+import { componentLogger, LOG_LEVELS } from '../common/logger';
+import { runMain, serveUntilStopped } from '../common/process-main';
 import { verifyPassedSocket } from '../common/socket-self-check';
 import { prepareSocketPath } from '../common/unix-socket';
-import { readDaemonPolicy, startDaemon } from '../policy/daemon-start';
+import { listenThenReadPolicy, startDaemon } from '../policy/daemon-start';
 import type { Policy } from '../policy/policy-model';
 import { systemClock } from './clock';
 import { MAX_PENDING } from './deferred-removals';
@@ -43,12 +42,7 @@ async function main(): Promise<void> {
   const { stopRequested, onReload, values, common } = started;
   // A socket systemd passed (tsov-snapshotter.socket) is served from now on, its calls held until
   // the service is ready: containerd's handshake is answered while the policy is read.
-  const passed = takePassedSocket();
-  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: 'tsov-snapshotter' });
-  const server = createSnapshotsServer(componentLogger(logger, 'grpc'));
-  await listenEarly(server, passed);
-  const { config, logLevel } = await readDaemonPolicy(common, USAGE);
-  logger.level = logLevel;
+  const { passed, logger, server, config } = await listenThenReadPolicy(common, USAGE, 'tsov-snapshotter', createSnapshotsServer);
   const root = values.root ?? config.snapshotter.root;
   const address = values.address ?? config.snapshotter.address;
   const verified = passed === undefined ? undefined : await verifyPassedSocket(server, passed, address);

@@ -12,12 +12,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StartupError, UsageError } from '../../common/errors';
-import { componentLogger, createLogger, LOG_LEVELS, type LogLevel } from '../../common/logger';
-import { listenEarly, runMain, serveUntilStopped } from '../../common/process-main';
-import { takePassedSocket } from '../../common/socket-activation';
+import { componentLogger, LOG_LEVELS } from '../../common/logger';
+import { runMain, serveUntilStopped } from '../../common/process-main';
 import { verifyPassedSocket } from '../../common/socket-self-check';
 import { prepareSocketPath } from '../../common/unix-socket';
-import { readDaemonPolicy, startDaemon } from '../../policy/daemon-start';
+import { listenThenReadPolicy, startDaemon } from '../../policy/daemon-start';
 import type { Policy } from '../../policy/policy-model';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
@@ -68,12 +67,7 @@ async function main(): Promise<void> {
   // Before anything is spawned: a socket systemd passed (tsov-helper.socket) is taken and LISTEN_* cleared,
   // and served from now on (its handshakes answered while the policy is read), its calls held until the
   // journal is reconciled.
-  const passed = takePassedSocket();
-  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: 'tsov-helper' });
-  const server = createHelperServer(componentLogger(logger, 'grpc'));
-  await listenEarly(server, passed);
-  const { config, logLevel } = await readDaemonPolicy(common, USAGE);
-  logger.level = logLevel;
+  const { passed, logger, server, config } = await listenThenReadPolicy(common, USAGE, 'tsov-helper', createHelperServer);
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
