@@ -8,7 +8,7 @@
  *   tsov release OWNER                          unmount all mounts of an owner
  *   tsov translate --spec FILE [--runtime K] [--id ID] [--dry-run] [--json]
  *   tsov policy check FILE                      validate a policy and print the effective one
- *   tsov health snapshotter|helper [--socket P] [--timeout S] [--json]   whether a daemon serves (exit 0)
+ *   tsov health [snapshotter|helper] [--socket P] [--timeout S] [--json]   whether the daemons serve (exit 0)
  *
  * Common options: --helper-socket PATH, --config FILE.
  */
@@ -20,7 +20,7 @@ import { loadPolicy } from '../policy/load-policy';
 import { HelperClient } from '../helper/api/helper-client';
 import { mountsCommand, unmountCommand } from './commands/mounts';
 import { probeCommand } from './commands/probe';
-import { healthCommand } from './commands/health';
+import { healthCommand, type HealthTarget } from './commands/health';
 import { install, uninstall } from './install/install';
 import { REMAP_IDS_CHOICES, type RemapIdsChoice } from './install/remap-capability';
 import { translateCommand } from './commands/translate';
@@ -34,7 +34,7 @@ const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]
   ['release', 'tsov release OWNER', 'unmount every mount of OWNER (e.g. after tsov translate)'],
   ['translate', 'tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]', "rewrite a spec's type: overlay mounts and say where writes go; without --dry-run, tsov-helper also mounts (owner ID)"],
   ['policy', 'tsov policy check FILE', 'validate a policy file and print the effective policy'],
-  ['health', 'tsov health snapshotter|helper [--socket PATH] [--timeout SECONDS] [--json]', "ask the daemon gRPC's health check: exit 0 when it serves (the DaemonSet's probes run this)"],
+  ['health', 'tsov health [snapshotter|helper] [--socket PATH] [--timeout SECONDS] [--json]', "ask each daemon (or the one named) gRPC's health check: exit 0 when all serve (the DaemonSet's probes run this)"],
   ['install', 'tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE] [--remap-ids auto|on|off]', 'link the executables, write the units and the default policy, print (or merge, with a backup) the containerd config; on containerd 2.x list remap-ids where tsov-helper finds idmapped layers work (auto)'],
   ['uninstall', 'tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]', 'remove what install wrote'],
 ];
@@ -91,11 +91,15 @@ async function main(): Promise<number> {
   const config = loadPolicy(values.config ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined));
   if (command === 'health') {
     const target = args[0];
-    if (target !== 'snapshotter' && target !== 'helper') throw new UsageError('tsov health needs snapshotter or helper', usageOf(command));
+    if (target !== undefined && target !== 'snapshotter' && target !== 'helper') throw new UsageError('tsov health takes snapshotter, helper or nothing (both)', usageOf(command));
+    if (target === undefined && values.socket !== undefined) throw new UsageError('tsov health --socket names one daemon\'s socket: say which (snapshotter or helper)', usageOf(command));
     const timeoutSeconds = Number(values.timeout);
     if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError('--timeout must be a number of seconds above 0', usageOf(command));
-    const socket = values.socket ?? (target === 'snapshotter' ? config.snapshotter.address : (values['helper-socket'] ?? config.helper.socket));
-    return healthCommand(target, socket, { timeoutSeconds, json: values.json });
+    const sockets = { snapshotter: config.snapshotter.address, helper: values['helper-socket'] ?? config.helper.socket };
+    const targets: readonly HealthTarget[] = target === undefined ? ['snapshotter', 'helper'] : [target];
+    let status = 0;
+    for (const each of targets) status = Math.max(status, await healthCommand(each, values.socket ?? sockets[each], { timeoutSeconds, json: values.json }));
+    return status;
   }
   const client = HelperClient.forPolicy(config.helper, { socket: values['helper-socket'] });
   try {

@@ -8,6 +8,7 @@
  * and a line that names the cause.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { CLI_MAIN } from '../../harness/daemon-process';
@@ -73,4 +74,28 @@ test('tsov health: exit 0 and SERVING; another daemon\'s socket, a frozen daemon
   const stopped = tsovHealth('snapshotter', '--socket', snapshotter.socket);
   t.is(stopped.status, 1);
   t.regex(stopped.stderr, /^tsov-snapshotter at .*: cannot reach it \(connect ENOENT .*\); start it \(systemctl start tsov-snapshotter\), or name its socket with --socket\n$/);
+});
+
+test('tsov health with no daemon named asks both, at the policy\'s sockets: exit 0 when both serve, 1 when one does not', async (t) => {
+  const base = makeTempDir(t, 'health-both');
+  const snapshotter = await startSnapshotter(t, path.join(base, 'root'));
+  const layout = helperLayout(base);
+  const helper = await startHelper(t, layout);
+  const policy = path.join(base, 'policy.yaml');
+  fs.writeFileSync(policy, `snapshotter:\n  address: ${snapshotter.socket}\nhelper:\n  socket: ${helper.socket}\n`);
+
+  const both = tsovHealth('--config', policy);
+  t.is(both.status, 0, both.stderr);
+  t.is(both.stdout, `tsov-snapshotter at ${snapshotter.socket}: SERVING\ntsov-helper at ${helper.socket}: SERVING\n`);
+
+  await helper.stop();
+  const one = tsovHealth('--config', policy, '--json');
+  t.is(one.status, 1);
+  t.deepEqual(
+    one.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { daemon: string; state: string })).map(({ daemon, state }) => [daemon, state]),
+    [
+      ['tsov-snapshotter', 'SERVING'],
+      ['tsov-helper', 'UNREACHABLE'],
+    ],
+  );
 });
