@@ -11,12 +11,13 @@
  *
  * usage: node dist/demo/quickstart.js [--keep]   (--keep leaves the work directory for a look)
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startContainerd, type PrivateContainerd } from '../harness/containerd';
 import { buildImageArchive } from '../harness/oci-image';
-import { RUNTIME_MAIN, startHelperProcess, startSnapshotterProcess, type DaemonProcess, type SnapshotterProcess } from '../harness/daemon-process';
+import { CLI_MAIN, RUNTIME_MAIN, startHelperProcess, startSnapshotterProcess, type DaemonProcess, type SnapshotterProcess } from '../harness/daemon-process';
 import { unmountAllUnder } from '../harness/mounts';
 
 const IMAGE = 'docker.io/tsov/demo:latest';
@@ -42,11 +43,15 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(overlayRoot, 'lower2', 'from-lower2'), 'lower 2\n');
     fs.writeFileSync(
       policyFile,
-      `helper:\n  socket: ${dir}/helper/helper.sock\n  state_dir: ${dir}/helper-state\n  allowed_roots: [${overlayRoot}]\ntranslation:\n  state_dir: ${overlayRoot}/mounts\n`,
+      `snapshotter:\n  address: ${socket}\nhelper:\n  socket: ${dir}/helper/helper.sock\n  state_dir: ${dir}/helper-state\n  allowed_roots: [${overlayRoot}]\ntranslation:\n  state_dir: ${overlayRoot}/mounts\n`,
     );
     helper = await startHelperProcess({ socket: path.join(dir, 'helper', 'helper.sock'), stateDir: path.join(dir, 'helper-state'), allowedRoots: [overlayRoot], extraArgs: ['--log-level', 'warn'] });
     step(`starting tsov-snapshotter (root ${dir}/tsov, socket ${socket})`);
     snapshotter = await startSnapshotterProcess(path.join(dir, 'tsov'), socket, ['--log-level', 'warn']);
+    step(`tsov health --config ${policyFile} (gRPC's health check of both daemons)`);
+    const health = spawnSync(process.execPath, [CLI_MAIN, 'health', '--config', policyFile], { encoding: 'utf8' });
+    process.stdout.write(`${health.stdout}${health.stderr}`.replace(/^(?=.)/gm, '    | '));
+    if (health.status !== 0) throw new Error('a daemon does not serve; see the output above');
     step(`starting a private containerd with [proxy_plugins.tsov] (config ${dir}/containerd/config.toml)`);
     containerd = await startContainerd(path.join(dir, 'containerd'), socket, { env: { TSOV_CONFIG: policyFile, TSOV_RUNTIME_CACHE: path.join(dir, 'runtime-cache') } });
     step('building a 3-layer image from busybox-static (layer 3 deletes a file of layer 2)');
