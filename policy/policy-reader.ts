@@ -6,10 +6,10 @@
  * with the reader. The policy and the messages for a bad file are loadPolicy's
  * (test/integration/policy-reader.test.ts compares them).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { StartupError } from '../common/errors';
-import { DEFAULT_POLICY, type Policy } from './policy-model';
+import type { Policy } from './policy-model';
 
 const READER = path.join(__dirname, 'policy-reader-main.js');
 /** A 1 MiB policy (the largest read) takes the reader ~1 s; a reader that takes this long is stuck. */
@@ -53,14 +53,7 @@ export function policyFromReaderRun(file: string, run: ReaderRun): Policy {
   throw new StartupError(`cannot read policy ${file}: the policy reader (${describeCommand()}) failed (${how})${said === '' ? '' : `: ${said}`}; is the installation complete (npm run build)?`);
 }
 
-/** At start: the file's policy (the defaults when no file is given), or a StartupError. */
-export function readPolicySync(file: string | undefined): Policy {
-  if (file === undefined) return DEFAULT_POLICY;
-  const result = spawnSync(process.execPath, [READER, file], { encoding: 'utf8', timeout: READER_TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, stdio: ['ignore', 'pipe', 'pipe'] });
-  return policyFromReaderRun(file, { stdout: result.stdout ?? '', stderr: result.stderr ?? '', status: result.status, signal: result.signal, ...(result.error !== undefined ? { error: result.error } : {}) });
-}
-
-/** On SIGHUP, without blocking the calls being served. */
+/** At start and on SIGHUP, without blocking the calls being served (a daemon serves systemd's socket while it reads). */
 export function readPolicy(file: string): Promise<Policy> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [READER, file], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,7 +11,8 @@ import test from 'ava';
 import { StartupError } from '../../common/errors';
 import { loadPolicy } from '../../policy/load-policy';
 import { DEFAULT_POLICY } from '../../policy/policy-model';
-import { readPolicy, readPolicySync } from '../../policy/policy-reader';
+import { readPolicy } from '../../policy/policy-reader';
+import { readDaemonPolicy } from '../../policy/daemon-start';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'config.example.yaml');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsov-policy-reader-'));
@@ -38,14 +39,14 @@ test('the example policy and one that changes every section: the reader returns 
   );
   for (const policyFile of [EXAMPLE, changed]) {
     const expected = loadPolicy(policyFile);
-    t.deepEqual(readPolicySync(policyFile), expected, policyFile);
     t.deepEqual(await readPolicy(policyFile), expected, policyFile);
   }
   t.notDeepEqual(loadPolicy(changed), DEFAULT_POLICY);
 });
 
-test('no file: the defaults', (t) => {
-  t.is(readPolicySync(undefined), DEFAULT_POLICY);
+test('no file: the defaults, at their log level unless --log-level says otherwise', async (t) => {
+  t.deepEqual(await readDaemonPolicy({}, 'usage: x'), { config: DEFAULT_POLICY, logLevel: DEFAULT_POLICY.logLevel });
+  t.deepEqual(await readDaemonPolicy({ 'log-level': 'debug' }, 'usage: x'), { config: DEFAULT_POLICY, logLevel: 'debug' });
 });
 
 test("bad, missing and oversized files: loadPolicy's message, from the reader", async (t) => {
@@ -60,7 +61,6 @@ test("bad, missing and oversized files: loadPolicy's message, from the reader", 
   for (const policyFile of cases) {
     const expected = t.throws(() => loadPolicy(policyFile), { instanceOf: StartupError }, policyFile)?.message;
     t.truthy(expected);
-    t.is(t.throws(() => readPolicySync(policyFile), { instanceOf: StartupError })?.message, expected, policyFile);
     t.is((await t.throwsAsync(readPolicy(policyFile), { instanceOf: StartupError }))?.message, expected, policyFile);
   }
 });
