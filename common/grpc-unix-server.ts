@@ -20,7 +20,7 @@ import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } f
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseGrpcTimeout, parseUnaryBody, statusTrailers } from './grpc-wire';
 import { H2ServerConnection, type H2ServerStream } from './http2/connection';
 import { encodeHeaderBlock, type HeaderField } from './http2/hpack';
-import { debugEnabled, type Logger } from './logger';
+import { debugEnabled, type Logger } from './log-levels';
 
 export type WireRequest = Record<string, unknown>;
 
@@ -47,12 +47,33 @@ export function serverStream(handle: (request: WireRequest) => unknown[]): Metho
 }
 
 export interface UnixGrpcServerOptions {
-  logger: Logger;
+  /** Where calls are logged; without one, lines wait for useLogger (a daemon listening before it has made its logger). */
+  logger?: Logger;
   maxReceiveBytes?: number;
   /** Field of the request named in log lines, e.g. "key". */
   logField?: string;
   /** Told about every finished call (metrics). */
   observer?: CallObserver;
+}
+
+type LogLevelName = 'error' | 'warn' | 'info' | 'debug';
+
+/** What a server logs before it has a logger: kept, and written by useLogger. */
+class EarlyLines {
+  readonly lines: Array<[LogLevelName, string, object | undefined]> = [];
+  readonly level = 'info';
+  error(message: string, meta?: object) {
+    this.lines.push(['error', message, meta]);
+  }
+  warn(message: string, meta?: object) {
+    this.lines.push(['warn', message, meta]);
+  }
+  info(message: string, meta?: object) {
+    this.lines.push(['info', message, meta]);
+  }
+  debug(message: string, meta?: object) {
+    this.lines.push(['debug', message, meta]);
+  }
 }
 
 interface Method {
@@ -88,7 +109,7 @@ export class UnixGrpcServer {
   private readonly server: net.Server;
   private readonly connections = new Set<H2ServerConnection>();
   private readonly methods = new Map<string, Method>();
-  private readonly logger: Logger;
+  private logger: Logger;
   private readonly logField: string | undefined;
   private observer: CallObserver | undefined;
   private readonly maxReceiveBytes: number;
@@ -99,7 +120,7 @@ export class UnixGrpcServer {
   private readonly privateHealthNames = new Set<string>();
 
   constructor(options: UnixGrpcServerOptions) {
-    this.logger = options.logger;
+    this.logger = options.logger ?? (new EarlyLines() as unknown as Logger);
     this.logField = options.logField;
     this.observer = options.observer;
     this.maxReceiveBytes = options.maxReceiveBytes ?? 16 * 1024 * 1024;
@@ -112,6 +133,13 @@ export class UnixGrpcServer {
       });
       this.connections.add(connection);
     });
+  }
+
+  /** Logs to logger from now on, after what was logged before it (a server made without one). */
+  useLogger(logger: Logger): void {
+    const early = this.logger as unknown;
+    this.logger = logger;
+    if (early instanceof EarlyLines) for (const [level, message, meta] of early.lines) logger.log(level, message, meta ?? {});
   }
 
   /** Tells observer about every call that finishes from now on (metrics set up after the server). */

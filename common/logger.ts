@@ -4,11 +4,9 @@
  * readable line format when standard error is a terminal.
  */
 import winston from 'winston';
+import { LOG_LEVELS, type LogLevel, type Logger } from './log-levels';
 
-export type Logger = winston.Logger;
-
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { componentLogger, debugEnabled, LOG_LEVELS, type LogLevel, type Logger } from './log-levels';
 
 export interface LoggerOptions {
   level: LogLevel;
@@ -37,19 +35,4 @@ export function createLogger(options: LoggerOptions): Logger {
     // Everything goes to stderr: stdout belongs to command output.
     transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS] })],
   });
-}
-
-/**
- * Whether debug lines are written: the logger's level is the lowest of
- * LOG_LEVELS, and its one transport has no level of its own. The same answer
- * as winston's isDebugEnabled(), which builds arrays on every call (2.7 KiB of
- * garbage per 1-worker Snapshots cycle in a sampling heap profile): per-call
- * code asks this instead.
- */
-export function debugEnabled(logger: Logger): boolean {
-  return logger.level === 'debug';
-}
-
-export function componentLogger(parent: Logger, component: string): Logger {
-  return parent.child({ component });
 }

@@ -11,7 +11,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { parseCommandLine } from '../common/command-line';
 import { UsageError } from '../common/errors';
 import type { UnixGrpcServer } from '../common/grpc-unix-server';
-import { componentLogger, createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../common/logger';
+import { componentLogger, LOG_LEVELS, type Logger, type LogLevel } from '../common/log-levels';
 import { configFileArgument, listenEarly, stopSignal } from '../common/process-main';
 import { takePassedSocket, type PassedSocket } from '../common/socket-activation';
 import { DEFAULT_POLICY, type Policy } from './policy-model';
@@ -63,19 +63,26 @@ export async function readDaemonPolicy(common: CommonOptions, usage: string): Pr
 /**
  * A daemon's first steps after its command line: the socket systemd passed
  * (if any) is taken (LISTEN_* cleared before anything is spawned) and served
- * at once, its calls held, while the policy is read; the logger runs at
- * --log-level (else info) until then, and at the policy's level after.
+ * at once, its calls held, while the policy is read. winston is loaded only
+ * after that (~50 ms), so a connection waiting in the socket gets its
+ * handshake first; what the server logs meanwhile is written once the logger
+ * exists. The logger runs at --log-level (else info) until the policy is
+ * read, and at the policy's level after.
  */
 export async function listenThenReadPolicy(
   common: CommonOptions,
   usage: string,
   processName: string,
-  createServer: (logger: Logger) => UnixGrpcServer,
+  createServer: () => UnixGrpcServer,
 ): Promise<{ passed: PassedSocket | undefined; logger: Logger; server: UnixGrpcServer; config: Policy }> {
   const passed = takePassedSocket();
-  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: processName });
-  const server = createServer(componentLogger(logger, 'grpc'));
+  const server = createServer();
   await listenEarly(server, passed);
+  // The loop's poll phase first: a connection already waiting is accepted and answered.
+  if (passed !== undefined) await new Promise((resolve) => setImmediate(resolve));
+  const { createLogger } = await import('../common/logger');
+  const logger = createLogger({ level: (common['log-level'] ?? 'info') as LogLevel, process: processName });
+  server.useLogger(componentLogger(logger, 'grpc'));
   const { config, logLevel } = await readDaemonPolicy(common, usage);
   logger.level = logLevel;
   return { passed, logger, server, config };

@@ -4,7 +4,7 @@
  * should be in words.
  */
 
-import { LOG_LEVELS } from '../common/logger';
+import { LOG_LEVELS } from '../common/log-levels';
 import { MODES, QUIRK_SETTINGS, QUIRKS, REMAP_IDS_SETTINGS, RUNTIME_KINDS, SANDBOX_MEDIA } from './policy-vocabulary';
 
 const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-expected': 'an absolute path without control characters' } as const;

@@ -72,7 +72,7 @@ function labelsOf(value: unknown): Labels {
 }
 
 /** A gRPC server on a unix socket for the Snapshots API (and gRPC's health service); serveSnapshots gives it the service. */
-export function createSnapshotsServer(logger: Logger): UnixGrpcServer {
+export function createSnapshotsServer(logger?: Logger): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'key' });
   server.serveHealth([SNAPSHOTS_SERVICE]);
   return server;

@@ -11,7 +11,7 @@ import { helperServiceCodecs, mountRecordToWire, mountRequestFromWire, probeRepo
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 /** A gRPC server on a unix socket for tsov.helper.v1.Helper (and gRPC's health service); serveHelper gives it the service. */
-export function createHelperServer(logger: Logger): UnixGrpcServer {
+export function createHelperServer(logger?: Logger): UnixGrpcServer {
   const server = new UnixGrpcServer({ logger, logField: 'owner' });
   server.serveHealth([HELPER_SERVICE]);
   return server;

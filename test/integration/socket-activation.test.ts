@@ -117,7 +117,8 @@ test('tsov-helper on the socket systemd passed: serves it, keeps it across a res
   const client = new HelperClient(socket, { timeoutSeconds: 30 });
   t.teardown(() => client.close());
   t.deepEqual(await client.list(), [], 'the first connection started the helper, which answered on the socket it was given');
-  t.regex(service.output(), /"message":"serving".*"socket_checked_by":"\/proc\/self\/net\/unix","socket_from":"systemd"/);
+  // The call can be answered before the "serving" line has come through the log's pipe.
+  await waitFor('the "serving" line', () => /"message":"serving".*"socket_checked_by":"\/proc\/self\/net\/unix","socket_from":"systemd"/.test(service.output()));
 
   const first = await service.stopDaemon();
   t.true(fs.existsSync(socket), 'the stopped helper left systemd\'s socket in place');
@@ -147,7 +148,7 @@ test.serial('tsov-snapshotter on the socket systemd passed: containerd\'s calls 
   const snapshots = (...args: string[]) => containerd.ctr(['snapshots', '--snapshotter', 'tsov', ...args], { timeoutMs: 60_000 });
 
   await snapshots('prepare', 'before-restart');
-  t.regex(service.output(), /"message":"serving".*"socket_from":"systemd"/);
+  await waitFor('the "serving" line', () => /"message":"serving".*"socket_from":"systemd"/.test(service.output()));
   const first = await service.stopDaemon();
   t.true(fs.existsSync(socket));
   let answered = false;

@@ -9,6 +9,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import test from 'ava';
 import winston from 'winston';
 import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
@@ -126,4 +127,27 @@ test('held calls: the handshake is answered at once, the calls (bodies in pieces
     t.truthy(data, `stream ${id} got its message`);
     t.true(data!.payload.includes(Buffer.from(key)), `stream ${id}: Stat of ${key}`);
   }
+});
+
+test('a server made without a logger keeps what it logs (a client that is not HTTP/2) and writes it to the logger useLogger gives it', async (t) => {
+  const server = new UnixGrpcServer({});
+  server.holdCalls();
+  const socketPath = path.join(makeTempDir(t, 'grpc-early-log'), 's.sock');
+  await server.listen(socketPath);
+  t.teardown(() => server.shutdown(0));
+  const client = net.connect(socketPath);
+  client.on('error', () => undefined);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  client.resume();
+  await new Promise<void>((resolve) => client.once('close', () => resolve()));
+
+  const lines: Array<{ level: string; message: string }> = [];
+  const logger = winston.createLogger({
+    level: 'debug',
+    transports: [new winston.transports.Stream({ stream: new Writable({ objectMode: true, write: (info: { level: string; message: string }, _e, done) => (lines.push(info), done()) }) })],
+  });
+  t.deepEqual(lines, [], 'nothing written before');
+  server.useLogger(logger);
+  t.true(lines.some((line) => line.level === 'debug' && /not an HTTP\/2 client preface/.test(line.message)), JSON.stringify(lines));
 });
