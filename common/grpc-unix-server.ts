@@ -217,10 +217,6 @@ export class UnixGrpcServer {
     for (const run of held) run();
   }
 
-  get listening(): boolean {
-    return this.server.listening;
-  }
-
   /** Listens on a unix socket path, or on a listening unix socket already open as fd (systemd socket activation). */
   listen(socket: string | { fd: number }): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -68,9 +68,9 @@ export interface ServeOptions {
   stoppingMessage: string;
   /**
    * The listening socket systemd passed (socket activation), checked to be the
-   * one at socket (verifyPassedSocket), served instead of
-   * binding socket; systemd keeps its file. The daemon may listen on it early
-   * with its calls held (listenEarly); they run from here on.
+   * one at socket (verifyPassedSocket), served instead of binding socket;
+   * systemd keeps its file. The server listens on it already, with its calls
+   * held (listenEarly); they run from here on.
    */
   passed?: VerifiedSocket;
   /** Closes what the daemon opened (after in-flight calls finish). */
@@ -92,16 +92,14 @@ export async function listenEarly(server: UnixGrpcServer, passed: PassedSocket |
 }
 
 /**
- * Listens (unless listenEarly did), then waits for SIGTERM/SIGINT; on it, lets in-flight calls finish,
+ * Listens (on socket: a passed one listenEarly listened on), then waits for SIGTERM/SIGINT; on it, lets in-flight calls finish,
  * closes the daemon's resources, removes the socket (unless systemd passed
  * it: it stays, and its backlog holds the connections made until the next
  * start) and flushes the log.
  */
 export async function serveUntilStopped(options: ServeOptions): Promise<void> {
   const { server, socket, logger, passed } = options;
-  if (passed !== undefined) {
-    if (!server.listening) await server.listen({ fd: passed.fd });
-  } else {
+  if (passed === undefined) {
     await server.listen(socket);
     fs.chmodSync(socket, options.socketMode);
   }

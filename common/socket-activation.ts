@@ -12,8 +12,9 @@
  * in /proc/self/net/unix (net/unix/af_unix.c, unix_seq_show: flags
  * __SO_ACCEPTCON 0x10000 while listening, type 1 for SOCK_STREAM). A
  * daemon in a network namespace of its own (PrivateNetwork=yes) does not see
- * systemd's sockets there; it then refuses anything but a unix socket (node
- * reports a TCP listener's address, never a unix one's).
+ * systemd's sockets there: it refuses anything but a unix socket (node
+ * reports a TCP listener's address, never a unix one's), and checks the path
+ * by reaching itself through it (socket-self-check.ts).
  */
 import fs from 'node:fs';
 import { StartupError } from './errors';
@@ -107,6 +108,11 @@ export function takePassedSocket(env: NodeJS.ProcessEnv = process.env, pid = pro
  */
 export function checkPassedSocket(passed: PassedSocket, socketPath: string): boolean {
   const problem = passedSocketProblem(passed.entry, socketPath);
-  if (problem !== undefined) throw new StartupError(`the socket systemd passed cannot be served: ${problem}; make the .socket unit's ListenStream= and the configured socket name the same path`);
+  if (problem !== undefined) throw unservablePassedSocket(problem);
   return passed.entry !== undefined;
+}
+
+/** Why a daemon refuses the socket systemd passed, and the fix. */
+export function unservablePassedSocket(problem: string): StartupError {
+  return new StartupError(`the socket systemd passed cannot be served: ${problem}; make the .socket unit's ListenStream= and the configured socket name the same path`);
 }

@@ -11,17 +11,15 @@
  * answer) means it does not.
  */
 import { randomBytes } from 'node:crypto';
-import { StartupError } from './errors';
-import { healthServiceCodecs } from './grpc-health';
-import { GrpcCallError, UnixGrpcClient } from './grpc-unix-client';
+import { checkHealth } from './grpc-health-client';
+import { GrpcCallError } from './grpc-unix-client';
 import type { UnixGrpcServer } from './grpc-unix-server';
-import { checkPassedSocket, type PassedSocket } from './socket-activation';
+import { checkPassedSocket, unservablePassedSocket, type PassedSocket } from './socket-activation';
 
 const SELF_CHECK_TIMEOUT_MS = 5_000;
 
-/** A passed socket found to be the configured path's, and how (for the "serving" log line). */
+/** A passed socket found to be the configured path's: how (for the "serving" log line). */
 export interface VerifiedSocket {
-  fd: number;
   checkedBy: '/proc/self/net/unix' | 'a health check through the path';
 }
 
@@ -29,15 +27,13 @@ export interface VerifiedSocket {
 export async function reachesThisServer(server: UnixGrpcServer, socketPath: string, timeoutMs = SELF_CHECK_TIMEOUT_MS): Promise<{ ok: true } | { ok: false; reason: string }> {
   const name = `tsov.self-check.${randomBytes(16).toString('hex')}`;
   const forget = server.answerHealthFor(name);
-  const client = new UnixGrpcClient(socketPath, healthServiceCodecs(), { maxReceiveBytes: 1024, timeoutMs });
   try {
-    await client.unary('Check', { service: name });
+    await checkHealth(socketPath, name, timeoutMs);
     return { ok: true };
   } catch (error) {
     if (!(error instanceof GrpcCallError)) throw error;
     return { ok: false, reason: error.reachedServer ? `a server there answered, not this one (${error.message})` : `nothing there reached this process (${error.message})` };
   } finally {
-    client.close();
     forget();
   }
 }
@@ -48,12 +44,10 @@ export async function reachesThisServer(server: UnixGrpcServer, socketPath: stri
  * reachesThisServer; server must already listen on it.
  */
 export async function verifyPassedSocket(server: UnixGrpcServer, passed: PassedSocket, socketPath: string): Promise<VerifiedSocket> {
-  if (checkPassedSocket(passed, socketPath)) return { fd: passed.fd, checkedBy: '/proc/self/net/unix' };
+  if (checkPassedSocket(passed, socketPath)) return { checkedBy: '/proc/self/net/unix' };
   const reached = await reachesThisServer(server, socketPath);
   if (!reached.ok) {
-    throw new StartupError(
-      `the socket systemd passed cannot be served: it is not the socket at ${JSON.stringify(socketPath)}, which clients are told to use (${reached.reason}); make the .socket unit's ListenStream= and the configured socket name the same path`,
-    );
+    throw unservablePassedSocket(`it is not the socket at ${JSON.stringify(socketPath)}, which clients are told to use (${reached.reason})`);
   }
-  return { fd: passed.fd, checkedBy: 'a health check through the path' };
+  return { checkedBy: 'a health check through the path' };
 }

@@ -4,12 +4,9 @@
  * gives every call a request id, and maps errors to statuses in one place.
  */
 import { UnixGrpcServer, serverStream, unary, type MethodHandler, type WireRequest } from '../common/grpc-unix-server';
-import type { Logger } from '../common/logger';
 import { getOrCompute } from '../common/memoize';
 import { loadServiceCodecs, type ServiceCodecs } from '../common/proto-codecs';
 import { SNAPSHOTS_SERVICE } from '../common/served-services';
-
-export { SNAPSHOTS_SERVICE };
 import { toTimestamp } from './clock';
 import type { MountSpec } from '../common/overlay-mounts';
 import type { SnapshotService } from './snapshot-service';
@@ -33,6 +30,7 @@ export interface WireInfo {
   labels: Labels;
 }
 
+export { SNAPSHOTS_SERVICE };
 
 /** The Snapshots service's methods, loaded from proto/. */
 export function snapshotsServiceCodecs(): ServiceCodecs {
@@ -71,9 +69,12 @@ function labelsOf(value: unknown): Labels {
   return value !== null && typeof value === 'object' ? (value as Labels) : {};
 }
 
-/** A gRPC server on a unix socket for the Snapshots API (and gRPC's health service); serveSnapshots gives it the service. */
-export function createSnapshotsServer(logger?: Logger): UnixGrpcServer {
-  const server = new UnixGrpcServer({ logger, logField: 'key' });
+/**
+ * A gRPC server on a unix socket for the Snapshots API (and gRPC's health
+ * service); serveSnapshots gives it the service, useLogger its logger.
+ */
+export function createSnapshotsServer(): UnixGrpcServer {
+  const server = new UnixGrpcServer({ logField: 'key' });
   server.serveHealth([SNAPSHOTS_SERVICE]);
   return server;
 }

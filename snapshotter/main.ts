@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const { stopRequested, onReload, values, common } = started;
   // A socket systemd passed (tsov-snapshotter.socket) is served from now on, its calls held until
   // the service is ready: containerd's handshake is answered while the policy is read.
-  const { passed, logger, server, config } = await listenThenReadPolicy(common, USAGE, 'tsov-snapshotter', () => createSnapshotsServer());
+  const { passed, logger, server, config } = await listenThenReadPolicy(common, USAGE, 'tsov-snapshotter', createSnapshotsServer);
   const root = values.root ?? config.snapshotter.root;
   const address = values.address ?? config.snapshotter.address;
   const verified = passed === undefined ? undefined : await verifyPassedSocket(server, passed, address);

@@ -5,8 +5,8 @@
  * people, and for the DaemonSet's exec probes (deploy/daemonset.yaml).
  */
 import { GrpcStatus } from '../../common/grpc-status';
-import { GrpcCallError, UnixGrpcClient } from '../../common/grpc-unix-client';
-import { healthServiceCodecs } from '../../common/grpc-health';
+import { GrpcCallError } from '../../common/grpc-unix-client';
+import { checkHealth } from '../../common/grpc-health-client';
 import { HELPER_SERVICE, SNAPSHOTS_SERVICE } from '../../common/served-services';
 
 export const HEALTH_TARGETS = {
@@ -57,18 +57,14 @@ export function healthVerdict(target: HealthTarget, socket: string, timeoutSecon
 
 /** Asks once; never throws for what the daemon or the socket does. */
 export async function askHealth(target: HealthTarget, socket: string, timeoutSeconds: number): Promise<HealthOutcome> {
-  const client = new UnixGrpcClient(socket, healthServiceCodecs(), { maxReceiveBytes: 1024, timeoutMs: timeoutSeconds * 1000 });
   try {
-    const reply = await client.unary('Check', { service: HEALTH_TARGETS[target].service });
-    return { kind: 'answered', status: String(reply.status) };
+    return { kind: 'answered', status: await checkHealth(socket, HEALTH_TARGETS[target].service, timeoutSeconds * 1000) };
   } catch (error) {
     if (!(error instanceof GrpcCallError)) throw error;
     if (!error.reachedServer) return { kind: 'unreachable', reason: error.message };
     if (error.code === GrpcStatus.DEADLINE_EXCEEDED) return { kind: 'no-answer' };
     if (error.code === GrpcStatus.NOT_FOUND) return { kind: 'unknown-service' };
     return { kind: 'failed', code: error.code, reason: error.message };
-  } finally {
-    client.close();
   }
 }
 

@@ -3,16 +3,18 @@
  * HelperService calls and back.
  */
 import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
-import type { Logger } from '../../common/logger';
 import { HELPER_SERVICE } from '../../common/served-services';
 import type { HelperService } from './helper-service';
 import { helperServiceCodecs, mountRecordToWire, mountRequestFromWire, probeReportToWire } from '../api/wire';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
-/** A gRPC server on a unix socket for tsov.helper.v1.Helper (and gRPC's health service); serveHelper gives it the service. */
-export function createHelperServer(logger?: Logger): UnixGrpcServer {
-  const server = new UnixGrpcServer({ logger, logField: 'owner' });
+/**
+ * A gRPC server on a unix socket for tsov.helper.v1.Helper (and gRPC's health
+ * service); serveHelper gives it the service, useLogger its logger.
+ */
+export function createHelperServer(): UnixGrpcServer {
+  const server = new UnixGrpcServer({ logField: 'owner' });
   server.serveHealth([HELPER_SERVICE]);
   return server;
 }

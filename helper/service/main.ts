@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   // Before anything is spawned: a socket systemd passed (tsov-helper.socket) is taken and LISTEN_* cleared,
   // and served from now on (its handshakes answered while the policy is read), its calls held until the
   // journal is reconciled.
-  const { passed, logger, server, config } = await listenThenReadPolicy(common, USAGE, 'tsov-helper', () => createHelperServer());
+  const { passed, logger, server, config } = await listenThenReadPolicy(common, USAGE, 'tsov-helper', createHelperServer);
   const socket = values.socket ?? config.helper.socket;
   const stateDir = path.resolve(values['state-dir'] ?? config.helper.stateDir);
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
