@@ -10,13 +10,38 @@ import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectories, type DirectoryCalls } from './durable-fs';
-import { reuseRemovedDirectorySync } from './reused-directories';
-import type { FsJob, FsJobReply, RemoveFailure } from './fs-worker';
+import { mountedAt, reuseRemovedDirectorySync } from './reused-directories';
+import { overlayDirectoriesInUse, readMountInfo } from '../common/mountinfo';
+import type { FsJob, FsJobReply, RemoveFailure, StillMounted } from './fs-worker';
 
 const HEAP_REPORT_INTERVAL_MS = 1000;
-/** Reusing a removed snapshot's directory is synchronous (reused-directories.ts): only this thread's calls can. */
-const CALLS: DirectoryCalls = { ...SYNC_CALLS, reuse: reuseRemovedDirectorySync };
 let heapReportedAtMs = -Infinity;
+
+/**
+ * The calls for one make job. Reusing a removed snapshot's directory is
+ * synchronous (reused-directories.ts): only this thread's calls can. A
+ * directory a live overlay still uses is not reused and is added to
+ * stillMounted; the mount table is read once per job that offers any, and
+ * when it cannot be read none is reused.
+ */
+function makeCalls(job: Extract<FsJob, { op: 'make' }>, stillMounted: StillMounted[]): DirectoryCalls {
+  if (job.reuse === undefined || job.reuse.length === 0) return SYNC_CALLS;
+  let inUse: ReadonlyMap<string, string>;
+  try {
+    inUse = overlayDirectoriesInUse(readMountInfo());
+  } catch {
+    return SYNC_CALLS;
+  }
+  return {
+    ...SYNC_CALLS,
+    reuse: (from, to) => {
+      const mountPoint = mountedAt(from, inUse);
+      if (mountPoint === undefined) return reuseRemovedDirectorySync(from, to);
+      stillMounted.push({ directory: from, mountPoint });
+      return undefined;
+    },
+  };
+}
 
 const port = parentPort;
 if (port === null) throw new Error('fs-worker-thread runs only as a worker thread');
@@ -26,12 +51,13 @@ port.on('message', async (job: FsJob) => {
   try {
     if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit) };
     else if (job.op === 'make') {
+      const stillMounted: StillMounted[] = [];
       const reused = await makeSnapshotDirectories(
-        CALLS,
+        makeCalls(job, stillMounted),
         job.paths.map((dir, i) => ({ dir, kind: job.kind, owner: job.owner, reuse: job.reuse?.[i] })),
         job.parent,
       );
-      reply = { id: job.id, reused };
+      reply = { id: job.id, reused, stillMounted };
     } else {
       const failures: RemoveFailure[] = [];
       for (const dir of job.paths) {

@@ -20,6 +20,20 @@ export type FsJobRequest =
   | { op: 'remove'; paths: string[] };
 export type FsJob = FsJobRequest & { id: number };
 
+/** A removed snapshot's directory offered for reuse that a live overlay still uses (reused-directories.ts, mountedAt). */
+export interface StillMounted {
+  directory: string;
+  mountPoint: string;
+}
+
+/** What a make job did with the removed directories it was offered. */
+export interface MadeDirectories {
+  /** How many spares were made from removed snapshots' directories. */
+  reused: number;
+  /** Offered and not reused: an overlay is still mounted on them. */
+  stillMounted: StillMounted[];
+}
+
 /** A directory rm -r could not delete, and why. */
 export interface RemoveFailure {
   path: string;
@@ -31,6 +45,8 @@ export type FsJobReply = {
   usage?: MeasuredTree;
   /** make: how many were made from removed snapshots' directories. */
   reused?: number;
+  /** make: the removed directories offered and left, as a live overlay still uses them. */
+  stillMounted?: StillMounted[];
   /** remove: the directories left behind (the others are gone). */
   failures?: RemoveFailure[];
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
@@ -65,12 +81,13 @@ export class FsWorker {
    * Snapshot directories, each durable (see durable-fs.ts), made in order by
    * one job; then parent fsynced, if given. reuse[i], if given, is a removed
    * snapshot's directory dirs[i] may be made from (reused-directories.ts).
-   * Resolves with how many were.
+   * Resolves with how many were, and those left because an overlay is still
+   * mounted on them.
    */
-  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir' | 'reuse'>, parent?: string, reuse: readonly string[] = []): Promise<number> {
-    if (dirs.length === 0) return 0;
+  async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir' | 'reuse'>, parent?: string, reuse: readonly string[] = []): Promise<MadeDirectories> {
+    if (dirs.length === 0) return { reused: 0, stillMounted: [] };
     const reply = await this.run({ op: 'make', paths: [...dirs], reuse: [...reuse], kind: request.kind, owner: request.owner, parent });
-    return reply.reused ?? 0;
+    return { reused: reply.reused ?? 0, stillMounted: reply.stillMounted ?? [] };
   }
 
   /** rm -r each of dirs (nothing for one that does not exist), in one job; resolves with those left behind. */

@@ -25,13 +25,18 @@
  * (fs/overlayfs/super.c, ovl_workdir_create). Anything else (an index/ of
  * index=on, a mode someone changed) and the directory is deleted as before.
  *
- * containerd unmounts a snapshot before removing it; a snapshot removed while
+ * containerd unmounts a snapshot before removing it. A snapshot removed while
  * still mounted (ctr snapshots rm of a running container's) loses its upper to
- * the deletion with containerd's own snapshotter too, and here its work/ may
- * serve a new snapshot's overlay as well: the kernel then refuses that mount
- * with index=on and, with index=off (what tsov's mounts ask for where the
- * kernel has the option), warns that the workdir is in use by another mount
- * (fs/overlayfs/super.c, ovl_report_in_use).
+ * the deletion with containerd's own snapshotter too; its work/ must not also
+ * serve a new snapshot's overlay, which the kernel would mount beside the old
+ * one with index=off (what tsov's mounts ask for where the kernel has the
+ * option), only warning that the workdir is in use by another mount
+ * (fs/overlayfs/super.c, ovl_report_in_use). So a directory whose fs/ or work/
+ * a live overlay names as its upperdir or workdir in the mount table is not
+ * reused (mountedAt), and none is when the table cannot be read. The table
+ * is this process's mount namespace's: a mount made only in another one (not
+ * propagated here) is not seen. The kernel shows those options as they were
+ * given, and containerd gives the paths of Prepare's and Mounts' replies.
  */
 import fs from 'node:fs';
 import { SNAPSHOT_DIR_MODE, WORK_DIR_MODE } from './durable-fs';
@@ -66,6 +71,15 @@ export function reuseDecision(wrapper: DirectoryShape, work: DirectoryShape | un
     (work === undefined ? undefined : shapeProblem('work/', work, WORK_DIR_MODE, ['work']));
   if (problem !== undefined) return { reuse: false, reason: problem };
   return { reuse: true, hasFs: wrapper.entries.includes('fs'), hasWork: work !== undefined };
+}
+
+/**
+ * Where a live overlay uses the removed snapshot directory `dir` (its fs/ as
+ * upperdir or its work/ as workdir), from overlayDirectoriesInUse of the mount
+ * table; undefined when none does.
+ */
+export function mountedAt(dir: string, inUse: ReadonlyMap<string, string>): string | undefined {
+  return inUse.get(`${dir}/work`) ?? inUse.get(`${dir}/fs`);
 }
 
 /** This process's ids, read once. */

@@ -125,7 +125,14 @@ export class SnapshotService {
       make: async (ids) => {
         const lent = this.removals.lend(ids.length);
         try {
-          this.reusedDirectories += await this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir, lent.map((name) => this.layout.snapshotDir(name)));
+          const made = await this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir, lent.map((name) => this.layout.snapshotDir(name)));
+          this.reusedDirectories += made.reused;
+          for (const { directory, mountPoint } of made.stillMounted) {
+            this.logger.warn('a removed snapshot is still mounted: its directory is not reused, and it is deleted when the snapshotter is quiet, as containerd\'s overlayfs snapshotter deletes a removed snapshot\'s; unmount a snapshot before removing it (containerd does; ctr snapshots rm of a running container\'s does not)', {
+              directory,
+              mount_point: mountPoint,
+            });
+          }
         } finally {
           // Whatever is left under each name (the old fs/, or all of it) is deleted as before.
           this.removals.giveBack(lent);

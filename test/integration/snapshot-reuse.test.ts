@@ -85,3 +85,45 @@ test('a removed container snapshot\'s directory and work/ serve a later Prepare,
   await waitFor('the removed snapshot\'s old fs/ deleted', () => !fs.existsSync(victimDir), 10_000);
   t.deepEqual(snapshotDirectories(root).stray, []);
 });
+
+test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, and the snapshotter says where it is mounted', async (t) => {
+  const dir = makeTempDir(t, 'reuse-mounted');
+  const root = path.join(dir, 'root');
+  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'));
+  const { client } = snapshotter;
+  await client.prepare('layer-active');
+  await client.commit('layer', 'layer-active');
+
+  // ctr snapshots rm of a running container's snapshot: containerd removes it without unmounting.
+  const [victimMount] = await client.prepare('victim', 'layer');
+  const victimWork = option(victimMount!, 'workdir');
+  const victimDir = path.dirname(victimWork);
+  const merged = path.join(dir, 'victim-merged');
+  fs.mkdirSync(merged);
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', victimMount!.options.join(','), merged]);
+  const inode = (file: string) => fs.statSync(file).ino;
+  const victim = { dir: inode(victimDir), work: inode(victimWork) };
+  await client.remove('victim');
+
+  const takers: string[] = [];
+  for (let i = 0; i < 2 * SPARE_DIRECTORIES; i++) {
+    const [mount] = await client.prepare(`after-${i}`, 'layer');
+    const work = option(mount!, 'workdir');
+    if (inode(path.dirname(work)) === victim.dir || inode(work) === victim.work) takers.push(`after-${i}`);
+  }
+  t.deepEqual(takers, [], 'no Prepare shares the mounted overlay\'s work/');
+  await waitFor('the warning that names the mount', () => snapshotter.stderr().includes('still mounted'), 10_000);
+  const warning = snapshotter
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('still mounted'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.is(warning.length, 1);
+  t.is(warning[0]!.level, 'warn');
+  t.is(warning[0]!.directory, victimDir);
+  t.is(warning[0]!.mount_point, merged);
+  // The container's overlay still works (the directory is deleted when the snapshotter is quiet,
+  // as containerd's overlayfs snapshotter deletes a removed snapshot's, mounted or not).
+  fs.writeFileSync(path.join(merged, 'still-writing'), 'yes\n');
+  execFileSync('umount', [merged]);
+});

@@ -2,7 +2,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { reuseDecision, reuseRemovedDirectorySync, type DirectoryShape } from '../../snapshotter/reused-directories';
+import { mountedAt, reuseDecision, reuseRemovedDirectorySync, type DirectoryShape } from '../../snapshotter/reused-directories';
+import { overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
 import { makeSnapshotDirectory, SYNC_CALLS } from '../../snapshotter/durable-fs';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -45,6 +46,29 @@ async function removedSnapshot(root: string, name: string): Promise<string> {
   fs.chmodSync(path.join(from, 'fs'), 0o777);
   return from;
 }
+
+test('mountedAt: a removed directory whose fs/ or work/ a live overlay names, from the mount table as the kernel shows it', (t) => {
+  // Lines as Linux 6.18 shows an overlay mounted with containerd's option order (workdir, upperdir,
+  // lowerdir), one with a comma in a path (escaped by the kernel), and a bind mount of an fs/.
+  const mountinfo = [
+    '73 26 0:39 / /run/c/rootfs rw,relatime - overlay overlay rw,lowerdir=/v/snapshots/1/fs,upperdir=/v/snapshots/12/fs,workdir=/v/snapshots/12/work,uuid=on',
+    '74 26 0:40 / /run/d/rootfs rw,relatime - overlay overlay rw,lowerdir=/v/snapshots/1/fs,upperdir=/w\\,x/snapshots/3/fs,workdir=/w\\,x/snapshots/3/work',
+    '75 26 8:1 /v/snapshots/20/fs /mnt/bound rw,relatime - ext4 /dev/vda rw',
+    '76 26 0:41 / /run/e/rootfs rw,relatime - overlay overlay rw,lowerdir=/v/snapshots/30/fs:/v/snapshots/1/fs',
+  ].join('\n');
+  const inUse = overlayDirectoriesInUse(parseMountInfo(mountinfo));
+  const table: Array<[string, string | undefined]> = [
+    ['/v/snapshots/12', '/run/c/rootfs'],
+    ['/w,x/snapshots/3', '/run/d/rootfs'],
+    ['/v/snapshots/1', undefined], // a lower: only an upper's or a work directory is shared by a new snapshot's overlay
+    ['/v/snapshots/20', undefined], // a bind mount is not an overlay's work/
+    ['/v/snapshots/30', undefined], // a read-only overlay (no upper): its lowers are committed layers, never removed while used
+    ['/v/snapshots/120', undefined],
+    ['/v/snapshots', undefined],
+  ];
+  for (const [dir, expected] of table) t.is(mountedAt(dir, inUse), expected, dir);
+  t.is(mountedAt('/v/snapshots/7', new Map([['/v/snapshots/7/fs', '/only/upper']])), '/only/upper', 'an upperdir alone');
+});
 
 test('reuseRemovedDirectorySync renames the directory and work/ to the spare and puts the old fs/ back under the removed name, whole', async (t) => {
   const root = makeTempDir(t, 'reuse');
