@@ -2,7 +2,7 @@
  * /proc/self/mountinfo, parsed (pure), for the helper and the test harness: which
  * live overlays use which upper and work directories.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 export interface MountInfoEntry {
   mountId: number;
@@ -79,4 +79,32 @@ function unescapeOverlayValue(value: string): string {
 /** This process's mount table, now. */
 export function readMountInfo(): MountInfoEntry[] {
   return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** Whether two processes' mount namespaces are known to be one (both links readable and equal). */
+function sameMountNamespace(a: string, b: string): boolean {
+  try {
+    return readlinkSync(`/proc/${a}/ns/mnt`) === readlinkSync(`/proc/${b}/ns/mnt`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The mount tables a container's root overlay can be in, seen from here:
+ * this process's and, unless it is known to share PID 1's mount namespace,
+ * PID 1's, the node's, where containerd mounts containers' roots (a systemd
+ * unit with ProtectSystem= has a namespace of its own that mounts propagate
+ * into; a DaemonSet's container with hostPID sees the node's PID 1 but not
+ * its mounts). PID 1's entries come first; a table of PID 1 that cannot be
+ * read (hidden by ProtectProc=, say) is left out, and this process's throws.
+ */
+export function readNodeMountInfo(): MountInfoEntry[] {
+  const own = readMountInfo();
+  if (sameMountNamespace('self', '1')) return own;
+  try {
+    return [...parseMountInfo(readFileSync('/proc/1/mountinfo', 'utf8')), ...own];
+  } catch {
+    return own;
+  }
 }

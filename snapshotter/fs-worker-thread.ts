@@ -11,7 +11,7 @@ import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectories, type DirectoryCalls } from './durable-fs';
 import { mountedAt, reuseRemovedDirectorySync } from './reused-directories';
-import { overlayDirectoriesInUse, readMountInfo } from '../common/mountinfo';
+import { overlayDirectoriesInUse, readNodeMountInfo } from '../common/mountinfo';
 import type { FsJob, FsJobReply, RemoveFailure, StillMounted } from './fs-worker';
 
 const HEAP_REPORT_INTERVAL_MS = 1000;
@@ -21,14 +21,15 @@ let heapReportedAtMs = -Infinity;
  * The calls for one make job. Reusing a removed snapshot's directory is
  * synchronous (reused-directories.ts): only this thread's calls can. A
  * directory a live overlay still uses is not reused and is added to
- * stillMounted; the mount table is read once per job that offers any, and
- * when it cannot be read none is reused.
+ * stillMounted; the mount tables (this process's and the node's:
+ * readNodeMountInfo) are read once per job that offers any, and when this
+ * process's cannot be read none is reused.
  */
 function makeCalls(job: Extract<FsJob, { op: 'make' }>, stillMounted: StillMounted[]): DirectoryCalls {
   if (job.reuse === undefined || job.reuse.length === 0) return SYNC_CALLS;
   let inUse: ReadonlyMap<string, string>;
   try {
-    inUse = overlayDirectoriesInUse(readMountInfo());
+    inUse = overlayDirectoriesInUse(readNodeMountInfo());
   } catch {
     return SYNC_CALLS;
   }

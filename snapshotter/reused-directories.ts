@@ -33,10 +33,11 @@
  * option), only warning that the workdir is in use by another mount
  * (fs/overlayfs/super.c, ovl_report_in_use). So a directory whose fs/ or work/
  * a live overlay names as its upperdir or workdir in the mount table is not
- * reused (mountedAt), and none is when the table cannot be read. The table
- * is this process's mount namespace's: a mount made only in another one (not
- * propagated here) is not seen. The kernel shows those options as they were
- * given, and containerd gives the paths of Prepare's and Mounts' replies.
+ * reused (mountedAt), and none is when the table cannot be read. The tables
+ * read are this process's and the node's (PID 1's: readNodeMountInfo): a
+ * mount made only in a third namespace is not seen. The kernel shows those
+ * options as they were given, and containerd gives the paths of Prepare's
+ * and Mounts' replies.
  */
 import fs from 'node:fs';
 import { SNAPSHOT_DIR_MODE, WORK_DIR_MODE } from './durable-fs';

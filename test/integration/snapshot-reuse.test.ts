@@ -5,11 +5,14 @@
  * fs/, nothing the container left in or on the old upper, and the kernel
  * mounts the overlay with the reused work/.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startSnapshotter } from '../support/snapshotter-process';
+import { withClient } from '../support/daemon-fixture';
+import { SnapshotsClient } from '../support/snapshots-client';
+import { SNAPSHOTTER_MAIN, startDaemonCommand } from '../../harness/daemon-process';
 import { makeTempDir } from '../support/temp-dir';
 import { scrape, sample } from '../support/metrics-scrape';
 import { snapshotDirectories } from '../support/snapshot-directories';
@@ -86,21 +89,34 @@ test('a removed container snapshot\'s directory and work/ serve a later Prepare,
   t.deepEqual(snapshotDirectories(root).stray, []);
 });
 
-test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, and the snapshotter says where it is mounted', async (t) => {
+/**
+ * ctr snapshots rm of a running container's snapshot: containerd removes it without unmounting.
+ * The overlay is mounted in this test's mount namespace (the node's: PID 1's here); the
+ * snapshotter runs in it too, or in a private one of its own, as a systemd unit with
+ * ProtectSystem= or a DaemonSet's container with hostPID does, and must find it in PID 1's table.
+ */
+async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'private'): Promise<void> {
   const dir = makeTempDir(t, 'reuse-mounted');
   const root = path.join(dir, 'root');
-  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'));
+  const socket = path.join(dir, 'tsov.sock');
+  const args = ['--root', root, '--address', socket, '--log-level', 'warn'];
+  const snapshotter =
+    namespace === 'shared'
+      ? await startSnapshotter(t, root, socket)
+      : withClient(t, await startDaemonCommand('tsov-snapshotter', 'unshare', socket, ['--mount', '--propagation', 'private', SNAPSHOTTER_MAIN, ...args]), new SnapshotsClient(socket));
   const { client } = snapshotter;
   await client.prepare('layer-active');
   await client.commit('layer', 'layer-active');
 
-  // ctr snapshots rm of a running container's snapshot: containerd removes it without unmounting.
   const [victimMount] = await client.prepare('victim', 'layer');
   const victimWork = option(victimMount!, 'workdir');
   const victimDir = path.dirname(victimWork);
   const merged = path.join(dir, 'victim-merged');
   fs.mkdirSync(merged);
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', victimMount!.options.join(','), merged]);
+  const pid = snapshotter.process.pid!;
+  const seesItself = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(` ${merged} `);
+  t.is(seesItself, namespace === 'shared', `the snapshotter's own mount table ${namespace === 'shared' ? 'holds' : 'does not hold'} the overlay`);
   const inode = (file: string) => fs.statSync(file).ino;
   const victim = { dir: inode(victimDir), work: inode(victimWork) };
   await client.remove('victim');
@@ -126,4 +142,7 @@ test('a snapshot removed while its overlay is still mounted: no later Prepare ge
   // as containerd's overlayfs snapshotter deletes a removed snapshot's, mounted or not).
   fs.writeFileSync(path.join(merged, 'still-writing'), 'yes\n');
   execFileSync('umount', [merged]);
-});
+}
+
+test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, and the snapshotter says where it is mounted', removedWhileMounted, 'shared');
+test('the same with the snapshotter in a mount namespace of its own that the mount does not reach: found in the node\'s (PID 1\'s) mount table', removedWhileMounted, 'private');
