@@ -16,15 +16,13 @@ import { existsSync } from 'node:fs';
 import { parseCommandLine } from '../common/command-line';
 import { StartupError, TsovError, UsageError } from '../common/errors';
 import { runMain } from '../common/process-main';
-import { loadPolicy } from '../policy/load-policy';
-import { HelperClient } from '../helper/api/helper-client';
-import { mountsCommand, unmountCommand } from './commands/mounts';
-import { probeCommand } from './commands/probe';
-import { healthCommand, type HealthTarget } from './commands/health';
-import { install, uninstall } from './install/install';
-import { REMAP_IDS_CHOICES, type RemapIdsChoice } from './install/remap-capability';
-import { translateCommand } from './commands/translate';
+import type { HealthTarget } from './commands/health';
+import type { RemapIdsChoice } from './install/remap-capability';
 import { DEFAULT_POLICY_FILE } from '../policy/defaults';
+
+// Each command's modules are loaded when it runs, not at start: `tsov health`, which the
+// DaemonSet's probes run every few seconds, then loads no helper client, installer or
+// translator (0.20 against 0.34 s of CPU per run here).
 
 /** Each command's usage line and what it does (the --help text, and the usage an argument error shows). */
 const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]> = [
@@ -81,6 +79,8 @@ async function main(): Promise<number> {
   if (command === undefined) throw new UsageError('no command given', SHORT_USAGE);
   if (!COMMANDS.some(([name]) => name === command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`, SHORT_USAGE);
   if (command === 'install' || command === 'uninstall') {
+    const { REMAP_IDS_CHOICES } = await import('./install/remap-capability');
+    const { install, uninstall } = await import('./install/install');
     const remapIds = values['remap-ids'] as RemapIdsChoice;
     if (!REMAP_IDS_CHOICES.includes(remapIds)) throw new UsageError(`--remap-ids must be one of ${REMAP_IDS_CHOICES.join(', ')}`, usageOf(command));
     const options = { prefix: values.prefix, destdir: values.destdir, containerdConfig: values['containerd-config'], purge: values.purge, remapIds };
@@ -88,8 +88,10 @@ async function main(): Promise<number> {
     else uninstall(options);
     return 0;
   }
+  const { loadPolicy } = await import('../policy/load-policy');
   const config = loadPolicy(values.config ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined));
   if (command === 'health') {
+    const { healthCommand } = await import('./commands/health');
     const target = args[0];
     if (target !== undefined && target !== 'snapshotter' && target !== 'helper') throw new UsageError('tsov health takes snapshotter, helper or nothing (both)', usageOf(command));
     if (target === undefined && values.socket !== undefined) throw new UsageError('tsov health --socket names one daemon\'s socket: say which (snapshotter or helper)', usageOf(command));
@@ -101,17 +103,23 @@ async function main(): Promise<number> {
     for (const each of targets) status = Math.max(status, await healthCommand(each, values.socket ?? sockets[each], { timeoutSeconds, json: values.json }));
     return status;
   }
+  const { HelperClient } = await import('../helper/api/helper-client');
   const client = HelperClient.forPolicy(config.helper, { socket: values['helper-socket'] });
   try {
     switch (command) {
-      case 'probe':
+      case 'probe': {
+        const { probeCommand } = await import('./commands/probe');
         return await probeCommand(client, args[0] ?? config.snapshotter.root, { refresh: values.refresh, json: values.json });
-      case 'mounts':
+      }
+      case 'mounts': {
+        const { mountsCommand } = await import('./commands/mounts');
         return await mountsCommand(client, { owner: values.owner, json: values.json });
+      }
       case 'unmount': {
         const id = Number(args[0]);
         if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError('tsov unmount needs a mount id (see `tsov mounts`)', usageOf(command));
         if (values.owner === '') throw new UsageError('tsov unmount needs --owner (the owner shown by `tsov mounts`)', usageOf(command));
+        const { unmountCommand } = await import('./commands/mounts');
         return await unmountCommand(client, id, { owner: values.owner, detach: values.detach });
       }
       case 'release': {
@@ -120,9 +128,11 @@ async function main(): Promise<number> {
         process.stdout.write(`released ${released.length} mount(s) of ${args[0]}\n`);
         return 0;
       }
-      case 'translate':
+      case 'translate': {
         if (values.spec === undefined) throw new UsageError('tsov translate needs --spec FILE', usageOf(command));
+        const { translateCommand } = await import('./commands/translate');
         return await translateCommand(client, config, { specFile: values.spec, runtime: values.runtime, id: values.id ?? `tsov-translate-${process.pid}`, dryRun: values['dry-run'], json: values.json });
+      }
       case 'policy':
         if (args[0] !== 'check' || args[1] === undefined) throw new UsageError('tsov policy needs check FILE', usageOf(command));
         process.stdout.write(`${JSON.stringify(loadPolicy(args[1]), null, 2)}\n`);

@@ -2,21 +2,20 @@
  * The YAML policy file, read into a typed, complete object (policy-model.ts):
  * by tsov and tsov-runtime in their own process, by the daemons in a
  * short-lived reader process (policy-reader.ts) at start and on SIGHUP.
- * Validated against policy-schema.ts with ajv; every problem is reported at
+ * Validated against policy-schema.ts with ajv (policy-validator.ts: the
+ * build's compiled validator); every problem is reported at
  * once as FILE:LINE:COLUMN: field: what was expected, got what. Unknown keys
  * are errors.
  */
 import fs from 'node:fs';
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import YAML, { LineCounter, isMap, isPair, isSeq, type Document, type Node } from 'yaml';
 import { StartupError } from '../common/errors';
 import { DEFAULT_POLICY, type HelperDaemonSettings, type Policy, type SnapshotterSettings } from './policy-model';
-import { POLICY_SCHEMA, type RawPolicy } from './policy-schema';
+import type { RawPolicy } from './policy-schema';
+import { policyValidator } from './policy-validator';
 import type { TranslationRule } from './translation-policy';
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
-ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
-const validate = ajv.compile(POLICY_SCHEMA);
 
 /** Where a problem is: a path of keys/indexes, and for unknown keys the key itself. */
 interface Problem {
@@ -119,6 +118,7 @@ function refuse(file: string, lines: string[]): never {
 /** Validates an already parsed document; problems are named by field (no positions). */
 export function policyFromObject(document: unknown, file: string): Policy {
   const input = document ?? {};
+  const validate = policyValidator();
   if (!validate(input)) refuse(file, problemsOf(validate.errors ?? []).map((p) => `${fieldName(p.path)}: ${p.message}`));
   return toPolicy(input as RawPolicy);
 }
@@ -137,6 +137,7 @@ export function policyFromText(text: string, file: string): Policy {
     // Aliases are resolved only here: one naming no anchor, or too many of them (an alias bomb).
     refuse(file, [`${file}:${firstAliasPosition(document, lines)}: not valid YAML: ${(error as Error).message}`]);
   }
+  const validate = policyValidator();
   if (!validate(value)) {
     refuse(file, problemsOf(validate.errors ?? []).map((p) => `${file}:${position(document, lines, p)}: ${fieldName(p.path)}: ${p.message}`));
   }

@@ -99,3 +99,22 @@ test('tsov health with no daemon named asks both, at the policy\'s sockets: exit
     ],
   );
 });
+
+test('tsov health, which the DaemonSet runs every few seconds, loads the policy with the build\'s validator and nothing of the other commands', (t) => {
+  const dir = makeTempDir(t, 'health-modules');
+  const policy = path.join(dir, 'config.yaml');
+  fs.writeFileSync(policy, `snapshotter:\n  address: ${path.join(dir, 'snapshotter.sock')}\n`);
+  const loaded = path.join(dir, 'loaded.json');
+  const preload = path.join(dir, 'record-modules.js');
+  fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(Object.keys(require.cache))));\n`);
+  const run = spawnSync(process.execPath, ['--require', preload, CLI_MAIN, 'health', 'snapshotter', '--config', policy, '--timeout', '1'], { encoding: 'utf8', timeout: 30_000 });
+  t.is(run.status, 1, run.stderr);
+  t.regex(run.stdout + run.stderr, /UNREACHABLE|cannot reach it/);
+  const modules = JSON.parse(fs.readFileSync(loaded, 'utf8')) as string[];
+  const has = (part: string) => modules.some((file) => file.includes(part));
+  t.true(has(`${path.sep}policy${path.sep}load-policy.js`), 'the policy was read');
+  t.true(has('policy-validator.generated.js'), 'with the validator npm run build wrote');
+  for (const unwanted of [`${path.sep}ajv${path.sep}dist${path.sep}ajv.js`, 'helper-client.js', `${path.sep}cli${path.sep}install${path.sep}`, `${path.sep}translator${path.sep}`, 'commands/probe.js', 'commands/mounts.js']) {
+    t.false(has(unwanted), `${unwanted} is not loaded`);
+  }
+});
