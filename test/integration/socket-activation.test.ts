@@ -246,6 +246,14 @@ for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
     t.is(starting.status, 1);
     t.regex(starting.stderr, /: NOT_SERVING: it answers but does not serve calls \(starting/);
     t.false(answered, 'a call made meanwhile is held, not answered or refused');
+    // The policy reader, waiting in its read, does not hold systemd's listening socket (fd 3 is
+    // not inherited: libuv opens it close-on-exec), so a stuck reader keeps no connection waiting.
+    const listening = fs.readlinkSync(`/proc/${service.pid()}/fd/3`);
+    t.regex(listening, /^socket:/);
+    const readers = fs.readFileSync(`/proc/${service.pid()}/task/${service.pid()}/children`, 'utf8').trim().split(/\s+/).filter((pid) => pid !== '');
+    t.is(readers.length, 1, 'one child: the policy reader');
+    const held = fs.readdirSync(`/proc/${readers[0]}/fd`).filter((fd) => fs.readlinkSync(`/proc/${readers[0]}/fd/${fd}`) === listening);
+    t.deepEqual(held, [], `the policy reader holds ${listening} at no fd`);
 
     await fs.promises.writeFile(policy, 'log:\n  level: info\n');
     await waitFor(`${daemon} to serve once its policy is read`, () => /"message":"serving".*"socket_checked_by":"\/proc\/self\/net\/unix","socket_from":"systemd"/.test(service.output()), 30_000);
