@@ -8,7 +8,7 @@
  *   tsov release OWNER                          unmount all mounts of an owner
  *   tsov translate --spec FILE [--runtime K] [--id ID] [--dry-run] [--json]
  *   tsov policy check FILE                      validate a policy and print the effective one
- *   tsov health [snapshotter|helper] [--socket P] [--timeout S] [--json]   whether the daemons serve (exit 0)
+ *   tsov health [snapshotter|helper] [--socket P] [--timeout S] [--live] [--json]   whether the daemons serve (exit 0)
  *
  * Common options: --helper-socket PATH, --config FILE.
  */
@@ -32,7 +32,7 @@ const COMMANDS: ReadonlyArray<[name: string, usage: string, description: string]
   ['release', 'tsov release OWNER', 'unmount every mount of OWNER (e.g. after tsov translate)'],
   ['translate', 'tsov translate --spec config.json [--runtime runc|crun|runsc] [--id ID] [--dry-run] [--json]', "rewrite a spec's type: overlay mounts and say where writes go; without --dry-run, tsov-helper also mounts (owner ID)"],
   ['policy', 'tsov policy check FILE', 'validate a policy file and print the effective policy'],
-  ['health', 'tsov health [snapshotter|helper] [--socket PATH] [--timeout SECONDS] [--json]', "ask each daemon (or the one named) gRPC's health check: exit 0 when all serve (the DaemonSet's probes run this)"],
+  ['health', 'tsov health [snapshotter|helper] [--socket PATH] [--timeout SECONDS] [--live] [--json]', "ask each daemon (or the one named) gRPC's health check: exit 0 when all serve, or with --live when all answer (the DaemonSet's probes run this; liveness with --live)"],
   ['install', 'tsov install [--prefix /usr/local] [--destdir DIR] [--containerd-config FILE] [--remap-ids auto|on|off]', 'link the executables, write the units and the default policy, print (or merge, with a backup) the containerd config; on containerd 2.x list remap-ids where tsov-helper finds idmapped layers work (auto)'],
   ['uninstall', 'tsov uninstall [--prefix P] [--destdir DIR] [--containerd-config FILE] [--purge]', 'remove what install wrote'],
 ];
@@ -68,6 +68,7 @@ async function main(): Promise<number> {
       'remap-ids': { type: 'string', default: 'auto' },
       socket: { type: 'string' },
       timeout: { type: 'string', default: '5' },
+      live: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   }, usageOf(process.argv.slice(2).find((arg) => !arg.startsWith('-'))));
@@ -100,7 +101,7 @@ async function main(): Promise<number> {
     const sockets = { snapshotter: config.snapshotter.address, helper: values['helper-socket'] ?? config.helper.socket };
     const targets: readonly HealthTarget[] = target === undefined ? ['snapshotter', 'helper'] : [target];
     let status = 0;
-    for (const each of targets) status = Math.max(status, await healthCommand(each, values.socket ?? sockets[each], { timeoutSeconds, json: values.json }));
+    for (const each of targets) status = Math.max(status, await healthCommand(each, values.socket ?? sockets[each], { timeoutSeconds, json: values.json, live: values.live }));
     return status;
   }
   const { HelperClient } = await import('../helper/api/helper-client');

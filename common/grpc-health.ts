@@ -8,7 +8,8 @@
  *
  * What the status means here: NOT_SERVING while the daemon starts (it may
  * already hold systemd's socket and answer, its calls held until its service
- * is ready) and once it is stopping; SERVING in between. The answer comes
+ * is ready), once it is stopping, and while it reports a problem (the
+ * snapshotter: a write waiting on a stalled disk); SERVING otherwise. The answer comes
  * from the daemon's event loop, so a loop that is stuck answers nothing and
  * a probe's time limit catches it. `tsov health` and the DaemonSet's probes
  * ask it; so can any gRPC health client (grpc_health_probe -addr unix://…).
@@ -27,10 +28,14 @@ export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
 export type HealthAnswer = { found: true; status: ServingStatus } | { found: false };
 
-/** The answer to Check(service) from a server in phase that knows services ("" always). */
-export function healthAnswer(phase: ServerPhase, services: ReadonlySet<string>, service: string): HealthAnswer {
+/**
+ * The answer to Check(service) from a server in phase that knows services
+ * ("" always); a serving daemon that cannot do its work now (impaired: the
+ * snapshotter's disk stalled; its log says why) answers NOT_SERVING too.
+ */
+export function healthAnswer(phase: ServerPhase, services: ReadonlySet<string>, service: string, impaired = false): HealthAnswer {
   if (service !== '' && !services.has(service)) return { found: false };
-  return { found: true, status: phase === 'serving' ? 'SERVING' : 'NOT_SERVING' };
+  return { found: true, status: phase === 'serving' && !impaired ? 'SERVING' : 'NOT_SERVING' };
 }
 
 export function healthServiceCodecs(): ServiceCodecs {

@@ -118,6 +118,7 @@ export class UnixGrpcServer {
   private held: Array<() => void> | undefined;
   private stopping = false;
   private readonly privateHealthNames = new Set<string>();
+  private impaired: () => boolean = () => false;
 
   constructor(options: UnixGrpcServerOptions) {
     this.logger = options.logger ?? (new EarlyLines() as unknown as Logger);
@@ -176,11 +177,20 @@ export class UnixGrpcServer {
     this.addService(healthServiceCodecs(), {
       Check: unary((request) => {
         const service = typeof request.service === 'string' ? request.service : '';
-        const answer = healthAnswer(this.phase, this.privateHealthNames.has(service) ? this.privateHealthNames : known, service);
+        const answer = healthAnswer(this.phase, this.privateHealthNames.has(service) ? this.privateHealthNames : known, service, this.impaired());
         if (!answer.found) throw new NotFoundError(`unknown service ${JSON.stringify(service)}: this server knows "" and ${[...known].map((name) => JSON.stringify(name)).join(', ')}`);
         return { status: answer.status };
       }),
     });
+  }
+
+  /**
+   * Whether a serving daemon cannot do its work now, asked at each health
+   * Check: if so the answer is NOT_SERVING (grpc-health.ts). The daemon's
+   * log says why.
+   */
+  reportImpaired(impaired: () => boolean): void {
+    this.impaired = impaired;
   }
 
   /**

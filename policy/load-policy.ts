@@ -195,6 +195,7 @@ function toPolicy(raw: RawPolicy): Policy {
     root: raw.snapshotter?.root ?? d.snapshotter.root,
     address: raw.snapshotter?.address ?? d.snapshotter.address,
     remapIds: raw.snapshotter?.remap_ids ?? d.snapshotter.remapIds,
+    diskStallSeconds: raw.snapshotter?.disk_stall_seconds ?? d.snapshotter.diskStallSeconds,
   };
   if (raw.snapshotter?.metrics_address !== undefined) snapshotter.metricsAddress = raw.snapshotter.metrics_address;
   const helper: HelperDaemonSettings = {

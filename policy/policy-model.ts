@@ -16,6 +16,8 @@ export interface SnapshotterSettings {
   metricsAddress?: string;
   /** Idmapped layers for containerd's uid/gid mapping labels: where tsov-helper's probe finds they work (auto), or never (off). */
   remapIds: RemapIdsSetting;
+  /** A sync that write calls wait for, running longer than this, is a stalled disk: logged, and the health check answers NOT_SERVING. */
+  diskStallSeconds: number;
 }
 
 export interface HelperDaemonSettings {
@@ -40,7 +42,7 @@ export interface Policy {
 
 export const DEFAULT_POLICY: Policy = {
   logLevel: 'info',
-  snapshotter: { root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_SOCKET, remapIds: 'auto' },
+  snapshotter: { root: DEFAULT_SNAPSHOTTER_ROOT, address: DEFAULT_SNAPSHOTTER_SOCKET, remapIds: 'auto', diskStallSeconds: 30 },
   helper: {
     socket: DEFAULT_HELPER_SOCKET,
     stateDir: DEFAULT_HELPER_STATE_DIR,

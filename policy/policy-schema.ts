@@ -12,6 +12,7 @@ const absolutePath = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*$', 'x-ex
 const allowedRoot = { type: 'string', pattern: '^/[^\\x00-\\x1f\\x7f]*[^/\\x00-\\x1f\\x7f]$', 'x-expected': 'an absolute directory other than / (a root of / lets the helper mount any host directory), without control characters or a trailing /' } as const;
 const memoryBytes = { type: 'integer', minimum: 1048576, 'x-expected': 'a whole number of bytes, at least 1048576 (1 MiB)' } as const;
 const callTimeoutSeconds = { type: 'integer', minimum: 1, maximum: 3600, 'x-expected': 'a whole number of seconds from 1 to 3600' } as const;
+const diskStallSeconds = callTimeoutSeconds;
 const metricsAddress = { type: 'string', pattern: '^(unix:/.+|.*:[0-9]+)$', 'x-expected': 'HOST:PORT or unix:/absolute/path' } as const;
 const mode = { enum: MODES } as const;
 const runtimeKind = { enum: RUNTIME_KINDS } as const;
@@ -36,7 +37,7 @@ const mapping = <const P extends Record<string, unknown>>(properties: P, extra: 
 
 export const POLICY_SCHEMA = mapping({
   log: mapping({ level: { enum: LOG_LEVELS } }),
-  snapshotter: mapping({ root: absolutePath, address: absolutePath, metrics_address: metricsAddress, remap_ids: { enum: REMAP_IDS_SETTINGS } }),
+  snapshotter: mapping({ root: absolutePath, address: absolutePath, metrics_address: metricsAddress, remap_ids: { enum: REMAP_IDS_SETTINGS }, disk_stall_seconds: diskStallSeconds }),
   helper: mapping({
     socket: absolutePath,
     state_dir: absolutePath,

@@ -79,10 +79,11 @@ export function createSnapshotsServer(): UnixGrpcServer {
   return server;
 }
 
-/** Serves the Snapshots API from the service on server. */
+/** Serves the Snapshots API from the service on server; its health check is NOT_SERVING while the disk is stalled. */
 export function serveSnapshots(server: UnixGrpcServer, service: SnapshotService): void {
   const definition = snapshotsServiceCodecs();
   server.addService(definition, snapshotsImplementation(service, new EncodedReplies(definition)));
+  server.reportImpaired(() => service.diskStalledForMs !== undefined);
 }
 
 /**

@@ -28,6 +28,7 @@ import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
 import { SnapshotService } from './snapshot-service';
+import { diskStallReport } from './disk-stall';
 import { IdmapSupport } from './idmap-support';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -52,7 +53,9 @@ async function main(): Promise<void> {
   checkSnapshotRoot(layout.root);
   if (passed === undefined) await prepareSocketPath(address, SOCKET_DIR_MODE);
 
-  const store = new MetadataStore(layout.metadataFile);
+  const diskStallMs = config.snapshotter.diskStallSeconds * 1000;
+  const snapshotsLogger = componentLogger(logger, 'snapshots');
+  const store = new MetadataStore(layout.metadataFile, { stall: diskStallReport(snapshotsLogger, `the snapshot metadata (fdatasync of ${layout.metadataFile}-wal)`, diskStallMs) });
   const idmap = new IdmapSupport({
     setting: config.snapshotter.remapIds,
     logger: componentLogger(logger, 'remap-ids'),
@@ -73,7 +76,8 @@ async function main(): Promise<void> {
     layout,
     features: detectHostOverlayFeatures(),
     clock: systemClock,
-    logger: componentLogger(logger, 'snapshots'),
+    logger: snapshotsLogger,
+    diskStallMs,
   });
   await service.start();
   serveSnapshots(server, service);
@@ -111,6 +115,7 @@ async function main(): Promise<void> {
     if (policy.snapshotter.address !== config.snapshotter.address) needsRestart.push('snapshotter.address');
     if (policy.snapshotter.metricsAddress !== config.snapshotter.metricsAddress) needsRestart.push('snapshotter.metrics_address');
     if (policy.snapshotter.remapIds !== config.snapshotter.remapIds) needsRestart.push('snapshotter.remap_ids');
+    if (policy.snapshotter.diskStallSeconds !== config.snapshotter.diskStallSeconds) needsRestart.push('snapshotter.disk_stall_seconds');
     return needsRestart;
   });
   await serveUntilStopped({

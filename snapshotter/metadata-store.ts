@@ -17,7 +17,7 @@ import type Database from 'better-sqlite3';
 import { InternalError } from '../common/errors';
 import { openDatabase } from '../common/sqlite-database';
 import { fsyncDirectory } from './durable-fs';
-import { GroupSync } from './group-sync';
+import { GroupSync, type StallReport } from './group-sync';
 import { RecordCatalog } from './record-catalog';
 import type { Microseconds } from './clock';
 import { NOT_MEASURED, type DiskUsage, type Labels, type SnapshotKind, type SnapshotRecord } from './snapshot-model';
@@ -140,7 +140,8 @@ export class MetadataStore {
   private readonly writeUsage: Database.Statement<[{ id: number; size: number; inodes: number }]>;
   private closed = false;
 
-  constructor(file: string) {
+  /** @param options.stall reports an fdatasync of the WAL that runs past its limit (group-sync.ts) */
+  constructor(file: string, options: { stall?: StallReport } = {}) {
     this.db = openDatabase(file, MIGRATIONS, 'tsov-snapshotter', { synchronous: 'NORMAL', exclusive: true });
     try {
       this.byId = this.db.prepare<[number], Row>(`${SELECT_SNAPSHOT} WHERE s.id = ?`);
@@ -150,7 +151,7 @@ export class MetadataStore {
       this.tx = this.prepareStatements();
       this.transaction = this.db.transaction((fn: (tx: WriteTransaction) => unknown) => fn(this.tx));
       this.walFd = fs.openSync(`${file}-wal`, 'r');
-      this.walSync = new GroupSync(() => fdatasync(this.walFd));
+      this.walSync = new GroupSync(() => fdatasync(this.walFd), options.stall);
       // The -wal file may have just been created: make its directory entry durable once.
       fsyncDirectory(path.dirname(file));
       this.nextId = this.highestId() + 1;
@@ -223,6 +224,11 @@ export class MetadataStore {
   /** Ids are reserved above n from now on (n: the highest directory name found under snapshots/). */
   reserveIdsAbove(n: number): void {
     this.nextId = Math.max(this.nextId, n + 1);
+  }
+
+  /** When the fdatasync of the -wal file running now started (performance.now()), if one runs. */
+  get syncRunningSinceMs(): number | undefined {
+    return this.walSync.runningSinceMs;
   }
 
   /** fdatasyncs of the -wal file so far: fewer than writes under concurrency (group commit). */

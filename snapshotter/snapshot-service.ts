@@ -38,7 +38,8 @@ import { IdmapSupport } from './idmap-support';
 import { idmapMountOptions, planRemap, type RemapPlan } from './remap-plan';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
-import { GroupSync } from './group-sync';
+import { GroupSync, stalledForMs } from './group-sync';
+import { diskStallReport } from './disk-stall';
 import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
 import { DeferredRemovals, type RemovalFailure } from './deferred-removals';
@@ -65,6 +66,8 @@ export interface SnapshotServiceOptions {
   logger: Logger;
   /** Whether idmapped layers can be served (containerd's uid/gid mapping labels); none: never. */
   idmap?: IdmapSupport;
+  /** A sync of snapshots/ running longer is a stalled disk (disk-stall.ts); none: not watched. */
+  diskStallMs?: number;
 }
 
 export class SnapshotService {
@@ -74,6 +77,7 @@ export class SnapshotService {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly idmap: IdmapSupport;
+  private readonly diskStallMs: number | undefined;
   /** Directories (by name) of creations in flight, not yet named by metadata: Cleanup must leave them alone. */
   private readonly creating = new Set<string>();
   /** Directories (by name) of removed snapshots, deleted when the snapshotter is quiet. */
@@ -109,10 +113,14 @@ export class SnapshotService {
     this.clock = options.clock;
     this.logger = options.logger;
     this.idmap = options.idmap ?? IdmapSupport.off(options.logger);
-    this.snapshotsDirSync = new GroupSync(async () => {
-      if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
-      await this.snapshotsDirHandle.sync();
-    });
+    this.diskStallMs = options.diskStallMs;
+    this.snapshotsDirSync = new GroupSync(
+      async () => {
+        if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
+        await this.snapshotsDirHandle.sync();
+      },
+      options.diskStallMs === undefined ? undefined : diskStallReport(this.logger, `new snapshot directories (fsync of ${this.layout.snapshotsDir})`, options.diskStallMs),
+    );
     this.removals = new DeferredRemovals({
       remove: (names) => this.removeSnapshotDirectories(names),
       logger: this.logger,
@@ -344,6 +352,12 @@ export class SnapshotService {
   /** Removed snapshots whose directories are not deleted yet. */
   get directoriesAwaitingDeletion(): number {
     return this.removals.notYetDeleted;
+  }
+
+  /** How long a sync that write calls wait for has run, past the stall limit; undefined when none has (disk-stall.ts). */
+  get diskStalledForMs(): number | undefined {
+    if (this.diskStallMs === undefined) return undefined;
+    return stalledForMs([this.store.syncRunningSinceMs, this.snapshotsDirSync.runningSinceMs], performance.now(), this.diskStallMs);
   }
 
   /** Spare directories made from removed snapshots' wrapper and work/ since start (reused-directories.ts). */

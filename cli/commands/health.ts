@@ -32,17 +32,21 @@ export interface HealthVerdict {
   line: string;
 }
 
-/** What tsov health says and returns for an outcome. Pure. */
-export function healthVerdict(target: HealthTarget, socket: string, timeoutSeconds: number, outcome: HealthOutcome): HealthVerdict {
+/**
+ * What tsov health says and returns for an outcome. Pure. With live (the
+ * liveness question), a daemon that answers at all passes: NOT_SERVING is a
+ * start, a stop or a stalled disk, none of which a restart mends.
+ */
+export function healthVerdict(target: HealthTarget, socket: string, timeoutSeconds: number, outcome: HealthOutcome, live = false): HealthVerdict {
   const { daemon, service } = HEALTH_TARGETS[target];
   const at = `${daemon} at ${socket}`;
   switch (outcome.kind) {
     case 'answered':
       if (outcome.status === 'SERVING') return { exitCode: 0, state: 'SERVING', line: `${at}: SERVING` };
       return {
-        exitCode: 1,
+        exitCode: live ? 0 : 1,
         state: outcome.status,
-        line: `${at}: ${outcome.status}: it answers but does not serve calls (starting: its calls wait until it is ready; or stopping)`,
+        line: `${at}: ${outcome.status}: it answers but does not serve calls (starting: its calls wait until it is ready; stopping; or, the snapshotter, a write waiting on a stalled disk: its log says which)${live ? '; alive (--live)' : ''}`,
       };
     case 'unknown-service':
       return { exitCode: 1, state: 'NOT_THIS_DAEMON', line: `${at}: the server there does not serve ${service}: is ${socket} another daemon's socket?` };
@@ -68,8 +72,8 @@ export async function askHealth(target: HealthTarget, socket: string, timeoutSec
   }
 }
 
-export async function healthCommand(target: HealthTarget, socket: string, options: { timeoutSeconds: number; json: boolean }): Promise<number> {
-  const verdict = healthVerdict(target, socket, options.timeoutSeconds, await askHealth(target, socket, options.timeoutSeconds));
+export async function healthCommand(target: HealthTarget, socket: string, options: { timeoutSeconds: number; json: boolean; live: boolean }): Promise<number> {
+  const verdict = healthVerdict(target, socket, options.timeoutSeconds, await askHealth(target, socket, options.timeoutSeconds), options.live);
   const { daemon } = HEALTH_TARGETS[target];
   if (options.json) process.stdout.write(`${JSON.stringify({ daemon, socket, state: verdict.state, message: verdict.line })}\n`);
   else (verdict.exitCode === 0 ? process.stdout : process.stderr).write(`${verdict.line}\n`);

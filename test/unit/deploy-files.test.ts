@@ -45,6 +45,8 @@ test("daemonset.yaml probes each daemon with `tsov health` for its own daemon, t
       const limit = Number(rest[rest.indexOf('--timeout') + 1]);
       t.true(limit > 0 && limit < probe.timeoutSeconds, `${container.name}: ${kind}: the health check's own limit (${limit} s) ends before the kubelet's (${probe.timeoutSeconds} s)`);
       t.deepEqual(rest.slice(0, 2), ['--config', '/etc/tsov/config.yaml'], `${container.name}: ${kind}: the node's policy (its socket)`);
+      // Liveness asks only that the daemon answers: NOT_SERVING (a stalled disk) is not mended by a restart.
+      t.is(rest.includes('--live'), kind === 'livenessProbe', `${container.name}: ${kind}: --live only for liveness`);
     }
     t.true(container.livenessProbe.periodSeconds * (container.livenessProbe.failureThreshold ?? 3) >= 60, `${container.name}: a restart only after a minute without answers`);
   }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { GroupSync } from '../../snapshotter/group-sync';
+import { GroupSync, stalledForMs } from '../../snapshotter/group-sync';
 
 /** A sync whose runs the test finishes by hand. */
 function manualSync() {
@@ -52,4 +52,67 @@ test('a failed sync rejects its waiters and the next wait starts a fresh sync', 
   t.is(pending.length, 2);
   pending[1]!.resolve();
   await t.notThrowsAsync(next);
+});
+
+/** A group whose syncs the test finishes by hand, reporting stalls past limitMs into events. */
+function stallingSync(limitMs: number) {
+  const events: string[] = [];
+  const pending: Array<() => void> = [];
+  const group = new GroupSync(() => new Promise<void>((resolve) => pending.push(resolve)), {
+    limitMs,
+    onStall: (waitedMs) => events.push(`stalled ${waitedMs >= limitMs ? 'past' : 'before'} the limit`),
+    onRecover: (tookMs) => events.push(`recovered after ${tookMs >= limitMs ? 'the limit' : 'less'}`),
+  });
+  return { group, pending, events };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a sync running past the stall limit is reported once, and its end once; runningSinceMs says since when', async (t) => {
+  const { group, pending, events } = stallingSync(40);
+  t.is(group.runningSinceMs, undefined, 'nothing runs');
+  const before = performance.now();
+  const waiting = group.wait();
+  t.true(group.runningSinceMs! >= before);
+  await sleep(20);
+  t.deepEqual(events, [], 'not yet past the limit');
+  await sleep(1300);
+  t.deepEqual(events, ['stalled past the limit'], 'said once, though it was looked at again');
+  pending[0]!();
+  await waiting;
+  t.deepEqual(events, ['stalled past the limit', 'recovered after the limit']);
+  t.is(group.runningSinceMs, undefined);
+});
+
+test('syncs within the limit say nothing; a later one that stalls is said again', async (t) => {
+  const { group, pending, events } = stallingSync(60);
+  for (let i = 0; i < 3; i++) {
+    const waiting = group.wait();
+    await sleep(10);
+    pending[i]!();
+    await waiting;
+  }
+  await sleep(80);
+  t.deepEqual(events, [], 'three quick syncs, and the timer found none running');
+  const first = group.wait();
+  await sleep(100);
+  pending[3]!();
+  await first;
+  const second = group.wait();
+  await sleep(100);
+  pending[4]!();
+  await second;
+  t.deepEqual(events, ['stalled past the limit', 'recovered after the limit', 'stalled past the limit', 'recovered after the limit']);
+});
+
+test('stalledForMs: the oldest running sync, only past the limit', (t) => {
+  const table: Array<[Array<number | undefined>, number | undefined]> = [
+    [[undefined, undefined], undefined],
+    [[990, undefined], undefined],
+    [[970, undefined], 30],
+    [[undefined, 900], 100],
+    [[980, 900], 100],
+    [[], undefined],
+  ];
+  for (const [since, expected] of table) t.is(stalledForMs(since, 1000, 30), expected, JSON.stringify(since));
 });

@@ -19,8 +19,13 @@ import { makeTempDir } from '../support/temp-dir';
 
 const KNOWN = new Set([SNAPSHOTS_SERVICE]);
 
-const ANSWERS: ReadonlyArray<[ServerPhase, string, HealthAnswer]> = [
+const ANSWERS: ReadonlyArray<[ServerPhase, string, HealthAnswer, boolean?]> = [
   ['serving', '', { found: true, status: 'SERVING' }],
+  // Impaired: serving, but its work waits (the snapshotter's disk stalled).
+  ['serving', '', { found: true, status: 'NOT_SERVING' }, true],
+  ['serving', SNAPSHOTS_SERVICE, { found: true, status: 'NOT_SERVING' }, true],
+  ['starting', SNAPSHOTS_SERVICE, { found: true, status: 'NOT_SERVING' }, true],
+  ['serving', 'tsov.helper.v1.Helper', { found: false }, true],
   ['serving', SNAPSHOTS_SERVICE, { found: true, status: 'SERVING' }],
   ['starting', '', { found: true, status: 'NOT_SERVING' }],
   ['starting', SNAPSHOTS_SERVICE, { found: true, status: 'NOT_SERVING' }],
@@ -31,21 +36,31 @@ const ANSWERS: ReadonlyArray<[ServerPhase, string, HealthAnswer]> = [
   ['serving', 'containerd.services.snapshots.v1.snapshots', { found: false }],
 ];
 
-for (const [phase, service, expected] of ANSWERS) {
-  test(`healthAnswer: ${phase}, service ${JSON.stringify(service)} → ${expected.found ? expected.status : 'NOT_FOUND'}`, (t) => {
-    t.deepEqual(healthAnswer(phase, KNOWN, service), expected);
+for (const [phase, service, expected, impaired] of ANSWERS) {
+  test(`healthAnswer: ${phase}${impaired === true ? ' (impaired)' : ''}, service ${JSON.stringify(service)} → ${expected.found ? expected.status : 'NOT_FOUND'}`, (t) => {
+    t.deepEqual(healthAnswer(phase, KNOWN, service, impaired), expected);
   });
 }
 
 const VERDICTS: ReadonlyArray<[HealthOutcome, 0 | 1, string, RegExp]> = [
   [{ kind: 'answered', status: 'SERVING' }, 0, 'SERVING', /^tsov-snapshotter at \/run\/t\.sock: SERVING$/],
-  [{ kind: 'answered', status: 'NOT_SERVING' }, 1, 'NOT_SERVING', /NOT_SERVING: it answers but does not serve calls \(starting: .*; or stopping\)$/],
+  [{ kind: 'answered', status: 'NOT_SERVING' }, 1, 'NOT_SERVING', /NOT_SERVING: it answers but does not serve calls \(starting: .*; stopping; or, the snapshotter, a write waiting on a stalled disk: its log says which\)$/],
   [{ kind: 'answered', status: 'UNKNOWN' }, 1, 'UNKNOWN', /UNKNOWN: it answers but does not serve calls/],
   [{ kind: 'unknown-service' }, 1, 'NOT_THIS_DAEMON', /the server there does not serve containerd\.services\.snapshots\.v1\.Snapshots: is \/run\/t\.sock another daemon's socket\?$/],
   [{ kind: 'unreachable', reason: 'connect ENOENT /run/t.sock' }, 1, 'UNREACHABLE', /cannot reach it \(connect ENOENT \/run\/t\.sock\); start it \(systemctl start tsov-snapshotter\), or name its socket with --socket$/],
   [{ kind: 'no-answer' }, 1, 'NO_ANSWER', /no answer within 5 s: it accepted the connection but its event loop did not answer/],
   [{ kind: 'failed', code: 13, reason: 'boom' }, 1, 'FAILED', /failed with gRPC status 13: boom$/],
 ];
+
+test('healthVerdict --live: a daemon that answers passes, NOT_SERVING included; one that does not answer fails as without it', (t) => {
+  const notServing = healthVerdict('snapshotter', '/run/t.sock', 5, { kind: 'answered', status: 'NOT_SERVING' }, true);
+  t.deepEqual([notServing.exitCode, notServing.state], [0, 'NOT_SERVING']);
+  t.regex(notServing.line, /; alive \(--live\)$/);
+  t.is(healthVerdict('snapshotter', '/run/t.sock', 5, { kind: 'answered', status: 'SERVING' }, true).exitCode, 0);
+  for (const outcome of [{ kind: 'no-answer' }, { kind: 'unreachable', reason: 'connect ENOENT' }, { kind: 'unknown-service' }, { kind: 'failed', code: 13, reason: 'boom' }] as const) {
+    t.is(healthVerdict('snapshotter', '/run/t.sock', 5, outcome, true).exitCode, 1, outcome.kind);
+  }
+});
 
 for (const [outcome, exitCode, state, line] of VERDICTS) {
   test(`healthVerdict: ${outcome.kind}${outcome.kind === 'answered' ? ` ${outcome.status}` : ''} → exit ${exitCode}, ${state}`, (t) => {

@@ -22,6 +22,7 @@ test('values are taken from the file; unset keys keep their defaults', (t) => {
 snapshotter:
   root: /srv/tsov
   remap_ids: off
+  disk_stall_seconds: 5
 helper:
   allowed_roots: [/srv/a, /srv/b]
   call_timeout_seconds: 90
@@ -48,7 +49,7 @@ translation:
     'f.yaml',
   );
   t.is(policy.logLevel, 'debug');
-  t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address, remapIds: 'off' });
+  t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address, remapIds: 'off', diskStallSeconds: 5 });
   t.deepEqual(policy.helper.allowedRoots, ['/srv/a', '/srv/b']);
   t.is(policy.helper.callTimeoutSeconds, 90);
   t.deepEqual(policy.runtime, { kind: 'runsc', binary: '/usr/local/bin/runsc', runscVersion: 'release-20250611.0', runscAllowFlagOverride: false });
@@ -63,7 +64,7 @@ translation:
 /** [title, file text, expected line:column, expected message] */
 const invalid: Array<[string, string, string, RegExp]> = [
   ['an unknown top-level key', 'snapshoter:\n  root: /x\n', '1:1', /snapshoter: unknown key \(expected one of log, snapshotter, helper, runtime, translation\)/],
-  ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address, metrics_address, remap_ids\)/],
+  ['an unknown nested key', 'snapshotter:\n  rot: /x\n', '2:3', /snapshotter\.rot: unknown key \(expected one of root, address, metrics_address, remap_ids, disk_stall_seconds\)/],
   ['a remap_ids that is neither auto nor off', 'snapshotter:\n  remap_ids: yes\n', '2:14', /snapshotter\.remap_ids: expected one of auto, off, got "yes"/],
   ['a relative root', 'snapshotter:\n  root: var/lib\n', '2:9', /snapshotter\.root: expected an absolute path without control characters, got "var\/lib"/],
   ['a numeric address', 'snapshotter:\n  address: 5\n', '2:12', /snapshotter\.address: expected an absolute path without control characters, got 5/],
@@ -75,6 +76,7 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['allowed_roots as a string', 'helper:\n  allowed_roots: /srv\n', '2:18', /helper\.allowed_roots: expected a non-empty list of absolute paths, got "\/srv"/],
   ['a memory size in words', 'helper:\n  memory_bytes: 1G\n', '2:17', /helper\.memory_bytes: expected a whole number of bytes, at least 1048576 \(1 MiB\), got "1G"/],
   ['a memory size too small', 'helper:\n  memory_bytes: 4096\n', '2:17', /at least 1048576/],
+  ['a disk stall limit of 0', 'snapshotter:\n  disk_stall_seconds: 0\n', '2:23', /snapshotter\.disk_stall_seconds: expected a whole number of seconds from 1 to 3600, got 0/],
   ['a helper call time limit of 0', 'helper:\n  call_timeout_seconds: 0\n', '2:25', /helper\.call_timeout_seconds: expected a whole number of seconds from 1 to 3600, got 0/],
   ['a helper call time limit over an hour', 'helper:\n  call_timeout_seconds: 3601\n', '2:25', /from 1 to 3600, got 3601/],
   ['a helper call time limit with a unit', 'helper:\n  call_timeout_seconds: 30s\n', '2:25', /from 1 to 3600, got "30s"/],
