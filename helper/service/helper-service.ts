@@ -25,6 +25,7 @@ import { KernelLogCursor } from '../host/kernel-log';
 import { mountFuseStaged, releasePrivateDirectory, type OpenedLayers } from '../host/fuse-staged-mount';
 import { makeMemoryUpper } from '../host/memory-upper';
 import { mountOverlayByDescriptors, unmount, type MountApi } from '../host/mount-commands';
+import { descriptorMountLineBytes, mountApiForLine } from '../api/mountinfo-line';
 import { closeDirectories, openDirectory, type OpenedDirectory } from '../host/opened-directory';
 import { gatherAllPathFacts, type RequestedPath } from '../host/path-facts';
 import { processStartTime } from '../host/process-identity';
@@ -309,7 +310,10 @@ export class HelperService {
         return;
       }
       const descriptors = { lowers: layers.lowers.map((l) => l.fd), upper: layers.upper?.fd, work: layers.work?.fd };
-      const result = await mountOverlayByDescriptors(mountSourceTag(id), descriptors, target.fd, request.choices ?? {}, this.settings.mountApi, request.idMapping);
+      // A mountinfo line too long for Go's readers (runc's) would stop every container on the node: mountinfo-line.ts.
+      const lineBytes = descriptorMountLineBytes({ lowers: layers.lowers.map((l) => l.path), upper: layers.upper?.path, work: layers.work?.path }, target.path, mountSourceTag(id));
+      const api = mountApiForLine(this.settings.mountApi, lineBytes);
+      const result = await mountOverlayByDescriptors(mountSourceTag(id), descriptors, target.fd, request.choices ?? {}, api, request.idMapping);
       if (!result.ok) {
         const lines = [...result.kernelLog, ...log.finish()];
         throw new FailedPreconditionError(describeMountFailure(`overlay mount at ${target.path}`, lines, result.message, log.available || result.kernelLog.length > 0));

@@ -14,6 +14,8 @@ import { readMountInfo } from '../../common/mountinfo';
 import { NotFoundError, PermissionDeniedError } from '../../common/errors';
 import { helperLayout, makeDirs, startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
+import { writeBundle } from '../support/runtime-bundle';
+import { descriptorMountLineBytes } from '../../helper/api/mountinfo-line';
 
 const write = (file: string, content: string) => {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -84,18 +86,20 @@ test('whiteouts and opaque directories inside lower layers are honoured by a rea
   await helper.client.unmount(mount.id, 'ro');
 });
 
-for (const api of ['auto', 'legacy'] as const) {
+// With descriptors (auto) the lowers' paths stay short enough for a mountinfo line Go can read
+// (helper/api/mountinfo-line.ts; longer ones are mounted the legacy way: the test below).
+for (const [api, levels] of [['auto', 1], ['legacy', 8]] as const) {
   test(`500 lowers with long paths mount by descriptor and stack in order (--mount-api ${api})`, async (t) => {
     const base = makeTempDir(t, `helper-500-${api}`);
     const helper = await startHelper(t, helperLayout(base), 'warn', ['--mount-api', api]);
-    const deep = path.join(helper.root, ...Array.from({ length: 8 }, (_, i) => `a-rather-long-directory-name-for-level-${i}`), 'layers');
+    const deep = path.join(helper.root, ...Array.from({ length: levels }, (_, i) => `a-rather-long-directory-name-for-level-${i}`), 'layers');
     const lowers = Array.from({ length: 500 }, (_, i) => path.join(deep, String(i)));
     for (const [i, lower] of lowers.entries()) {
       write(path.join(lower, `file-${i}`), String(i));
       write(path.join(lower, 'top'), String(i));
     }
     const [upper, work, target] = makeDirs(...['upper', 'work', 'merged'].map((d) => path.join(helper.root, d)));
-    t.true(lowers.join(':').length > 4096 * 20, `absolute lowerdir is ${lowers.join(':').length} bytes`);
+    t.true(lowers.join(':').length > 4096 * 10, `absolute lowerdir is ${lowers.join(':').length} bytes: ten pages, where mount(2) takes one`);
 
     const mount = await helper.client.mount({ owner: 'big', lowers, upper, work, target: target!, backend: 'kernel', choices: {} });
     t.true(mount.options.includes(`lowerdir=${lowers.join(':')}`), 'the journal names every real lower, in order');
@@ -103,6 +107,10 @@ for (const api of ['auto', 'legacy'] as const) {
     if (api === 'auto') {
       // Linux >= 6.13 takes layers as descriptors and shows their real paths (fsconfig lowerdir+).
       t.deepEqual(shown.superOptions.filter((o) => o.startsWith('lowerdir+=')).map((o) => o.slice('lowerdir+='.length)), lowers, 'mountinfo names every real lower');
+      const line = mountinfoText().split('\n').find((l) => l.includes(` ${target} `))!;
+      t.true(line.length < 64 * 1024, `its mountinfo line (${line.length} bytes) is one Go's bufio.Scanner reads`);
+      const estimate = descriptorMountLineBytes({ lowers, upper, work }, target!, shown.source);
+      t.true(estimate >= line.length && estimate < line.length + 2048, `the helper's estimate of that line (${estimate} bytes) bounds it, closely`);
       t.true(shown.superOptions.includes(`upperdir=${upper}`));
     } else {
       // mount(2) with the descriptors relative to /proc/self/fd: one page holds 500 of them.
@@ -262,4 +270,22 @@ test('kill -9 with live mounts: the next start adopts them, tsov mounts lists th
   t.regex(unmounted.stdout, new RegExp(`mount ${kept.id} unmounted`));
   t.deepEqual(mountsUnder(t1!), []);
   t.not(orphan.id, kept.id);
+});
+
+test('500 lowers whose paths make a mountinfo line past 64 KiB: runc (moby/sys/mountinfo reads lines with a 64 KiB bufio.Scanner) still runs containers while it is mounted', async (t) => {
+  const base = makeTempDir(t, 'helper-long-line');
+  const helper = await startHelper(t, helperLayout(base), 'warn');
+  const deep = path.join(helper.root, ...Array.from({ length: 8 }, (_, i) => `a-rather-long-directory-name-for-level-${i}`), 'layers');
+  const lowers = Array.from({ length: 500 }, (_, i) => path.join(deep, String(i)));
+  for (const lower of lowers) fs.mkdirSync(lower, { recursive: true });
+  const [upper, work, target] = makeDirs(...['upper', 'work', 'merged'].map((d) => path.join(helper.root, d)));
+  t.true(lowers.reduce((sum, lower) => sum + 'lowerdir+='.length + lower.length + 1, 0) > 64 * 1024, 'named one by one, the lowers alone pass 64 KiB');
+  const mount = await helper.client.mount({ owner: 'long', lowers, upper, work, target: target!, backend: 'kernel', choices: {} });
+  t.teardown(() => helper.client.unmount(mount.id, 'long').then(() => undefined, () => undefined));
+  const bundle = writeBundle(path.join(base, 'bundle'), { args: ['true'], mounts: [] });
+  const ran = spawnSync('runc', ['--root', path.join(base, 'runc'), 'run', '--bundle', bundle, `tsov-long-line-${process.pid}`], { encoding: 'utf8', timeout: 60_000 });
+  t.is(ran.status, 0, `runc run: ${ran.stderr}`);
+  const longest = Math.max(...mountinfoText().split('\n').map((line) => line.length));
+  t.true(longest < 64 * 1024, `the longest mountinfo line is ${longest} bytes`);
+  t.is(fs.readdirSync(target!).length, 0, 'the overlay still serves (empty lowers)');
 });
