@@ -100,10 +100,15 @@ function sameMountNamespace(a: string, b: string): boolean {
  * read (hidden by ProtectProc=, say) is left out, and this process's throws.
  */
 export function readNodeMountInfo(): MountInfoEntry[] {
-  const own = readMountInfo();
+  return parseMountInfo(readNodeMountInfoText());
+}
+
+/** The text readNodeMountInfo parses: PID 1's table (when read) and this process's, one after the other. */
+export function readNodeMountInfoText(): string {
+  const own = readFileSync('/proc/self/mountinfo', 'utf8');
   if (sameMountNamespace('self', '1')) return own;
   try {
-    return [...parseMountInfo(readFileSync('/proc/1/mountinfo', 'utf8')), ...own];
+    return `${readFileSync('/proc/1/mountinfo', 'utf8')}\n${own}`;
   } catch {
     return own;
   }

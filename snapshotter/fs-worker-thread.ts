@@ -10,8 +10,8 @@ import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectories, type DirectoryCalls } from './durable-fs';
-import { mountedAt, reuseRemovedDirectorySync } from './reused-directories';
-import { overlayDirectoriesInUse, readNodeMountInfo } from '../common/mountinfo';
+import { mayBeMounted, mountedAt, reuseRemovedDirectorySync } from './reused-directories';
+import { overlayDirectoriesInUse, parseMountInfo, readNodeMountInfoText } from '../common/mountinfo';
 import type { FsJob, FsJobReply, RemoveFailure, StillMounted } from './fs-worker';
 
 const HEAP_REPORT_INTERVAL_MS = 1000;
@@ -22,21 +22,23 @@ let heapReportedAtMs = -Infinity;
  * synchronous (reused-directories.ts): only this thread's calls can. A
  * directory a live overlay still uses is not reused and is added to
  * stillMounted; the mount tables (this process's and the node's:
- * readNodeMountInfo) are read once per job that offers any, and when this
- * process's cannot be read none is reused.
+ * readNodeMountInfoText) are read once per job that offers any, and parsed
+ * only if they can name one (mayBeMounted); when this process's cannot be
+ * read none is reused.
  */
 function makeCalls(job: Extract<FsJob, { op: 'make' }>, stillMounted: StillMounted[]): DirectoryCalls {
   if (job.reuse === undefined || job.reuse.length === 0) return SYNC_CALLS;
-  let inUse: ReadonlyMap<string, string>;
+  let tables: string;
   try {
-    inUse = overlayDirectoriesInUse(readNodeMountInfo());
+    tables = readNodeMountInfoText();
   } catch {
     return SYNC_CALLS;
   }
+  let inUse: ReadonlyMap<string, string> | undefined;
   return {
     ...SYNC_CALLS,
     reuse: (from, to) => {
-      const mountPoint = mountedAt(from, inUse);
+      const mountPoint = mayBeMounted(from, tables) ? mountedAt(from, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) : undefined;
       if (mountPoint === undefined) return reuseRemovedDirectorySync(from, to);
       stillMounted.push({ directory: from, mountPoint });
       return undefined;

@@ -83,6 +83,19 @@ export function mountedAt(dir: string, inUse: ReadonlyMap<string, string>): stri
   return inUse.get(`${dir}/work`) ?? inUse.get(`${dir}/fs`);
 }
 
+/**
+ * Whether the mount table's text can name the removed snapshot directory
+ * `dir` at all: its last component (a snapshot id, digits, which mountinfo
+ * shows unescaped) followed by /work or /fs. Most often it does not, and
+ * the table need not be parsed (reading and parsing this VM's 55 lines took
+ * ~80 µs, on a node with thousands of mounts far more); when it does,
+ * mountedAt on the parsed table decides. Pure.
+ */
+export function mayBeMounted(dir: string, mountTable: string): boolean {
+  const name = `/${dir.slice(dir.lastIndexOf('/') + 1)}/`;
+  return mountTable.includes(`${name}work`) || mountTable.includes(`${name}fs`);
+}
+
 /** This process's ids, read once. */
 const OWNER = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 };
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { mountedAt, reuseDecision, reuseRemovedDirectorySync, type DirectoryShape } from '../../snapshotter/reused-directories';
+import { mayBeMounted, mountedAt, reuseDecision, reuseRemovedDirectorySync, type DirectoryShape } from '../../snapshotter/reused-directories';
 import { overlayDirectoriesInUse, parseMountInfo } from '../../common/mountinfo';
 import { makeSnapshotDirectory, SYNC_CALLS } from '../../snapshotter/durable-fs';
 import { makeTempDir } from '../support/temp-dir';
@@ -68,6 +68,20 @@ test('mountedAt: a removed directory whose fs/ or work/ a live overlay names, fr
   ];
   for (const [dir, expected] of table) t.is(mountedAt(dir, inUse), expected, dir);
   t.is(mountedAt('/v/snapshots/7', new Map([['/v/snapshots/7/fs', '/only/upper']])), '/only/upper', 'an upperdir alone');
+  // The cheap look before the parse: every directory mountedAt finds, mayBeMounted lets through.
+  for (const [dir, expected] of table) if (expected !== undefined) t.true(mayBeMounted(dir, mountinfo), dir);
+});
+
+test('mayBeMounted: the snapshot id followed by /work or /fs anywhere in the text; false only where no overlay can use it', (t) => {
+  const table: Array<[string, string, boolean]> = [
+    ['/v/snapshots/12', 'upperdir=/v/snapshots/12/fs,workdir=/v/snapshots/12/work', true],
+    ['/v/snapshots/12', 'workdir=/other\\ root/snapshots/12/work', true], // another root's 12: parsed, then mountedAt says no
+    ['/v/snapshots/12', 'upperdir=/v/snapshots/112/fs,workdir=/v/snapshots/112/work', false],
+    ['/v/snapshots/12', 'upperdir=/v/snapshots/120/fs', false],
+    ['/v/snapshots/12', 'lowerdir=/v/snapshots/1/fs:/v/snapshots/2/fs', false],
+    ['/v/snapshots/12', '', false],
+  ];
+  for (const [dir, text, expected] of table) t.is(mayBeMounted(dir, text), expected, text);
 });
 
 test('reuseRemovedDirectorySync renames the directory and work/ to the spare and puts the old fs/ back under the removed name, whole', async (t) => {
