@@ -8,7 +8,7 @@
  *
  * What the status means here: NOT_SERVING while the daemon starts (it may
  * already hold systemd's socket and answer, its calls held until its service
- * is ready), once it is stopping, and while it reports a problem (the
+ * is ready), once it is stopping, and while it reports itself impaired (the
  * snapshotter: a write waiting on a stalled disk); SERVING otherwise. The answer comes
  * from the daemon's event loop, so a loop that is stuck answers nothing and
  * a probe's time limit catches it. `tsov health` and the DaemonSet's probes

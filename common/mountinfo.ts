@@ -96,14 +96,10 @@ function sameMountNamespace(a: string, b: string): boolean {
  * PID 1's, the node's, where containerd mounts containers' roots (a systemd
  * unit with ProtectSystem= has a namespace of its own that mounts propagate
  * into; a DaemonSet's container with hostPID sees the node's PID 1 but not
- * its mounts). PID 1's entries come first; a table of PID 1 that cannot be
- * read (hidden by ProtectProc=, say) is left out, and this process's throws.
+ * its mounts). The text of both, PID 1's first (parseMountInfo reads it as
+ * one table); a table of PID 1 that cannot be read (hidden by ProtectProc=,
+ * say) is left out, and this process's throws.
  */
-export function readNodeMountInfo(): MountInfoEntry[] {
-  return parseMountInfo(readNodeMountInfoText());
-}
-
-/** The text readNodeMountInfo parses: PID 1's table (when read) and this process's, one after the other. */
 export function readNodeMountInfoText(): string {
   const own = readFileSync('/proc/self/mountinfo', 'utf8');
   if (sameMountNamespace('self', '1')) return own;

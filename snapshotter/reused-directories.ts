@@ -34,7 +34,7 @@
  * (fs/overlayfs/super.c, ovl_report_in_use). So a directory whose fs/ or work/
  * a live overlay names as its upperdir or workdir in the mount table is not
  * reused (mountedAt), and none is when the table cannot be read. The tables
- * read are this process's and the node's (PID 1's: readNodeMountInfo): a
+ * read are this process's and the node's (PID 1's: readNodeMountInfoText): a
  * mount made only in a third namespace is not seen. The kernel shows those
  * options as they were given, and containerd gives the paths of Prepare's
  * and Mounts' replies.
