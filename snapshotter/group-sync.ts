@@ -103,11 +103,10 @@ export class GroupSync {
   }
 }
 
-/** How long the oldest of these syncs has run, if that is past limitMs (a stalled disk). Pure. */
-export function stalledForMs(runningSinceMs: ReadonlyArray<number | undefined>, nowMs: number, limitMs: number): number | undefined {
+/** How long the oldest of these syncs has run (runningSinceMs of each), 0 when none runs. Pure. */
+export function oldestSyncMs(runningSinceMs: ReadonlyArray<number | undefined>, nowMs: number): number {
   const oldest = Math.min(...runningSinceMs.map((since) => since ?? Infinity));
-  const waited = nowMs - oldest;
-  return waited >= limitMs ? waited : undefined;
+  return oldest === Infinity ? 0 : nowMs - oldest;
 }
 
 function ignore(): void {}

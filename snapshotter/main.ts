@@ -101,6 +101,11 @@ async function main(): Promise<void> {
       () => service.directoriesReused,
     );
     metrics.gauge(
+      'tsov_snapshotter_oldest_sync_wait_seconds',
+      `How long the oldest running sync that write calls wait for (the metadata WAL's fdatasync, the fsync of snapshots/) has run, 0 when none runs; past snapshotter.disk_stall_seconds the disk counts as stalled and the health check answers NOT_SERVING`,
+      () => service.oldestSyncWaitMs / 1000,
+    );
+    metrics.gauge(
       'tsov_snapshotter_thread_heap_bytes',
       "V8 heap resident in the filesystem threads (making, deleting and measuring snapshot directories) as each last reported (after a job, at most once a second), 0 for one not running; part of the process's resident memory, not of tsov_nodejs_heap_* (the main thread's)",
       () => service.threadHeapBytes,

@@ -38,7 +38,7 @@ import { IdmapSupport } from './idmap-support';
 import { idmapMountOptions, planRemap, type RemapPlan } from './remap-plan';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
-import { GroupSync, stalledForMs } from './group-sync';
+import { GroupSync, oldestSyncMs } from './group-sync';
 import { diskStallReport } from './disk-stall';
 import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
@@ -354,10 +354,14 @@ export class SnapshotService {
     return this.removals.notYetDeleted;
   }
 
-  /** How long a sync that write calls wait for has run, past the stall limit; undefined when none has (disk-stall.ts). */
-  get diskStalledForMs(): number | undefined {
-    if (this.diskStallMs === undefined) return undefined;
-    return stalledForMs([this.store.syncRunningSinceMs, this.snapshotsDirSync.runningSinceMs], performance.now(), this.diskStallMs);
+  /** How long the oldest sync that write calls wait for has run, 0 when none runs (the snapshotter's metric). */
+  get oldestSyncWaitMs(): number {
+    return oldestSyncMs([this.store.syncRunningSinceMs, this.snapshotsDirSync.runningSinceMs], performance.now());
+  }
+
+  /** Whether such a sync has run past the stall limit: the disk stalled (disk-stall.ts). */
+  get diskStalled(): boolean {
+    return this.diskStallMs !== undefined && this.oldestSyncWaitMs >= this.diskStallMs;
   }
 
   /** Spare directories made from removed snapshots' wrapper and work/ since start (reused-directories.ts). */

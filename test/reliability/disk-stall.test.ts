@@ -18,6 +18,7 @@ import { readMountInfo } from '../../common/mountinfo';
 import { goHealthCheck } from '../support/go-harness';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { sample, scrape } from '../support/metrics-scrape';
 
 function run(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
@@ -60,12 +61,15 @@ test('a stalled disk: write calls wait, reads are answered, the log says what wa
   const policy = path.join(dir, 'policy.yaml');
   fs.writeFileSync(policy, 'snapshotter:\n  disk_stall_seconds: 1\n');
   const socket = path.join(dir, 'tsov.sock');
-  const snapshotter = await startSnapshotter(t, path.join(stalling.root, 'tsov'), socket, ['--config', policy, '--log-level', 'info']);
+  const metrics = path.join(dir, 'metrics.sock');
+  const snapshotter = await startSnapshotter(t, path.join(stalling.root, 'tsov'), socket, ['--config', policy, '--log-level', 'info', '--metrics-address', `unix:${metrics}`]);
+  const oldestSync = async () => sample(await scrape(metrics), 'tsov_snapshotter_oldest_sync_wait_seconds');
   // Runs first: nothing else in the teardown can finish while the disk is stopped.
   t.teardown(() => stalling.resume());
   const c = snapshotter.client;
   await c.prepare('before');
   t.is(tsovHealth(socket).status, 0);
+  t.is(await oldestSync(), 0, 'no sync runs');
 
   stalling.hang();
   let settled = false;
@@ -84,10 +88,13 @@ test('a stalled disk: write calls wait, reads are answered, the log says what wa
   t.is(live.status, 0, `alive for the liveness probe, which a restart would not help: ${live.stdout}${live.stderr}`);
   t.is((await c.stat('before')).kind, 'ACTIVE', 'a read is answered from memory meanwhile');
   t.false(settled, 'the Prepare waits for its record to be durable');
+  const waiting = (await oldestSync()) ?? 0;
+  t.true(waiting >= 1, `tsov_snapshotter_oldest_sync_wait_seconds ${waiting}`);
 
   stalling.resume();
   await during;
   t.is((await c.stat('during')).kind, 'ACTIVE');
   await waitFor('the health check to answer SERVING again', () => tsovHealth(socket).status === 0, 15_000);
+  t.is(await oldestSync(), 0, 'no sync runs once the disk answers');
   await waitFor('the end of the stall to be logged', () => /the disk made the snapshot metadata .* durable after [0-9.]+ s/.test(snapshotter.stderr()), 5_000);
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { GroupSync, stalledForMs } from '../../snapshotter/group-sync';
+import { GroupSync, oldestSyncMs } from '../../snapshotter/group-sync';
 
 /** A sync whose runs the test finishes by hand. */
 function manualSync() {
@@ -105,14 +105,13 @@ test('syncs within the limit say nothing; a later one that stalls is said again'
   t.deepEqual(events, ['stalled past the limit', 'recovered after the limit', 'stalled past the limit', 'recovered after the limit']);
 });
 
-test('stalledForMs: the oldest running sync, only past the limit', (t) => {
-  const table: Array<[Array<number | undefined>, number | undefined]> = [
-    [[undefined, undefined], undefined],
-    [[990, undefined], undefined],
-    [[970, undefined], 30],
+test('oldestSyncMs: how long the oldest running sync has run, 0 when none runs', (t) => {
+  const table: Array<[Array<number | undefined>, number]> = [
+    [[undefined, undefined], 0],
+    [[], 0],
+    [[990, undefined], 10],
     [[undefined, 900], 100],
     [[980, 900], 100],
-    [[], undefined],
   ];
-  for (const [since, expected] of table) t.is(stalledForMs(since, 1000, 30), expected, JSON.stringify(since));
+  for (const [since, expected] of table) t.is(oldestSyncMs(since, 1000), expected, JSON.stringify(since));
 });
