@@ -138,10 +138,10 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
   t.is(warning[0]!.level, 'warn');
   t.is(warning[0]!.directory, victimDir);
   t.is(warning[0]!.mount_point, merged);
-  // The container's overlay still works (the directory is deleted when the snapshotter is quiet,
-  // as containerd's overlayfs snapshotter deletes a removed snapshot's, mounted or not).
-  fs.writeFileSync(path.join(merged, 'still-writing'), 'yes\n');
+  // Its directory is still deleted once the snapshotter is quiet, as containerd's overlayfs
+  // snapshotter deletes a removed snapshot's, mounted or not: only never reused.
   execFileSync('umount', [merged]);
+  await waitFor('the removed snapshot\'s directory to be deleted', () => !fs.existsSync(victimDir), 10_000);
 }
 
 test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, and the snapshotter says where it is mounted', removedWhileMounted, 'shared');
