@@ -77,8 +77,10 @@ function unescapeOverlayValue(value: string): string {
 }
 
 /** This process's mount table, now. */
+const OWN_MOUNTINFO = '/proc/self/mountinfo';
+
 export function readMountInfo(): MountInfoEntry[] {
-  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return parseMountInfo(readFileSync(OWN_MOUNTINFO, 'utf8'));
 }
 
 /** Whether two processes' mount namespaces are known to be one (both links readable and equal). */
@@ -101,7 +103,7 @@ function sameMountNamespace(a: string, b: string): boolean {
  * say) is left out, and this process's throws.
  */
 export function readNodeMountInfoText(): string {
-  const own = readFileSync('/proc/self/mountinfo', 'utf8');
+  const own = readFileSync(OWN_MOUNTINFO, 'utf8');
   if (sameMountNamespace('self', '1')) return own;
   try {
     return `${readFileSync('/proc/1/mountinfo', 'utf8')}\n${own}`;

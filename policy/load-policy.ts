@@ -16,7 +16,6 @@ import type { RawPolicy } from './policy-schema';
 import { policyValidator } from './policy-validator';
 import type { TranslationRule } from './translation-policy';
 
-
 /** Where a problem is: a path of keys/indexes, and for unknown keys the key itself. */
 interface Problem {
   path: Array<string | number>;

@@ -13,7 +13,6 @@ import type { IdMapRange } from '../../common/id-mapping';
 
 export const HELPER_PROTO = 'tsov/helper/v1/helper.proto';
 
-
 /** The methods, for the server (grpc-unix-server.ts) and the client (grpc-unix-client.ts). */
 export function helperServiceCodecs(): ServiceCodecs {
   return loadServiceCodecs(HELPER_PROTO, HELPER_SERVICE);

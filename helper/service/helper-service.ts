@@ -311,9 +311,10 @@ export class HelperService {
       }
       const descriptors = { lowers: layers.lowers.map((l) => l.fd), upper: layers.upper?.fd, work: layers.work?.fd };
       // A mountinfo line too long for Go's readers (runc's) would stop every container on the node: mountinfo-line.ts.
-      const lineBytes = descriptorMountLineBytes({ lowers: layers.lowers.map((l) => l.path), upper: layers.upper?.path, work: layers.work?.path }, target.path, mountSourceTag(id));
+      const source = mountSourceTag(id);
+      const lineBytes = descriptorMountLineBytes({ lowers: layers.lowers.map((l) => l.path), upper: layers.upper?.path, work: layers.work?.path }, target.path, source);
       const api = mountApiForLine(this.settings.mountApi, lineBytes);
-      const result = await mountOverlayByDescriptors(mountSourceTag(id), descriptors, target.fd, request.choices ?? {}, api, request.idMapping);
+      const result = await mountOverlayByDescriptors(source, descriptors, target.fd, request.choices ?? {}, api, request.idMapping);
       if (!result.ok) {
         const lines = [...result.kernelLog, ...log.finish()];
         throw new FailedPreconditionError(describeMountFailure(`overlay mount at ${target.path}`, lines, result.message, log.available || result.kernelLog.length > 0));
