@@ -5,8 +5,9 @@
  * work nobody waits for. containerd's own overlayfs snapshotter, configured
  * as containerd configures it (asynchronous removal), leaves the directory
  * until containerd's garbage collector calls Cleanup. tsov deletes it sooner:
- * when no snapshot has been created, committed or removed for QUIET_MS, when
- * Cleanup is called, or at once when more than maxPending wait. A stop does
+ * when no snapshot has been created, committed or removed for QUIET_MS (and
+ * none is being created or committed: a Prepare slowed past QUIET_MS by a
+ * busy disk is not the quiet time deletions wait for), when Cleanup is called, or at once when more than maxPending wait. A stop does
  * not wait for them: the next start finds them named by no record and
  * carries them over (carryOver), so a restart — and containerd's calls
  * waiting in systemd's socket meanwhile — is not held up by thousands of
@@ -74,9 +75,13 @@ export class DeferredRemovals {
   /** Carried over from the last process (carryOver) and not deleted yet, wherever they are. */
   private readonly carried = new Set<string>();
   private lastActivity = 0;
+  /** Calls running now (during): no deletion starts while one does. */
+  private inFlight = 0;
   /** Set by stopped(): nothing more is deleted. */
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The quiet time has passed: deleting once the calls that arrived meanwhile are read (see arm). */
+  private confirming: NodeJS.Immediate | undefined;
   private running: Promise<void> | undefined;
   private readonly quietMs: number;
   private readonly maxPending: number;
@@ -141,6 +146,21 @@ export class DeferredRemovals {
   }
 
   /**
+   * Runs a call that a deletion should not slow down: quiet starts once it
+   * has ended (and no other is running), not when it started.
+   */
+  async during<T>(call: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    this.busy();
+    try {
+      return await call();
+    } finally {
+      this.inFlight--;
+      this.busy();
+    }
+  }
+
+  /**
    * Up to max waiting directories never lent before, the longest waiting
    * first, taken out of the queue until giveBack: their names stay reserved
    * (has() is true) and nothing deletes them meanwhile.
@@ -199,15 +219,13 @@ export class DeferredRemovals {
    */
   async stopped(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.disarm();
     while (this.running !== undefined) await this.running;
   }
 
   /** Stops the timer (the owner flushes first if it wants the directories gone). */
   close(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.disarm();
   }
 
   /** Waiting, and offered to the refill (lend). */
@@ -223,23 +241,41 @@ export class DeferredRemovals {
   }
 
   private armIfWaiting(): void {
-    if (this.pending.size > 0 && this.timer === undefined && !this.stopping) this.arm(this.quietMs);
+    if (this.pending.size > 0 && this.timer === undefined && this.confirming === undefined && !this.stopping) this.arm(this.quietMs);
   }
 
   private arm(ms: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const quietFor = this.now() - this.lastActivity;
-      if (quietFor >= this.quietMs) this.start();
-      else this.arm(this.quietMs - quietFor);
+      if (this.quietFor() < this.quietMs) return this.arm(this.quietMs - this.quietFor());
+      // A main thread held up past the quiet time (a write throttled by the kernel's
+      // dirty-page limit, a long synchronous step) runs its timers before it reads the
+      // calls that arrived meanwhile: those are read first, in this turn's poll phase.
+      this.confirming = setImmediate(() => {
+        this.confirming = undefined;
+        if (this.quietFor() >= this.quietMs) this.start();
+        else this.armIfWaiting();
+      });
+      this.confirming.unref();
     }, ms);
     this.timer.unref();
   }
 
-  private start(): void {
-    if (this.running !== undefined || this.pending.size === 0 || this.stopping) return;
+  /** Since the last call ended or started; 0 while one runs. */
+  private quietFor(): number {
+    return this.inFlight > 0 ? 0 : this.now() - this.lastActivity;
+  }
+
+  private disarm(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.confirming);
+    this.confirming = undefined;
+  }
+
+  private start(): void {
+    if (this.running !== undefined || this.pending.size === 0 || this.stopping) return;
+    this.disarm();
     this.running = this.deleteAll().finally(() => {
       this.running = undefined;
       // Added while deleting: wait for quiet again (or go on at once when over the bound).

@@ -213,11 +213,11 @@ export class SnapshotService {
   }
 
   prepare(key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
-    return this.createSnapshot('active', key, parent, labels);
+    return this.removals.during(() => this.createSnapshot('active', key, parent, labels));
   }
 
   view(key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
-    return this.createSnapshot('view', key, parent, labels);
+    return this.removals.during(() => this.createSnapshot('view', key, parent, labels));
   }
 
   mounts(key: string): MountSpec[] {
@@ -231,13 +231,16 @@ export class SnapshotService {
   }
 
   async commit(name: string, key: string, labels: Labels, parent: string): Promise<void> {
+    return this.removals.during(() => this.commitSnapshot(name, key, labels, parent));
+  }
+
+  private async commitSnapshot(name: string, key: string, labels: Labels, parent: string): Promise<void> {
     requireName(name, 'name');
     validateLabels(labels);
     const active = this.store.read((tx) => getExisting(tx, key));
     if (active.kind !== 'active') {
       throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} is not active (it is ${active.kind}); only active snapshots can be committed`);
     }
-    this.removals.busy();
     const written = this.store.write((tx) => {
       const current = getExisting(tx, key);
       if (current.id !== active.id || current.kind !== 'active') {
@@ -279,7 +282,11 @@ export class SnapshotService {
     this.store.recordUsage(active.id, measured);
   }
 
-  async remove(key: string): Promise<void> {
+  remove(key: string): Promise<void> {
+    return this.removals.during(() => this.removeSnapshot(key));
+  }
+
+  private async removeSnapshot(key: string): Promise<void> {
     const id = await this.store.write((tx) => {
       const record = getExisting(tx, key);
       if (tx.hasChildren(record.id)) {
@@ -415,7 +422,6 @@ export class SnapshotService {
   private async createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): Promise<MountSpec[]> {
     requireName(key, 'key');
     validateLabels(labels);
-    this.removals.busy();
     const check = (tx: ReadTransaction) => {
       if (tx.get(key) !== undefined) throw new AlreadyExistsError(`snapshot ${JSON.stringify(key)}: already exists`);
       return parent === '' ? undefined : getCommittedParent(tx, parent);

@@ -1,6 +1,11 @@
 import test from 'ava';
 import winston from 'winston';
 import { Writable } from 'node:stream';
+import net from 'node:net';
+import path from 'node:path';
+import { once } from 'node:events';
+import { makeTempDir } from '../support/temp-dir';
+import { waitFor } from '../../harness/wait';
 import { DeferredRemovals, REMOVAL_BATCH } from '../../snapshotter/deferred-removals';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,6 +58,70 @@ test('calls that keep coming postpone the deletion; it runs once they stop', asy
   }
   t.deepEqual(removed, [], '100 ms of calls 10 ms apart: never 40 ms quiet');
   await sleep(120);
+  t.deepEqual(removed, ['1']);
+});
+
+test('a call running longer than the quiet time postpones the deletion until quiet after it ends', async (t) => {
+  const { queue, removed } = removals({ quietMs: 40 });
+  queue.add('1');
+  let finish!: () => void;
+  const call = queue.during(() => new Promise<string>((resolve) => (finish = () => resolve('reply'))));
+  await sleep(150);
+  t.deepEqual(removed, [], 'a Prepare waiting 150 ms on the disk: not quiet');
+  finish();
+  t.is(await call, 'reply');
+  await sleep(20);
+  t.deepEqual(removed, [], 'quiet counts from the call\'s end');
+  await waitFor('the deletion once quiet', () => removed.length > 0, 5_000, 5);
+  t.deepEqual(removed, ['1']);
+});
+
+test('a call that fails ends like one that succeeds: the deletion still runs once quiet', async (t) => {
+  const { queue, removed } = removals({ quietMs: 40 });
+  queue.add('1');
+  await t.throwsAsync(queue.during(async () => {
+    await sleep(60);
+    throw new Error('ALREADY_EXISTS');
+  }), { message: 'ALREADY_EXISTS' });
+  t.deepEqual(removed, []);
+  await waitFor('the deletion once quiet', () => removed.length > 0, 5_000, 5);
+  t.deepEqual(removed, ['1']);
+});
+
+test('a call that arrived while the main thread was held up past the quiet time is read before any deletion starts', async (t) => {
+  // The kernel throttles a write when dirty pages pile up (another process writing a
+  // lot): the snapshotter's main thread then runs its timers late, before it reads the
+  // calls waiting on its sockets (libuv's timers phase comes before its poll phase).
+  const { queue, removed } = removals({ quietMs: 40 });
+  const socket = path.join(makeTempDir(t, 'removals-late'), 'calls.sock');
+  let call: Promise<unknown> | undefined;
+  const server = net.createServer((connection) => {
+    connection.on('data', () => {
+      call = queue.during(() => sleep(80));
+    });
+  });
+  server.listen(socket);
+  await once(server, 'listening');
+  const client = net.connect(socket);
+  await once(client, 'connect');
+  t.teardown(() => {
+    client.destroy();
+    server.close();
+  });
+  await sleep(20);
+  queue.add('1');
+  await sleep(10);
+  client.write('Prepare');
+  const heldUntil = performance.now() + 100;
+  while (performance.now() < heldUntil) {
+    // held up, the call waiting in the socket
+  }
+  await sleep(20);
+  t.not(call, undefined, 'the call was read');
+  t.deepEqual(removed, [], 'no deletion started before the call was read');
+  await call;
+  t.deepEqual(removed, [], 'nor while it ran');
+  await waitFor('the deletion once quiet', () => removed.length > 0, 5_000, 5);
   t.deepEqual(removed, ['1']);
 });
 
