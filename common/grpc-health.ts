@@ -24,18 +24,48 @@ export const HEALTH_CHECK_PATH = `/${HEALTH_SERVICE}/Check`;
 /** Where a server is in its life: calls held until its service is ready, serving, or shutting down. */
 export type ServerPhase = 'starting' | 'serving' | 'stopping';
 
-export type ServingStatus = 'SERVING' | 'NOT_SERVING';
+export type HealthAnswer = { found: true; status: 'SERVING' } | { found: true; status: 'NOT_SERVING'; reason: string } | { found: false };
 
-export type HealthAnswer = { found: true; status: ServingStatus } | { found: false };
+/**
+ * Why a daemon answers NOT_SERVING, sent beside the answer in the reply's
+ * trailers (HEALTH_REASON_TRAILER): the health protocol's reply is a status
+ * alone, and a probe that fails should say what to look at.
+ */
+export const NOT_SERVING_REASONS: Readonly<Record<Exclude<ServerPhase, 'serving'>, string>> = {
+  starting: 'starting: its calls wait until it is ready (the snapshotter: its database and spare directories; the helper: its journal\'s reconciliation)',
+  stopping: 'stopping: it takes no new calls',
+};
+
+/**
+ * The trailer that carries the reason: binary metadata (a "-bin" key, its
+ * value base64, as gRPC's PROTOCOL-HTTP2.md defines Binary-Header), since a
+ * reason may name a path; other clients (grpc_health_probe, kubelet's gRPC
+ * probe) ignore it.
+ */
+export const HEALTH_REASON_TRAILER = 'tsov-health-reason-bin';
 
 /**
  * The answer to Check(service) from a server in phase that knows services
- * ("" always); a serving daemon that cannot do its work now (impaired: the
- * snapshotter's disk stalled; its log says why) answers NOT_SERVING too.
+ * ("" always); a serving daemon that cannot do its work now (impaired: why,
+ * e.g. the snapshotter's disk stalled) answers NOT_SERVING too, with that
+ * reason.
  */
-export function healthAnswer(phase: ServerPhase, services: ReadonlySet<string>, service: string, impaired = false): HealthAnswer {
+export function healthAnswer(phase: ServerPhase, services: ReadonlySet<string>, service: string, impaired?: string): HealthAnswer {
   if (service !== '' && !services.has(service)) return { found: false };
-  return { found: true, status: phase === 'serving' && !impaired ? 'SERVING' : 'NOT_SERVING' };
+  if (phase !== 'serving') return { found: true, status: 'NOT_SERVING', reason: NOT_SERVING_REASONS[phase] };
+  if (impaired !== undefined) return { found: true, status: 'NOT_SERVING', reason: impaired };
+  return { found: true, status: 'SERVING' };
+}
+
+/** A reason as the trailer carries it, and back (undefined for a value that is not base64 of UTF-8 text). */
+export function encodeHealthReason(reason: string): string {
+  return Buffer.from(reason, 'utf8').toString('base64');
+}
+
+export function decodeHealthReason(value: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return undefined;
+  const text = Buffer.from(value, 'base64').toString('utf8');
+  return text.includes('\uFFFD') || text === '' ? undefined : text;
 }
 
 export function healthServiceCodecs(): ServiceCodecs {

@@ -67,6 +67,12 @@ interface Connection {
   calls: number;
 }
 
+/** A unary call's decoded reply and its trailers (the headers, for a Trailers-Only reply). */
+export interface UnaryResult {
+  reply: Record<string, unknown>;
+  trailers: H2Response['headers'];
+}
+
 export class UnixGrpcClient {
   private connection: Connection | undefined;
 
@@ -78,6 +84,11 @@ export class UnixGrpcClient {
 
   /** Calls a unary method by name; resolves with the decoded reply, rejects with a GrpcCallError. */
   async unary(methodName: string, request: object): Promise<Record<string, unknown>> {
+    return (await this.unaryWithTrailers(methodName, request)).reply;
+  }
+
+  /** The same, with the reply's trailers (grpc-status and any metadata the server set there). */
+  async unaryWithTrailers(methodName: string, request: object): Promise<UnaryResult> {
     const method = this.service[methodName];
     if (method === undefined || method.requestStream || method.responseStream) throw new Error(`${methodName} is not a unary method of this service`);
     const { timeoutMs, waitForReady = false } = this.options;
@@ -109,7 +120,7 @@ export class UnixGrpcClient {
   }
 
   /** One sending of a call on the current connection (a new one if it is closed or going away). */
-  private async attempt(method: MethodCodec, body: Buffer, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+  private async attempt(method: MethodCodec, body: Buffer, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<UnaryResult> {
     const headers: Array<[string, string]> = [
       [':method', 'POST'],
       [':scheme', 'http'],
@@ -135,7 +146,7 @@ export class UnixGrpcClient {
       if (--connection.calls === 0) connection.socket.unref();
     }
     const message = replyMessage(response, this.options.maxReceiveBytes);
-    return method.responseDeserialize(message) as Record<string, unknown>;
+    return { reply: method.responseDeserialize(message) as Record<string, unknown>, trailers: response.trailers ?? response.headers };
   }
 
   close(): void {

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import type { ServiceCodecs } from './proto-codecs';
 import { NotFoundError, StartupError, TsovError } from './errors';
-import { HEALTH_CHECK_PATH, healthAnswer, healthServiceCodecs, type ServerPhase } from './grpc-health';
+import { HEALTH_CHECK_PATH, HEALTH_REASON_TRAILER, encodeHealthReason, healthAnswer, healthServiceCodecs, type ServerPhase } from './grpc-health';
 import { GrpcStatus as GrpcCode, grpcStatusFor, statusMessageFor, statusName } from './grpc-status';
 import { GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, framedMessage, messageTooLarge, parseGrpcTimeout, parseUnaryBody, statusTrailers } from './grpc-wire';
 import { H2ServerConnection, type H2ServerStream } from './http2/connection';
@@ -39,6 +39,18 @@ export type MethodHandler =
 /** A unary handler: the reply (or a thrown TsovError) goes back to the caller. */
 export function unary(handle: (request: WireRequest, deadline: number | undefined) => unknown): MethodHandler {
   return { kind: 'unary', handle };
+}
+
+/**
+ * A unary reply with custom metadata in its trailers (after the message,
+ * beside grpc-status), as grpc-go's grpc.SetTrailer sends it: a handler
+ * returns one instead of the bare reply.
+ */
+export class ReplyWithTrailers {
+  constructor(
+    readonly reply: unknown,
+    readonly trailers: readonly HeaderField[],
+  ) {}
 }
 
 /** A server-streaming handler that sends the messages it returns. */
@@ -118,7 +130,7 @@ export class UnixGrpcServer {
   private held: Array<() => void> | undefined;
   private stopping = false;
   private readonly privateHealthNames = new Set<string>();
-  private impaired: () => boolean = () => false;
+  private impaired: () => string | undefined = () => undefined;
 
   constructor(options: UnixGrpcServerOptions) {
     this.logger = options.logger ?? (new EarlyLines() as unknown as Logger);
@@ -179,17 +191,18 @@ export class UnixGrpcServer {
         const service = typeof request.service === 'string' ? request.service : '';
         const answer = healthAnswer(this.phase, this.privateHealthNames.has(service) ? this.privateHealthNames : known, service, this.impaired());
         if (!answer.found) throw new NotFoundError(`unknown service ${JSON.stringify(service)}: this server knows "" and ${[...known].map((name) => JSON.stringify(name)).join(', ')}`);
-        return { status: answer.status };
+        if (answer.status === 'SERVING') return { status: answer.status };
+        return new ReplyWithTrailers({ status: answer.status }, [[HEALTH_REASON_TRAILER, encodeHealthReason(answer.reason)]]);
       }),
     });
   }
 
   /**
-   * Whether a serving daemon cannot do its work now, asked at each health
-   * Check: if so the answer is NOT_SERVING (grpc-health.ts). The daemon's
-   * log says why.
+   * Why a serving daemon cannot do its work now (undefined: it can), asked at
+   * each health Check: if so the answer is NOT_SERVING with that reason
+   * (grpc-health.ts).
    */
-  reportImpaired(impaired: () => boolean): void {
+  reportImpaired(impaired: () => string | undefined): void {
     this.impaired = impaired;
   }
 
@@ -367,11 +380,12 @@ export class UnixGrpcServer {
   }
 
   /** The reply, encoded and sent; throws (nothing sent) if it cannot be encoded. */
-  private succeed(stream: H2ServerStream, method: Method, requestId: number, started: bigint, request: WireRequest, reply: unknown): void {
+  private succeed(stream: H2ServerStream, method: Method, requestId: number, started: bigint, request: WireRequest, result: unknown): void {
+    const reply = result instanceof ReplyWithTrailers ? result.reply : result;
     const messages = method.handler.kind === 'unary' ? [method.encode(reply)] : (reply as unknown[]).map(method.encode);
     if (debugEnabled(this.logger)) this.logSuccess(method.name, requestId, { ms: elapsedMs(started), ...this.logged(request), ...(method.handler.kind === 'stream' ? { messages: messages.length } : {}) });
     this.observe(method.name, GrpcCode.OK, started);
-    this.sendMessages(stream, messages);
+    this.sendMessages(stream, messages, result instanceof ReplyWithTrailers ? [...statusFields(GrpcCode.OK, ''), ...result.trailers] : OK_TRAILER_BLOCK);
   }
 
   private fail(stream: H2ServerStream, method: Method, requestId: number, started: bigint, request: WireRequest, error: unknown): void {
@@ -381,9 +395,9 @@ export class UnixGrpcServer {
     this.sendStatus(stream, code, statusMessageFor(error));
   }
 
-  private sendMessages(stream: H2ServerStream, messages: Buffer[]): void {
+  private sendMessages(stream: H2ServerStream, messages: Buffer[], trailers: readonly HeaderField[] | Buffer): void {
     const framed = messages.map(framedMessage);
-    stream.reply(RESPONSE_HEADER_BLOCK, framed.length === 1 ? framed[0]! : Buffer.concat(framed), OK_TRAILER_BLOCK);
+    stream.reply(RESPONSE_HEADER_BLOCK, framed.length === 1 ? framed[0]! : Buffer.concat(framed), trailers);
   }
 
   /** A status with no messages: one HEADERS frame ("Trailers-Only"). */

@@ -11,6 +11,14 @@ import type { StallReport } from './group-sync';
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
+/**
+ * Why the health check answers NOT_SERVING while a sync has waited waitedMs
+ * (`tsov health` prints it; the log names which sync).
+ */
+export function diskStallReason(waitedMs: number): string {
+  return `a write has waited ${seconds(waitedMs)} s for the disk to make it durable (the snapshot metadata's fdatasync or the fsync of snapshots/): Prepare, Commit and Remove wait with it; check the disk or volume (dmesg, its state)`;
+}
+
 /** The log lines for one sync (what: "snapshot metadata (fdatasync of …)"). */
 export function diskStallReport(logger: Logger, what: string, limitMs: number): StallReport {
   return {

@@ -83,7 +83,7 @@ export function createSnapshotsServer(): UnixGrpcServer {
 export function serveSnapshots(server: UnixGrpcServer, service: SnapshotService): void {
   const definition = snapshotsServiceCodecs();
   server.addService(definition, snapshotsImplementation(service, new EncodedReplies(definition)));
-  server.reportImpaired(() => service.diskStalled);
+  server.reportImpaired(() => service.diskStall);
 }
 
 /**

@@ -39,7 +39,7 @@ import { idmapMountOptions, planRemap, type RemapPlan } from './remap-plan';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
 import { GroupSync, oldestSyncMs } from './group-sync';
-import { diskStallReport } from './disk-stall';
+import { diskStallReason, diskStallReport } from './disk-stall';
 import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
 import { DeferredRemovals, type RemovalFailure } from './deferred-removals';
@@ -366,9 +366,10 @@ export class SnapshotService {
     return oldestSyncMs([this.store.syncRunningSinceMs, this.snapshotsDirSync.runningSinceMs], performance.now());
   }
 
-  /** Whether such a sync has run past the stall limit: the disk stalled (disk-stall.ts). */
-  get diskStalled(): boolean {
-    return this.diskStallMs !== undefined && this.oldestSyncWaitMs >= this.diskStallMs;
+  /** Why the snapshotter cannot do its work now: such a sync has run past the stall limit, the disk stalled (disk-stall.ts); undefined otherwise. */
+  get diskStall(): string | undefined {
+    const waitedMs = this.oldestSyncWaitMs;
+    return this.diskStallMs !== undefined && waitedMs >= this.diskStallMs ? diskStallReason(waitedMs) : undefined;
   }
 
   /** Spare directories made from removed snapshots' wrapper and work/ since start (reused-directories.ts). */

@@ -18,7 +18,7 @@ export type HealthTarget = keyof typeof HEALTH_TARGETS;
 
 /** How the question went: the daemon's answer, or why there is none. */
 export type HealthOutcome =
-  | { kind: 'answered'; status: string }
+  | { kind: 'answered'; status: string; reason?: string }
   | { kind: 'unknown-service' }
   | { kind: 'unreachable'; reason: string }
   | { kind: 'no-answer' }
@@ -30,6 +30,8 @@ export interface HealthVerdict {
   state: string;
   /** One line for people. */
   line: string;
+  /** Why the daemon does not serve, as it said (NOT_SERVING). */
+  reason?: string;
 }
 
 /**
@@ -46,7 +48,9 @@ export function healthVerdict(target: HealthTarget, socket: string, timeoutSecon
       return {
         exitCode: live ? 0 : 1,
         state: outcome.status,
-        line: `${at}: ${outcome.status}: it answers but does not serve calls (starting: its calls wait until it is ready; stopping; or, the snapshotter, a write waiting on a stalled disk: its log says which)${live ? '; alive (--live)' : ''}`,
+        // A daemon of this version says why; another server (or an older tsov) does not.
+        line: `${at}: ${outcome.status}: it answers but does not serve calls (${outcome.reason ?? 'starting: its calls wait until it is ready; stopping; or, the snapshotter, a write waiting on a stalled disk: its log says which'})${live ? '; alive (--live)' : ''}`,
+        ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
       };
     case 'unknown-service':
       return { exitCode: 1, state: 'NOT_THIS_DAEMON', line: `${at}: the server there does not serve ${service}: is ${socket} another daemon's socket?` };
@@ -62,7 +66,7 @@ export function healthVerdict(target: HealthTarget, socket: string, timeoutSecon
 /** Asks once; never throws for what the daemon or the socket does. */
 export async function askHealth(target: HealthTarget, socket: string, timeoutSeconds: number): Promise<HealthOutcome> {
   try {
-    return { kind: 'answered', status: await checkHealth(socket, HEALTH_TARGETS[target].service, timeoutSeconds * 1000) };
+    return { kind: 'answered', ...(await checkHealth(socket, HEALTH_TARGETS[target].service, timeoutSeconds * 1000)) };
   } catch (error) {
     if (!(error instanceof GrpcCallError)) throw error;
     if (!error.reachedServer) return { kind: 'unreachable', reason: error.message };
@@ -75,7 +79,7 @@ export async function askHealth(target: HealthTarget, socket: string, timeoutSec
 export async function healthCommand(target: HealthTarget, socket: string, options: { timeoutSeconds: number; json: boolean; live: boolean }): Promise<number> {
   const verdict = healthVerdict(target, socket, options.timeoutSeconds, await askHealth(target, socket, options.timeoutSeconds), options.live);
   const { daemon } = HEALTH_TARGETS[target];
-  if (options.json) process.stdout.write(`${JSON.stringify({ daemon, socket, state: verdict.state, message: verdict.line })}\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify({ daemon, socket, state: verdict.state, ...(verdict.reason === undefined ? {} : { reason: verdict.reason }), message: verdict.line })}\n`);
   else (verdict.exitCode === 0 ? process.stdout : process.stderr).write(`${verdict.line}\n`);
   return verdict.exitCode;
 }

@@ -82,7 +82,8 @@ test('a stalled disk: write calls wait, reads are answered, the log says what wa
 
   const health = tsovHealth(socket);
   t.is(health.status, 1, health.stdout + health.stderr);
-  t.regex(health.stderr, /NOT_SERVING/);
+  // The reason rides in the Check reply's trailer: the probe's output names the disk.
+  t.regex(health.stderr, /: NOT_SERVING: it answers but does not serve calls \(a write has waited [0-9.]+ s for the disk to make it durable .*check the disk or volume/);
   t.deepEqual(goHealthCheck(socket, ''), { status: 'NOT_SERVING' });
   const live = tsovHealth(socket, '--live');
   t.is(live.status, 0, `alive for the liveness probe, which a restart would not help: ${live.stdout}${live.stderr}`);
