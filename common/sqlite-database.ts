@@ -2,16 +2,22 @@
  * Opening a tsov SQLite file: WAL mode and schema migrations tracked in
  * user_version. Shared by the snapshotter's metadata and the helper's mount
  * journal. With synchronous=FULL a committed transaction is on disk before the
- * call returns; with NORMAL the caller makes it durable itself (the
- * snapshotter fsyncs the WAL off the event loop, once per group of commits).
+ * call returns; with NORMAL the caller makes it durable itself: both daemons
+ * do, with WalSync (an fdatasync of the WAL off the event loop, once per
+ * group of commits).
  * An exclusive database is locked by its one connection for as long as it is
  * open: no file lock is taken and dropped around each transaction (six fcntl
  * calls each), the WAL index lives in the process's memory instead of a
  * shared -shm mapping, and a second process opening the file is refused
  * ("database is locked") instead of interleaving its writes.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { FailedPreconditionError } from './errors';
+import { fsyncDirectory } from './fsync-directory';
+import { GroupSync, type StallReport } from './group-sync';
 
 export interface DatabaseOptions {
   /** FULL: durable on return; NORMAL: durable after an fsync of the -wal file. */
@@ -52,4 +58,51 @@ function migrate(db: Database.Database, file: string, migrations: readonly strin
     for (let version = current; version < migrations.length; version++) db.exec(migrations[version]!);
     db.pragma(`user_version = ${migrations.length}`);
   }).immediate();
+}
+
+const fdatasync = promisify(fs.fdatasync);
+
+/**
+ * What makes a synchronous=NORMAL WAL database's commits durable: an
+ * fdatasync of its -wal file on libuv's thread pool, shared by every commit
+ * made meanwhile (group commit, group-sync.ts), so the event loop never
+ * waits on the disk and a stalled disk can be reported (stall) while health
+ * checks and reads are still answered. Open it after the database (the -wal
+ * file exists then); close it before.
+ */
+export class WalSync {
+  /** The -wal file, held open for the life of the connection (SQLite keeps its inode until the last close). */
+  private readonly fd: number;
+  private readonly group: GroupSync;
+
+  constructor(databaseFile: string, stall?: StallReport) {
+    this.fd = fs.openSync(`${databaseFile}-wal`, 'r');
+    try {
+      // The -wal file may have just been created: make its directory entry durable once.
+      fsyncDirectory(path.dirname(databaseFile));
+    } catch (error) {
+      fs.closeSync(this.fd);
+      throw error;
+    }
+    this.group = new GroupSync(() => fdatasync(this.fd), stall);
+  }
+
+  /** Resolves once everything committed before the call is durable. */
+  wait(): Promise<void> {
+    return this.group.wait();
+  }
+
+  /** When the fdatasync running now started (performance.now()), if one runs. */
+  get runningSinceMs(): number | undefined {
+    return this.group.runningSinceMs;
+  }
+
+  /** fdatasyncs so far: fewer than commits under concurrency. */
+  get syncs(): number {
+    return this.group.syncs;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
 }

@@ -203,6 +203,7 @@ function toPolicy(raw: RawPolicy): Policy {
     allowedRoots: raw.helper?.allowed_roots ?? d.helper.allowedRoots,
     memoryBytes: raw.helper?.memory_bytes ?? d.helper.memoryBytes,
     callTimeoutSeconds: raw.helper?.call_timeout_seconds ?? d.helper.callTimeoutSeconds,
+    diskStallSeconds: raw.helper?.disk_stall_seconds ?? d.helper.diskStallSeconds,
   };
   if (raw.helper?.metrics_address !== undefined) helper.metricsAddress = raw.helper.metrics_address;
   return {

@@ -30,6 +30,8 @@ export interface HelperDaemonSettings {
   metricsAddress?: string;
   /** How long a caller (tsov-runtime, the CLI, the snapshotter's probe) waits for one helper call. */
   callTimeoutSeconds: number;
+  /** An fdatasync of the mount journal running longer than this is a stalled disk: logged, and the health check answers NOT_SERVING. */
+  diskStallSeconds: number;
 }
 
 export interface Policy {
@@ -49,6 +51,7 @@ export const DEFAULT_POLICY: Policy = {
     allowedRoots: [DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_HELPER_STATE_DIR, DEFAULT_TRANSLATION_STATE_DIR],
     memoryBytes: 256 * 1024 * 1024,
     callTimeoutSeconds: DEFAULT_HELPER_CALL_TIMEOUT_SECONDS,
+    diskStallSeconds: 30,
   },
   runtime: DEFAULT_RUNTIME,
   translation: DEFAULT_TRANSLATION_POLICY,

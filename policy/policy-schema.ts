@@ -45,6 +45,7 @@ export const POLICY_SCHEMA = mapping({
     memory_bytes: memoryBytes,
     metrics_address: metricsAddress,
     call_timeout_seconds: callTimeoutSeconds,
+    disk_stall_seconds: diskStallSeconds,
   }),
   runtime: mapping({
     kind: runtimeKind,

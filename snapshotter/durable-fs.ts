@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
+import { fsyncDirectory } from '../common/fsync-directory';
 
 /** The modes of snapshots/<id>, its fs/ and its work/ (also what tells a spare by its shape: harness/spare-shape.ts). */
 export const SNAPSHOT_DIR_MODE = 0o700;
@@ -116,16 +117,6 @@ export async function makeSnapshotDirectories(calls: DirectoryCalls, requests: r
   }
   if (parent !== undefined) await calls.fsyncDirectory(parent);
   return reused;
-}
-
-/** fsync(2) of a directory: its new entries (and renames into it) survive a crash. */
-export function fsyncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** mkdir with an exact mode, whatever the process umask (chmod only when the umask masks bits of it). */

@@ -28,7 +28,7 @@ import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
 import { SnapshotService } from './snapshot-service';
-import { diskStallReport } from './disk-stall';
+import { SNAPSHOTTER_WRITES, diskStallReport } from '../common/disk-stall';
 import { IdmapSupport } from './idmap-support';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
 
   const diskStallMs = config.snapshotter.diskStallSeconds * 1000;
   const snapshotsLogger = componentLogger(logger, 'snapshots');
-  const store = new MetadataStore(layout.metadataFile, { stall: diskStallReport(snapshotsLogger, `the snapshot metadata (fdatasync of ${layout.metadataFile}-wal)`, diskStallMs) });
+  const store = new MetadataStore(layout.metadataFile, { stall: diskStallReport(snapshotsLogger, SNAPSHOTTER_WRITES, `the snapshot metadata (fdatasync of ${layout.metadataFile}-wal)`, diskStallMs) });
   const idmap = new IdmapSupport({
     setting: config.snapshotter.remapIds,
     logger: componentLogger(logger, 'remap-ids'),

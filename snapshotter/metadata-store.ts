@@ -10,14 +10,10 @@
  * write that rolls back puts back what the database holds.
  * Everything else talks to the store through read(tx => ...) / write(tx => ...).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import { InternalError } from '../common/errors';
-import { openDatabase } from '../common/sqlite-database';
-import { fsyncDirectory } from './durable-fs';
-import { GroupSync, type StallReport } from './group-sync';
+import { WalSync, openDatabase } from '../common/sqlite-database';
+import type { StallReport } from '../common/group-sync';
 import { RecordCatalog } from './record-catalog';
 import type { Microseconds } from './clock';
 import { NOT_MEASURED, type DiskUsage, type Labels, type SnapshotKind, type SnapshotRecord } from './snapshot-model';
@@ -120,15 +116,11 @@ function storedUsage(usage: DiskUsage | undefined): DiskUsage {
 /** A change was committed but the fsync that makes it durable failed: it may or may not survive a crash. */
 export class NotDurableError extends InternalError {}
 
-const fdatasync = promisify(fs.fdatasync);
-
 export class MetadataStore {
   private readonly db: Database.Database;
   private readonly tx: WriteTransaction;
   private readonly transaction: Database.Transaction<(fn: (tx: WriteTransaction) => unknown) => unknown>;
-  /** The -wal file, held open for the life of the connection (SQLite keeps its inode until the last close). */
-  private readonly walFd: number;
-  private readonly walSync: GroupSync;
+  private readonly walSync: WalSync;
   private nextId: number;
   /** Every record in memory, read once at open: reads cost no SQL. */
   private readonly catalog: RecordCatalog;
@@ -150,10 +142,7 @@ export class MetadataStore {
       this.catalog = new RecordCatalog(this.db.prepare<[], Row>(SELECT_SNAPSHOT).all().map(recordOf));
       this.tx = this.prepareStatements();
       this.transaction = this.db.transaction((fn: (tx: WriteTransaction) => unknown) => fn(this.tx));
-      this.walFd = fs.openSync(`${file}-wal`, 'r');
-      this.walSync = new GroupSync(() => fdatasync(this.walFd), options.stall);
-      // The -wal file may have just been created: make its directory entry durable once.
-      fsyncDirectory(path.dirname(file));
+      this.walSync = new WalSync(file, options.stall);
       this.nextId = this.highestId() + 1;
     } catch (error) {
       this.db.close();
@@ -246,7 +235,7 @@ export class MetadataStore {
       }
     }
     this.closed = true;
-    fs.closeSync(this.walFd);
+    this.walSync.close();
     this.db.close();
   }
 

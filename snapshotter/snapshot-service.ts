@@ -38,8 +38,8 @@ import { IdmapSupport } from './idmap-support';
 import { idmapMountOptions, planRemap, type RemapPlan } from './remap-plan';
 import { matchFilters, parseFilters, snapshotFieldAdaptor } from './filters';
 import { planCleanup, planStartup } from './recovery-plan';
-import { GroupSync, oldestSyncMs } from './group-sync';
-import { diskStallReason, diskStallReport } from './disk-stall';
+import { GroupSync, oldestSyncMs } from '../common/group-sync';
+import { SNAPSHOTTER_WRITES, diskStallReport, stalledReason } from '../common/disk-stall';
 import { SnapshotReadCaches } from './read-caches';
 import { SpareDirectories } from './spare-directories';
 import { DeferredRemovals, type RemovalFailure } from './deferred-removals';
@@ -119,7 +119,7 @@ export class SnapshotService {
         if (this.snapshotsDirHandle === undefined) throw new Error('the snapshot service is not started');
         await this.snapshotsDirHandle.sync();
       },
-      options.diskStallMs === undefined ? undefined : diskStallReport(this.logger, `new snapshot directories (fsync of ${this.layout.snapshotsDir})`, options.diskStallMs),
+      options.diskStallMs === undefined ? undefined : diskStallReport(this.logger, SNAPSHOTTER_WRITES, `new snapshot directories (fsync of ${this.layout.snapshotsDir})`, options.diskStallMs),
     );
     this.removals = new DeferredRemovals({
       remove: (names) => this.removeSnapshotDirectories(names),
@@ -363,13 +363,17 @@ export class SnapshotService {
 
   /** How long the oldest sync that write calls wait for has run, 0 when none runs (the snapshotter's metric). */
   get oldestSyncWaitMs(): number {
-    return oldestSyncMs([this.store.syncRunningSinceMs, this.snapshotsDirSync.runningSinceMs], performance.now());
+    return oldestSyncMs(this.syncsRunningSinceMs(), performance.now());
+  }
+
+  /** When each sync that write calls wait for started, if it runs: the metadata WAL's, snapshots/'s. */
+  private syncsRunningSinceMs(): Array<number | undefined> {
+    return [this.store.syncRunningSinceMs, this.snapshotsDirSync.runningSinceMs];
   }
 
   /** Why the snapshotter cannot do its work now: such a sync has run past the stall limit, the disk stalled (disk-stall.ts); undefined otherwise. */
   get diskStall(): string | undefined {
-    const waitedMs = this.oldestSyncWaitMs;
-    return this.diskStallMs !== undefined && waitedMs >= this.diskStallMs ? diskStallReason(waitedMs) : undefined;
+    return this.diskStallMs === undefined ? undefined : stalledReason(SNAPSHOTTER_WRITES, this.syncsRunningSinceMs(), this.diskStallMs);
   }
 
   /** Spare directories made from removed snapshots' wrapper and work/ since start (reused-directories.ts). */

@@ -3,9 +3,16 @@
  * the snapshotter's metadata). A row is written as 'mounting' before the
  * mount(2) call and becomes 'mounted' after it, so a crash at any moment
  * leaves a row that reconciliation at the next start can settle.
+ *
+ * Each change resolves once it is durable: committed in WAL mode with
+ * synchronous=NORMAL, then an fdatasync of the -wal file on libuv's thread
+ * pool (WalSync). The event loop never waits on the disk, so while a stalled
+ * disk holds a Mount, the helper still answers its health check (NOT_SERVING,
+ * with the reason) and its List instead of nothing at all.
  */
 import type Database from 'better-sqlite3';
-import { openDatabase } from '../../common/sqlite-database';
+import type { StallReport } from '../../common/group-sync';
+import { WalSync, openDatabase } from '../../common/sqlite-database';
 import type { ResolvedBackend } from '../api/mount-request';
 
 const MIGRATIONS: readonly string[] = [
@@ -96,10 +103,18 @@ function entryOf(row: Row): JournalEntry {
 
 export class MountJournal {
   private readonly db: Database.Database;
+  private readonly wal: WalSync;
   private readonly statements;
 
-  constructor(file: string) {
-    this.db = openDatabase(file, MIGRATIONS, 'tsov-helper');
+  /** @param options.stall reports an fdatasync of the WAL that runs past its limit (group-sync.ts) */
+  constructor(file: string, options: { stall?: StallReport } = {}) {
+    this.db = openDatabase(file, MIGRATIONS, 'tsov-helper', { synchronous: 'NORMAL' });
+    try {
+      this.wal = new WalSync(file, options.stall);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       insert: db.prepare(`INSERT INTO mounts (owner, backend, backend_reason, lowers, upper, work, target, memory_dir,
@@ -116,8 +131,8 @@ export class MountJournal {
     };
   }
 
-  /** Records the intent to mount; the returned id names the mount from now on. */
-  begin(entry: NewJournalEntry): number {
+  /** Records the intent to mount, durably; the id names the mount from now on. */
+  async begin(entry: NewJournalEntry): Promise<number> {
     const result = this.statements.insert.run({
       owner: entry.owner,
       backend: entry.backend,
@@ -131,25 +146,35 @@ export class MountJournal {
       owner_start_time: entry.liveness.pidStartTime ?? null,
       created_ms: entry.createdMs,
     });
+    await this.durable();
     return Number(result.lastInsertRowid);
   }
 
-  markMounted(id: number, options: string): void {
+  async markMounted(id: number, options: string): Promise<void> {
     this.statements.markMounted.run(options, id);
+    await this.durable();
   }
 
-  /** The mount's private directory (memory tmpfs, fuse staging); recorded before anything is mounted there. */
-  setPrivateDir(id: number, privateDir: string): void {
+  /** The mount's private directory (memory tmpfs, fuse staging); recorded, durably, before anything is mounted there. */
+  async setPrivateDir(id: number, privateDir: string): Promise<void> {
     this.statements.setPrivateDir.run(privateDir, id);
+    await this.durable();
   }
 
   /** A 'mounting' row whose mount turned out to exist after a crash. */
-  adopt(id: number): void {
+  async adopt(id: number): Promise<void> {
     this.statements.adopt.run(id);
+    await this.durable();
   }
 
-  remove(id: number): void {
+  async remove(id: number): Promise<void> {
     this.statements.remove.run(id);
+    await this.durable();
+  }
+
+  /** When the fdatasync running now started (performance.now()), if one runs: how long the disk has kept the callers waiting. */
+  get syncRunningSinceMs(): number | undefined {
+    return this.wal.runningSinceMs;
   }
 
   get(id: number): JournalEntry | undefined {
@@ -166,6 +191,16 @@ export class MountJournal {
   }
 
   close(): void {
+    this.wal.close();
     this.db.close();
+  }
+
+  /** Everything committed so far on disk; the error names the journal (the change is committed but may not survive a crash). */
+  private async durable(): Promise<void> {
+    try {
+      await this.wal.wait();
+    } catch (error) {
+      throw new Error(`the mount journal's change was committed but its fdatasync failed (${String(error)}); check the disk holding ${this.db.name}`, { cause: error });
+    }
   }
 }

@@ -126,7 +126,7 @@ export class HelperService {
         const { entry } = action;
         const fields = { mount_id: entry.id, owner: entry.owner, target: entry.target };
         if (action.kind === 'adopt') {
-          if (entry.state === 'mounting') this.journal.adopt(entry.id);
+          if (entry.state === 'mounting') await this.journal.adopt(entry.id);
           this.logger.info('adopted a mount from the journal', fields);
           continue;
         }
@@ -135,7 +135,7 @@ export class HelperService {
           if (result.outcome === 'failed') this.logger.warn('could not unmount during reconciliation', { ...fields, unmount: target, reason: result.message });
         }
         await releasePrivateDirectory(entry.privateDir);
-        this.journal.remove(entry.id);
+        await this.journal.remove(entry.id);
         this.logger.info(action.kind === 'release' ? 'released a mount whose owner is gone' : 'dropped a journal entry whose mount is gone', fields);
       }
       return actions;
@@ -237,7 +237,7 @@ export class HelperService {
       liveness.pid = request.ownerPid;
       liveness.pidStartTime = startTime;
     }
-    const id = this.journal.begin({
+    const id = await this.journal.begin({
       owner: request.owner,
       backend,
       backendReason: reason,
@@ -250,12 +250,12 @@ export class HelperService {
     });
     try {
       const options = await this.performMount(id, backend, request, layers, target);
-      this.journal.markMounted(id, options);
+      await this.journal.markMounted(id, options);
       const entry = this.journal.get(id)!;
       this.logger.info('mounted', { mount_id: id, owner: entry.owner, backend, target: target.path, lowers: lowers.length, reason: reason || undefined });
       return entry;
     } catch (error) {
-      this.journal.remove(id);
+      await this.journal.remove(id);
       throw error;
     }
   }
@@ -276,7 +276,7 @@ export class HelperService {
    */
   private async performMount(id: number, backend: ResolvedBackend, request: OverlayMountRequest, layers: OpenedLayers, target: OpenedDirectory): Promise<string> {
     const privateDir = backend === 'kernel' ? undefined : path.join(this.settings.stateDir, backend, String(id));
-    if (privateDir !== undefined) this.journal.setPrivateDir(id, privateDir);
+    if (privateDir !== undefined) await this.journal.setPrivateDir(id, privateDir);
     const own: OpenedDirectory[] = [];
     try {
       let mounted = layers;
@@ -394,7 +394,7 @@ export class HelperService {
       }
     }
     await releasePrivateDirectory(entry.privateDir);
-    this.journal.remove(entry.id);
+    await this.journal.remove(entry.id);
     this.logger.info(detached ? 'detached' : 'unmounted', fields);
     return { detached };
   }

@@ -20,6 +20,7 @@ import { listenThenReadPolicy, startDaemon } from '../../policy/daemon-start';
 import type { Policy } from '../../policy/policy-model';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
+import { HELPER_WRITES, diskStallReport, stalledReason } from '../../common/disk-stall';
 import { createHelperServer, serveHelper } from './grpc-server';
 import type { Server } from 'node:http';
 import { HelperService, type HelperEvents } from './helper-service';
@@ -73,7 +74,10 @@ async function main(): Promise<void> {
   const allowedRoots = resolveRoots(values['allowed-root'] ?? config.helper.allowedRoots);
   const verified = passed === undefined ? undefined : await verifyPassedSocket(server, passed, socket);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const journal = new MountJournal(path.join(stateDir, 'journal.db'));
+  const journalFile = path.join(stateDir, 'journal.db');
+  const diskStallMs = config.helper.diskStallSeconds * 1000;
+  const journal = new MountJournal(journalFile, { stall: diskStallReport(componentLogger(logger, 'journal'), HELPER_WRITES, `the mount journal (fdatasync of ${journalFile}-wal)`, diskStallMs) });
+  server.reportImpaired(() => stalledReason(HELPER_WRITES, [journal.syncRunningSinceMs], diskStallMs));
   const metricsAddress = common['metrics-address'] ?? config.helper.metricsAddress;
   // As in tsov-snapshotter: without an address nothing could read the metrics, so prom-client is not loaded.
   let metricsServer: Server | undefined;
@@ -111,6 +115,7 @@ async function main(): Promise<void> {
     if (policy.helper.socket !== config.helper.socket) needsRestart.push('helper.socket');
     if (policy.helper.stateDir !== config.helper.stateDir) needsRestart.push('helper.state_dir');
     if (policy.helper.metricsAddress !== config.helper.metricsAddress) needsRestart.push('helper.metrics_address');
+    if (policy.helper.diskStallSeconds !== config.helper.diskStallSeconds) needsRestart.push('helper.disk_stall_seconds');
     return needsRestart;
   });
   await serveUntilStopped({

@@ -1,65 +1,40 @@
 /**
- * The disk under a running tsov-snapshotter stops answering, as a network
- * volume or a failing device does: writes still land in the page cache and
- * every fsync waits. Here the snapshotter root is an ext4 on a loop device
- * whose backing file lives on a fuse-overlayfs mount, and the fuse-overlayfs
- * process is stopped (SIGSTOP): the loop device's I/O waits for it, so does
- * every fdatasync above. Write calls wait; reads are answered from memory;
- * the snapshotter logs which sync waits, and gRPC's health check answers
- * NOT_SERVING until the disk answers again (snapshotter/disk-stall.ts).
+ * The disk under a running daemon stops answering, as a network volume or a
+ * failing device does: writes still land in the page cache and every fsync
+ * waits (test/support/stalling-disk.ts). tsov-snapshotter: write calls wait;
+ * reads are answered from memory. tsov-helper: a Mount waits for its journal
+ * entry; List is answered. Each logs which sync waits, and gRPC's health
+ * check answers NOT_SERVING with the reason until the disk answers again
+ * (common/disk-stall.ts).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CLI_MAIN } from '../../harness/daemon-process';
 import { waitFor } from '../../harness/wait';
-import { readMountInfo } from '../../common/mountinfo';
 import { goHealthCheck } from '../support/go-harness';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
+import { makeDirs, startHelper } from '../support/helper-process';
+import { stallingDisk } from '../support/stalling-disk';
 import { sample, scrape } from '../support/metrics-scrape';
 
-function run(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim();
-}
+const health = (daemon: 'snapshotter' | 'helper') => (socket: string, ...more: string[]) =>
+  spawnSync(process.execPath, [CLI_MAIN, 'health', daemon, '--socket', socket, '--timeout', '5', ...more], { encoding: 'utf8', timeout: 30_000 });
+const tsovHealth = health('snapshotter');
 
-/** An ext4 at dir/root whose I/O stops while hang() is in force; cleaned up in the test's teardown. */
-async function disk(t: ExecutionContext, dir: string) {
-  for (const sub of ['lower', 'upper', 'work', 'backing', 'root']) fs.mkdirSync(path.join(dir, sub));
-  const backing = path.join(dir, 'backing');
-  const fuse: ChildProcess = spawn('fuse-overlayfs', ['-f', '-o', `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`, backing], { stdio: 'ignore' });
-  let loop: string | undefined;
-  // Runs after the snapshotter is gone (registered before it starts): the loop device is not left attached.
-  t.teardown(() => {
-    if (fuse.pid !== undefined) process.kill(fuse.pid, 'SIGCONT');
-    spawnSync('umount', [path.join(dir, 'root')]);
-    if (loop !== undefined) spawnSync('losetup', ['-d', loop]);
-    spawnSync('fusermount', ['-u', backing]);
-    fuse.kill();
-  });
-  await waitFor('fuse-overlayfs to mount', () => readMountInfo().some((m) => m.mountPoint === backing && m.fsType.startsWith('fuse')));
-  const image = path.join(backing, 'disk.img');
-  run('truncate', ['-s', '128M', image]);
-  run('mkfs.ext4', ['-q', '-F', image]);
-  loop = run('losetup', ['--find', '--show', image]);
-  run('mount', [loop, path.join(dir, 'root')]);
-  return {
-    root: path.join(dir, 'root'),
-    hang: () => process.kill(fuse.pid!, 'SIGSTOP'),
-    resume: () => process.kill(fuse.pid!, 'SIGCONT'),
-  };
+/** A temporary directory with a stalling disk in it, and a policy that calls a 1-s sync stalled for daemon. */
+async function stallSetup(t: ExecutionContext, daemon: 'snapshotter' | 'helper') {
+  const dir = makeTempDir(t, `${daemon}-disk-stall`);
+  const stalling = await stallingDisk(t, dir);
+  const policy = path.join(dir, 'policy.yaml');
+  fs.writeFileSync(policy, `${daemon}:\n  disk_stall_seconds: 1\n`);
+  return { dir, stalling, policy };
 }
-
-const tsovHealth = (socket: string, ...more: string[]) => spawnSync(process.execPath, [CLI_MAIN, 'health', 'snapshotter', '--socket', socket, '--timeout', '5', ...more], { encoding: 'utf8', timeout: 30_000 });
 
 test('a stalled disk: write calls wait, reads are answered, the log says what waits, and the health check is NOT_SERVING until the disk answers', async (t) => {
-  const dir = makeTempDir(t, 'disk-stall');
-  const stalling = await disk(t, dir);
-  const policy = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policy, 'snapshotter:\n  disk_stall_seconds: 1\n');
+  const { dir, stalling, policy } = await stallSetup(t, 'snapshotter');
   const socket = path.join(dir, 'tsov.sock');
   const metrics = path.join(dir, 'metrics.sock');
   const snapshotter = await startSnapshotter(t, path.join(stalling.root, 'tsov'), socket, ['--config', policy, '--log-level', 'info', '--metrics-address', `unix:${metrics}`]);
@@ -98,4 +73,44 @@ test('a stalled disk: write calls wait, reads are answered, the log says what wa
   await waitFor('the health check to answer SERVING again', () => tsovHealth(socket).status === 0, 15_000);
   t.is(await oldestSync(), 0, 'no sync runs once the disk answers');
   await waitFor('the end of the stall to be logged', () => /the disk made the snapshot metadata .* durable after [0-9.]+ s/.test(snapshotter.stderr()), 5_000);
+});
+
+test('a stalled disk under tsov-helper: a Mount waits for its journal, while the helper answers its health check (NOT_SERVING, with the reason) and List; the Mount is made once the disk answers', async (t) => {
+  const { dir, stalling, policy } = await stallSetup(t, 'helper');
+  // Only the journal (the state directory) is on the stalling disk; the layers are not.
+  const layers = path.join(dir, 'layers');
+  const layout = { socket: path.join(dir, 'run', 'helper.sock'), stateDir: path.join(stalling.root, 'state'), roots: [layers] };
+  const helper = await startHelper(t, layout, 'info', ['--config', policy]);
+  t.teardown(() => stalling.resume());
+  const [lower, upper, work, target] = makeDirs(...['lower', 'upper', 'work', 'target'].map((name) => path.join(layers, name)));
+  fs.writeFileSync(path.join(lower!, 'from-the-layer'), 'x');
+  const helperHealth = health('helper');
+  t.is(helperHealth(layout.socket).status, 0);
+
+  stalling.hang();
+  let settled = false;
+  const mounting = helper.client.mount({ owner: 'stalled', lowers: [lower!], upper, work, target: target!, backend: 'kernel', choices: {} }).finally(() => (settled = true));
+  await waitFor('the stall to be logged', () => helper.stderr().includes('has not made the mount journal'), 15_000);
+  const warning = JSON.parse(helper.stderr().split('\n').find((line) => line.includes('has not made'))!) as Record<string, unknown>;
+  t.regex(String(warning.message), /^the disk has not made the mount journal \(fdatasync of .*journal\.db-wal\) durable for [0-9.]+ s: calls that mount or unmount \(Mount, Unmount, Release\) wait for it/);
+  // Before, the journal's fsync ran on the event loop: the helper answered nothing (NO_ANSWER), and a
+  // liveness probe restarted a helper that a restart cannot mend.
+  const stalled = helperHealth(layout.socket);
+  t.is(stalled.status, 1, stalled.stdout + stalled.stderr);
+  t.regex(stalled.stderr, /: NOT_SERVING: it answers but does not serve calls \(a write has waited [0-9.]+ s for the disk to make it durable \(the mount journal's fdatasync\): calls that mount or unmount \(Mount, Unmount, Release\) wait with it; check the disk or volume/);
+  t.deepEqual(goHealthCheck(layout.socket, ''), { status: 'NOT_SERVING' });
+  const live = helperHealth(layout.socket, '--live');
+  t.is(live.status, 0, live.stdout + live.stderr);
+  // List is answered meanwhile: the Mount's entry is written, waiting to be durable, and nothing is mounted yet.
+  t.deepEqual((await helper.client.list()).map((m) => [m.owner, m.state]), [['stalled', 'mounting']]);
+  t.false(settled, 'the Mount waits for its journal entry to be durable');
+
+  stalling.resume();
+  const mount = await mounting;
+  t.teardown(() => spawnSync('umount', ['-l', target!]));
+  t.deepEqual(fs.readdirSync(target!), ['from-the-layer']);
+  await waitFor('the health check to answer SERVING again', () => helperHealth(layout.socket).status === 0, 15_000);
+  await waitFor('the end of the stall to be logged', () => /the disk made the mount journal .* durable after [0-9.]+ s/.test(helper.stderr()), 5_000);
+  await helper.client.unmount(mount.id, 'stalled');
+  t.deepEqual(await helper.client.list(), []);
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { GroupSync, oldestSyncMs } from '../../snapshotter/group-sync';
+import { GroupSync, oldestSyncMs } from '../../common/group-sync';
 
 /** A sync whose runs the test finishes by hand. */
 function manualSync() {

@@ -26,6 +26,7 @@ snapshotter:
 helper:
   allowed_roots: [/srv/a, /srv/b]
   call_timeout_seconds: 90
+  disk_stall_seconds: 7
 runtime:
   kind: runsc
   binary: /usr/local/bin/runsc
@@ -52,6 +53,7 @@ translation:
   t.deepEqual(policy.snapshotter, { root: '/srv/tsov', address: DEFAULT_POLICY.snapshotter.address, remapIds: 'off', diskStallSeconds: 5 });
   t.deepEqual(policy.helper.allowedRoots, ['/srv/a', '/srv/b']);
   t.is(policy.helper.callTimeoutSeconds, 90);
+  t.is(policy.helper.diskStallSeconds, 7);
   t.deepEqual(policy.runtime, { kind: 'runsc', binary: '/usr/local/bin/runsc', runscVersion: 'release-20250611.0', runscAllowFlagOverride: false });
   t.deepEqual(policy.translation.defaultModes, { runc: 'host', crun: 'auto', runsc: 'host' });
   t.deepEqual(policy.translation.sandbox, { medium: 'memory', rootfsOverlay: 'none' });
@@ -77,6 +79,7 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['a memory size in words', 'helper:\n  memory_bytes: 1G\n', '2:17', /helper\.memory_bytes: expected a whole number of bytes, at least 1048576 \(1 MiB\), got "1G"/],
   ['a memory size too small', 'helper:\n  memory_bytes: 4096\n', '2:17', /at least 1048576/],
   ['a disk stall limit of 0', 'snapshotter:\n  disk_stall_seconds: 0\n', '2:23', /snapshotter\.disk_stall_seconds: expected a whole number of seconds from 1 to 3600, got 0/],
+  ['a helper disk stall limit past an hour', 'helper:\n  disk_stall_seconds: 3601\n', '2:23', /helper\.disk_stall_seconds: expected a whole number of seconds from 1 to 3600, got 3601/],
   ['a helper call time limit of 0', 'helper:\n  call_timeout_seconds: 0\n', '2:25', /helper\.call_timeout_seconds: expected a whole number of seconds from 1 to 3600, got 0/],
   ['a helper call time limit over an hour', 'helper:\n  call_timeout_seconds: 3601\n', '2:25', /from 1 to 3600, got 3601/],
   ['a helper call time limit with a unit', 'helper:\n  call_timeout_seconds: 30s\n', '2:25', /from 1 to 3600, got "30s"/],
