@@ -5,13 +5,13 @@
  * work nobody waits for. containerd's own overlayfs snapshotter, configured
  * as containerd configures it (asynchronous removal), leaves the directory
  * until containerd's garbage collector calls Cleanup. tsov deletes it sooner:
- * when no snapshot has been created, committed or removed for QUIET_MS (and
- * none is being created or committed: a Prepare slowed past QUIET_MS by a
- * busy disk is not the quiet time deletions wait for), when Cleanup is called, or at once when more than maxPending wait. A stop does
- * not wait for them: the next start finds them named by no record and
- * carries them over (carryOver), so a restart — and containerd's calls
- * waiting in systemd's socket meanwhile — is not held up by thousands of
- * deletions. While containerd is busy (an unpack, a burst of container
+ * when no snapshot has been created, committed or removed for QUIET_MS and
+ * none is being (a Prepare slowed past QUIET_MS by a busy disk is not the
+ * quiet time deletions wait for), when Cleanup is called, or at once when
+ * more than maxPending wait. A stop does not wait for them: the next start
+ * finds them named by no record and carries them over (carryOver), so a
+ * restart — and containerd's calls waiting in systemd's socket meanwhile —
+ * is not held up by thousands of deletions. While containerd is busy (an unpack, a burst of container
  * starts and removals) the deletions' system calls and worker messages then
  * do not compete with the calls it waits for on this 2-core kind of machine.
  * A crash loses only the list: the directories are named by no record, and

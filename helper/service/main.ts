@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { HELPER_WRITES, diskStallReport, stalledReason } from '../../common/disk-stall';
 import { StartupError, UsageError } from '../../common/errors';
 import { componentLogger, LOG_LEVELS } from '../../common/log-levels';
 import { runMain, serveUntilStopped } from '../../common/process-main';
@@ -20,7 +21,6 @@ import { listenThenReadPolicy, startDaemon } from '../../policy/daemon-start';
 import type { Policy } from '../../policy/policy-model';
 import type { MountApi } from '../host/mount-commands';
 import { MountJournal } from '../journal/mount-journal';
-import { HELPER_WRITES, diskStallReport, stalledReason } from '../../common/disk-stall';
 import { createHelperServer, serveHelper } from './grpc-server';
 import type { Server } from 'node:http';
 import { HelperService, type HelperEvents } from './helper-service';
