@@ -8,6 +8,8 @@ export interface MountInfoEntry {
   mountId: number;
   parentId: number;
   mountPoint: string;
+  /** The path within its filesystem mounted here: "/" for a whole filesystem, the source of a bind mount (with "//deleted" once that is unlinked). */
+  root: string;
   fsType: string;
   source: string;
   mountOptions: string[];
@@ -30,6 +32,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
       mountId: Number(fields[0]),
       parentId: Number(fields[1]),
       mountPoint: unescapeField(fields[4]!),
+      root: unescapeField(fields[3]!),
       mountOptions: fields[5]!.split(','),
       fsType: fields[separator + 1]!,
       source: unescapeField(fields[separator + 2]!),

@@ -78,7 +78,8 @@ const MOUNTINFO = [
 test('parseMountInfo reads ids, mount points (unescaped), types and options', (t) => {
   const entries = parseMountInfo(MOUNTINFO);
   t.is(entries.length, 5);
-  t.like(entries[2], { mountId: 31, parentId: 30, mountPoint: '/srv/bound', fsType: 'ext4', source: '/dev/vdb' });
+  t.like(entries[2], { mountId: 31, parentId: 30, mountPoint: '/srv/bound', root: '/data', fsType: 'ext4', source: '/dev/vdb' });
+  t.is(entries[0]!.root, '/');
   t.deepEqual(entries[2]!.mountOptions, ['ro', 'relatime']);
   t.is(entries[3]!.mountPoint, '/run/tsov/with space');
 });
