@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HELPER_WRITES, diskStallReport, stalledReason } from '../../common/disk-stall';
+import { oldestSyncMs } from '../../common/group-sync';
 import { StartupError, UsageError } from '../../common/errors';
 import { componentLogger, LOG_LEVELS } from '../../common/log-levels';
 import { runMain, serveUntilStopped } from '../../common/process-main';
@@ -89,6 +90,11 @@ async function main(): Promise<void> {
     const metrics = new DaemonMetrics('tsov-helper');
     // The gauge reads the service's journal at scrape time, after the service exists.
     events = new HelperMetrics(metrics.registry, (): Record<string, number> => service.mountsByBackend());
+    metrics.gauge(
+      'tsov_helper_oldest_sync_wait_seconds',
+      "How long the mount journal's running fdatasync, which Mount, Unmount and Release wait for, has run, 0 when none runs; past helper.disk_stall_seconds the disk counts as stalled and the health check answers NOT_SERVING",
+      () => oldestSyncMs([journal.syncRunningSinceMs], performance.now()) / 1000,
+    );
     server.observeCalls(metrics.observeCall);
     serveHelperMetrics = async () => {
       metricsServer = await serveMetrics(metrics, metricsAddress);

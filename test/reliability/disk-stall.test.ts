@@ -80,12 +80,15 @@ test('a stalled disk under tsov-helper: a Mount waits for its journal, while the
   // Only the journal (the state directory) is on the stalling disk; the layers are not.
   const layers = path.join(dir, 'layers');
   const layout = { socket: path.join(dir, 'run', 'helper.sock'), stateDir: path.join(stalling.root, 'state'), roots: [layers] };
-  const helper = await startHelper(t, layout, 'info', ['--config', policy]);
+  const metrics = path.join(dir, 'helper-metrics.sock');
+  const helper = await startHelper(t, layout, 'info', ['--config', policy, '--metrics-address', `unix:${metrics}`]);
+  const oldestSync = async () => sample(await scrape(metrics), 'tsov_helper_oldest_sync_wait_seconds');
   t.teardown(() => stalling.resume());
   const [lower, upper, work, target] = makeDirs(...['lower', 'upper', 'work', 'target'].map((name) => path.join(layers, name)));
   fs.writeFileSync(path.join(lower!, 'from-the-layer'), 'x');
   const helperHealth = health('helper');
   t.is(helperHealth(layout.socket).status, 0);
+  t.is(await oldestSync(), 0, 'no sync runs');
 
   stalling.hang();
   let settled = false;
@@ -104,6 +107,8 @@ test('a stalled disk under tsov-helper: a Mount waits for its journal, while the
   // List is answered meanwhile: the Mount's entry is written, waiting to be durable, and nothing is mounted yet.
   t.deepEqual((await helper.client.list()).map((m) => [m.owner, m.state]), [['stalled', 'mounting']]);
   t.false(settled, 'the Mount waits for its journal entry to be durable');
+  const waiting = (await oldestSync()) ?? 0;
+  t.true(waiting >= 1, `tsov_helper_oldest_sync_wait_seconds ${waiting}`);
 
   stalling.resume();
   const mount = await mounting;
@@ -111,6 +116,7 @@ test('a stalled disk under tsov-helper: a Mount waits for its journal, while the
   t.deepEqual(fs.readdirSync(target!), ['from-the-layer']);
   await waitFor('the health check to answer SERVING again', () => helperHealth(layout.socket).status === 0, 15_000);
   await waitFor('the end of the stall to be logged', () => /the disk made the mount journal .* durable after [0-9.]+ s/.test(helper.stderr()), 5_000);
+  t.is(await oldestSync(), 0, 'no sync runs once the disk answers');
   await helper.client.unmount(mount.id, 'stalled');
   t.deepEqual(await helper.client.list(), []);
 });
