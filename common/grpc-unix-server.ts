@@ -131,6 +131,8 @@ export class UnixGrpcServer {
   private stopping = false;
   private readonly privateHealthNames = new Set<string>();
   private impaired: () => string | undefined = () => undefined;
+  /** Set by refuseCalls: what every call but the health check is answered. */
+  private refusal: { code: number; message: string } | undefined;
 
   constructor(options: UnixGrpcServerOptions) {
     this.logger = options.logger ?? (new EarlyLines() as unknown as Logger);
@@ -233,6 +235,19 @@ export class UnixGrpcServer {
     this.held ??= [];
   }
 
+  /**
+   * For a daemon that cannot start after it took its socket (a policy it
+   * cannot use, a database it cannot open): every call held since holdCalls,
+   * and every later one, is answered with code and message, and the health
+   * check NOT_SERVING with the message, instead of the connection closing
+   * under them when the process exits.
+   */
+  refuseCalls(code: number, message: string): void {
+    this.refusal = { code, message };
+    this.impaired = () => message;
+    this.openCalls();
+  }
+
   /** Runs the calls held since holdCalls, in their order, and every later one at once. */
   openCalls(): void {
     const held = this.held ?? [];
@@ -279,6 +294,10 @@ export class UnixGrpcServer {
     const path = stream.headers.get(':path') ?? '';
     if (this.held !== undefined && path !== HEALTH_CHECK_PATH) {
       this.hold(stream);
+      return;
+    }
+    if (this.refusal !== undefined && path !== HEALTH_CHECK_PATH) {
+      this.sendStatus(stream, this.refusal.code, this.refusal.message);
       return;
     }
     const method = this.methods.get(path);

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { StartupError, TsovError, UsageError } from './errors';
+import { GrpcStatus } from './grpc-status';
 import type { UnixGrpcServer } from './grpc-unix-server';
 import type { Logger } from './logger';
 import type { PassedSocket } from './socket-activation';
@@ -35,10 +36,28 @@ export function flushLogger(logger: Logger): Promise<void> {
   });
 }
 
+/** How long a daemon that failed gives the calls it answers with the reason to go out before it exits. */
+const REFUSAL_GRACE_MS = 1000;
+
+/** The server of a daemon that listens already (listenThenReadPolicy), with its name: told why, should main fail. */
+let listening: { server: UnixGrpcServer; name: string } | undefined;
+
+/**
+ * From now on, should main throw, the calls server holds (and any that come
+ * before the process exits) are answered UNAVAILABLE with the reason — a
+ * client such as containerd then shows why — instead of seeing their
+ * connection closed.
+ */
+export function answerCallsOnFailure(server: UnixGrpcServer, name: string): void {
+  listening = { server, name };
+}
+
 /**
  * Runs main and exits: with main's number if it returns one, else 0; with 1 and
- * "name: message" on stderr when it throws (a stack only for unexpected errors);
- * with 2 and "name: problem; usage: ..." on one line for a UsageError.
+ * "name: message" on stderr when it throws (a stack only for unexpected errors),
+ * the calls a listening daemon holds answered with the message first
+ * (answerCallsOnFailure); with 2 and "name: problem; usage: ..." on one line for
+ * a UsageError.
  */
 export function runMain(name: string, main: () => Promise<number | void>): void {
   main().then(
@@ -51,9 +70,18 @@ export function runMain(name: string, main: () => Promise<number | void>): void 
       const known = error instanceof StartupError || error instanceof TsovError;
       const text = error instanceof Error ? (known ? error.message : (error.stack ?? error.message)) : String(error);
       process.stderr.write(`${name}: ${text}\n`);
-      process.exit(1);
+      void answerWithFailure(error instanceof Error ? error.message : String(error)).finally(() => process.exit(1));
     },
   );
+}
+
+/** The calls of a listening daemon answered with why it stops (at most REFUSAL_GRACE_MS). */
+async function answerWithFailure(reason: string): Promise<void> {
+  if (listening === undefined) return;
+  const { server, name } = listening;
+  const what = server.phase === 'starting' ? 'could not start' : 'stopped on an error';
+  server.refuseCalls(GrpcStatus.UNAVAILABLE, `${name} ${what}: ${reason}; fix the cause and start it again (its log has the details)`);
+  await server.shutdown(REFUSAL_GRACE_MS);
 }
 
 export interface ServeOptions {

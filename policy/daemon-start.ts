@@ -12,7 +12,7 @@ import { parseCommandLine } from '../common/command-line';
 import { UsageError } from '../common/errors';
 import type { UnixGrpcServer } from '../common/grpc-unix-server';
 import { componentLogger, LOG_LEVELS, type Logger, type LogLevel } from '../common/log-levels';
-import { configFileArgument, listenEarly, stopSignal } from '../common/process-main';
+import { answerCallsOnFailure, configFileArgument, listenEarly, stopSignal } from '../common/process-main';
 import { takePassedSocket, type PassedSocket } from '../common/socket-activation';
 import { DEFAULT_POLICY, type Policy } from './policy-model';
 import { readPolicy } from './policy-reader';
@@ -78,6 +78,7 @@ export async function listenThenReadPolicy(
   const passed = takePassedSocket();
   const server = createServer();
   await listenEarly(server, passed);
+  answerCallsOnFailure(server, processName);
   // The loop's poll phase first: a connection already waiting is accepted and answered.
   if (passed !== undefined) await new Promise((resolve) => setImmediate(resolve));
   const { createLogger } = await import('../common/logger');

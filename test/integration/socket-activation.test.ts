@@ -26,6 +26,7 @@ import { startTestContainerd } from '../support/containerd';
 import { goHealthCheck } from '../support/go-harness';
 import { startHelper } from '../support/helper-process';
 import { makeTempDir } from '../support/temp-dir';
+import { SnapshotsClient } from '../support/snapshots-client';
 
 /**
  * A restarting service, as systemd's Restart= with the test deciding when:
@@ -214,22 +215,32 @@ function serverPreface(socket: string, timeoutMs: number): Promise<Buffer> {
 const SETTINGS_FRAME = 4;
 
 
+type Daemon = 'tsov-helper' | 'tsov-snapshotter';
+
+/**
+ * daemon on a socket systemd-socket-activate holds, its policy file a FIFO:
+ * the policy reader waits in its read until the test writes the policy.
+ */
+async function activatedWaitingForPolicy(t: ExecutionContext, daemon: Daemon, name: string) {
+  const base = makeTempDir(t, `${name}-${daemon}`);
+  const run = path.join(base, 'run');
+  fs.mkdirSync(run, { mode: 0o700 });
+  const socket = path.join(run, `${daemon}.sock`);
+  const policy = path.join(base, 'policy.yaml');
+  const made = spawnSync('mkfifo', [policy], { encoding: 'utf8' });
+  t.is(made.status, 0, made.stderr);
+  const args =
+    daemon === 'tsov-helper'
+      ? [HELPER_MAIN, '--config', policy, '--socket', socket, '--state-dir', path.join(base, 'state'), '--allowed-root', base]
+      : [SNAPSHOTTER_MAIN, '--config', policy, '--root', path.join(base, 'root'), '--address', socket];
+  const service = activated(t, base, socket, args);
+  await waitFor('systemd-socket-activate to listen', () => fs.existsSync(socket));
+  return { service, socket, policy };
+}
+
 for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
   test(`${daemon} answers the HTTP/2 handshake on the socket systemd passed while its policy is still being read`, async (t) => {
-    const base = makeTempDir(t, `activated-early-${daemon}`);
-    const run = path.join(base, 'run');
-    fs.mkdirSync(run, { mode: 0o700 });
-    const socket = path.join(run, `${daemon}.sock`);
-    // The policy file is a FIFO: the policy reader waits in its read until the test writes the policy.
-    const policy = path.join(base, 'policy.yaml');
-    const made = spawnSync('mkfifo', [policy], { encoding: 'utf8' });
-    t.is(made.status, 0, made.stderr);
-    const args =
-      daemon === 'tsov-helper'
-        ? [HELPER_MAIN, '--config', policy, '--socket', socket, '--state-dir', path.join(base, 'state'), '--allowed-root', base]
-        : [SNAPSHOTTER_MAIN, '--config', policy, '--root', path.join(base, 'root'), '--address', socket];
-    const service = activated(t, base, socket, args);
-    await waitFor('systemd-socket-activate to listen', () => fs.existsSync(socket));
+    const { service, socket, policy } = await activatedWaitingForPolicy(t, daemon, 'activated-early');
 
     // The first connection starts the daemon; its handshake comes with the policy unread.
     const preface = await serverPreface(socket, 15_000);
@@ -261,6 +272,33 @@ for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
     if (call !== undefined) t.deepEqual(await call, [], 'the held call is answered');
     t.deepEqual(goHealthCheck(socket, ''), { status: 'SERVING' });
     t.true(isRunning(service.pid()));
+  });
+}
+
+for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
+  test(`${daemon} whose policy cannot be used answers the calls it held with the reason, not a closed connection`, async (t) => {
+    const { service, socket, policy } = await activatedWaitingForPolicy(t, daemon, 'activated-bad-policy');
+    await serverPreface(socket, 15_000);
+    // A call made while the policy is read is held (containerd's first call after a restart).
+    let held: Promise<unknown>;
+    if (daemon === 'tsov-helper') {
+      const client = new HelperClient(socket, { timeoutSeconds: 30 });
+      t.teardown(() => client.close());
+      held = client.list();
+    } else {
+      const client = new SnapshotsClient(socket);
+      t.teardown(() => client.close());
+      held = client.stat('a-layer');
+    }
+    held.catch(() => undefined);
+    await fs.promises.writeFile(policy, `${daemon === 'tsov-helper' ? 'helper' : 'snapshotter'}:\n  bogus: 1\n`);
+    const error = (await t.throwsAsync(held)) as (Error & { code?: number | string }) | undefined;
+    // Before, the process exited under it: the client saw its connection closed ("Connection dropped").
+    // UNAVAILABLE: grpc-js's code; tsov's helper client names it.
+    t.is(error?.code, daemon === 'tsov-helper' ? 'Unavailable' : 14, error?.message);
+    t.regex(error?.message ?? '', new RegExp(`${daemon} could not start: .*policy\\.yaml is not a valid tsov policy:.*policy\\.yaml:2:3: (helper|snapshotter)\\.bogus: unknown key.*; fix the cause and start it again`, 's'));
+    await waitFor(`${daemon} to exit`, () => !isRunning(service.pid()), 10_000);
+    t.regex(service.output(), /is not a valid tsov policy/);
   });
 }
 

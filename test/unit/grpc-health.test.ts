@@ -6,7 +6,7 @@
  * answering Check while its other calls wait.
  */
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import winston from 'winston';
 import { HEALTH_REASON_TRAILER, NOT_SERVING_REASONS, decodeHealthReason, encodeHealthReason, healthAnswer, healthServiceCodecs, type HealthAnswer, type ServerPhase } from '../../common/grpc-health';
 import { GrpcStatus } from '../../common/grpc-status';
@@ -95,13 +95,19 @@ for (const [outcome, exitCode, state, line] of VERDICTS) {
   });
 }
 
-test('a server holding its calls answers Check NOT_SERVING at once while the other calls wait, SERVING once they run, NOT_FOUND for a service it does not serve', async (t) => {
+/** A server with the health service, holding its calls, listening at a fresh socket; shut down in the teardown. */
+async function heldServer(t: ExecutionContext, name: string): Promise<{ server: UnixGrpcServer; socket: string }> {
   const server = new UnixGrpcServer({ logger: winston.createLogger({ silent: true }) });
   server.serveHealth([SNAPSHOTS_SERVICE]);
   server.holdCalls();
-  const socket = path.join(makeTempDir(t, 'grpc-health'), 's.sock');
+  const socket = path.join(makeTempDir(t, name), 's.sock');
   await server.listen(socket);
   t.teardown(() => server.shutdown(0));
+  return { server, socket };
+}
+
+test('a server holding its calls answers Check NOT_SERVING at once while the other calls wait, SERVING once they run, NOT_FOUND for a service it does not serve', async (t) => {
+  const { server, socket } = await heldServer(t, 'grpc-health');
   const health = new UnixGrpcClient(socket, healthServiceCodecs(), { maxReceiveBytes: 1024, timeoutMs: 5000 });
   const snapshots = new UnixGrpcClient(socket, snapshotsServiceCodecs(), { maxReceiveBytes: 1024 * 1024, timeoutMs: 5000 });
   t.teardown(() => {
@@ -131,14 +137,9 @@ test('a server holding its calls answers Check NOT_SERVING at once while the oth
 });
 
 test('NOT_SERVING carries its reason in a trailer that checkHealth reads: starting, impaired, stopping; SERVING carries none', async (t) => {
-  const server = new UnixGrpcServer({ logger: winston.createLogger({ silent: true }) });
-  server.serveHealth([SNAPSHOTS_SERVICE]);
+  const { server, socket } = await heldServer(t, 'grpc-health-reason');
   let impaired: string | undefined;
   server.reportImpaired(() => impaired);
-  server.holdCalls();
-  const socket = path.join(makeTempDir(t, 'grpc-health-reason'), 's.sock');
-  await server.listen(socket);
-  t.teardown(() => server.shutdown(0));
   const ask = () => checkHealth(socket, SNAPSHOTS_SERVICE, 5000);
 
   t.deepEqual(await ask(), { status: 'NOT_SERVING', reason: NOT_SERVING_REASONS.starting });
@@ -154,4 +155,21 @@ test('NOT_SERVING carries its reason in a trailer that checkHealth reads: starti
   t.is(Buffer.from(trailers.get(HEALTH_REASON_TRAILER) ?? '', 'base64').toString('utf8'), impaired);
   impaired = undefined;
   t.deepEqual(await ask(), { status: 'SERVING' });
+});
+
+test('refuseCalls: a daemon that cannot start answers its held and later calls with the reason, and its health check NOT_SERVING with it', async (t) => {
+  const { server, socket } = await heldServer(t, 'grpc-refuse');
+  const snapshots = new UnixGrpcClient(socket, snapshotsServiceCodecs(), { maxReceiveBytes: 1024 * 1024, timeoutMs: 5000 });
+  t.teardown(() => snapshots.close());
+  const held = snapshots.unary('Stat', { key: 'k' });
+  held.catch(() => undefined);
+  t.deepEqual(await checkHealth(socket, '', 5000), { status: 'NOT_SERVING', reason: NOT_SERVING_REASONS.starting });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const reason = 'tsov-snapshotter could not start: /etc/tsov/config.yaml:2:3: snapshotter.bogus: unknown key';
+  server.refuseCalls(GrpcStatus.UNAVAILABLE, reason);
+  const refused = await t.throwsAsync(held, { instanceOf: GrpcCallError });
+  t.deepEqual([refused?.code, refused?.message], [GrpcStatus.UNAVAILABLE, reason]);
+  const later = await t.throwsAsync(snapshots.unary('Stat', { key: 'k' }), { instanceOf: GrpcCallError });
+  t.deepEqual([later?.code, later?.message], [GrpcStatus.UNAVAILABLE, reason]);
+  t.deepEqual(await checkHealth(socket, SNAPSHOTS_SERVICE, 5000), { status: 'NOT_SERVING', reason });
 });
