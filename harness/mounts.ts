@@ -19,7 +19,7 @@ export function mountsUnder(dir: string): string[] {
  * (core/mount/mount_linux.go, doPrepareIDMappedOverlay) and unmounts them once
  * the overlay is made, without a retry when that fails with EBUSY
  * (containerd#12139, fixed by containerd#12114 after 2.1): after a bench of
- * remapped containers three of them stayed per run, outside every test
+ * remapped containers three or four of them stayed per run, outside every test
  * directory. Only mounts whose source (the mountinfo root, the host path for a
  * filesystem mounted at "/", which holds the tests' directories) lies below
  * dir: another test's are not touched.

@@ -280,17 +280,23 @@ for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
     const { service, socket, policy } = await activatedWaitingForPolicy(t, daemon, 'activated-bad-policy');
     await serverPreface(socket, 15_000);
     // A call made while the policy is read is held (containerd's first call after a restart).
+    // The policy is written only once the daemon has taken the call's connection: written
+    // sooner, the daemon could exit before the client connects (to a socket nobody then serves).
+    const sockets = () => new Set(fs.readdirSync(`/proc/${service.pid()}/fd`).map((fd) => fs.readlinkSync(`/proc/${service.pid()}/fd/${fd}`)).filter((link) => link.startsWith('socket:')));
+    const before = sockets();
     let held: Promise<unknown>;
     if (daemon === 'tsov-helper') {
       const client = new HelperClient(socket, { timeoutSeconds: 30 });
       t.teardown(() => client.close());
       held = client.list();
     } else {
-      const client = new SnapshotsClient(socket);
+      const client = new SnapshotsClient(socket, { deadlineMs: 30_000 });
       t.teardown(() => client.close());
       held = client.stat('a-layer');
     }
     held.catch(() => undefined);
+    await waitFor(`${daemon} to take the call's connection`, () => [...sockets()].some((socket) => !before.has(socket)), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
     await fs.promises.writeFile(policy, `${daemon === 'tsov-helper' ? 'helper' : 'snapshotter'}:\n  bogus: 1\n`);
     const error = (await t.throwsAsync(held)) as (Error & { code?: number | string }) | undefined;
     // Before, the process exited under it: the client saw its connection closed ("Connection dropped").

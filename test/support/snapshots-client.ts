@@ -8,12 +8,16 @@ import { serviceClientConstructor } from './proto-clients';
 import { SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE, type WireInfo } from '../../snapshotter/grpc-server';
 
 type Callback<T> = (error: ServiceError | null, value: T) => void;
-type Method = (request: unknown, callback: Callback<unknown>) => void;
+type Method = (request: unknown, options: { deadline?: number }, callback: Callback<unknown>) => void;
 
 export class SnapshotsClient {
   private readonly client: Client & Record<string, unknown>;
 
-  constructor(socketPath: string) {
+  /** @param options.deadlineMs each call's time limit (none by default: a test's own limit applies) */
+  constructor(
+    socketPath: string,
+    private readonly options: { deadlineMs?: number } = {},
+  ) {
     const Constructor = serviceClientConstructor(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE);
     this.client = new Constructor(`unix:${socketPath}`, credentials.createInsecure()) as Client & Record<string, unknown>;
   }
@@ -21,7 +25,8 @@ export class SnapshotsClient {
   private call<T>(method: string, request: Record<string, unknown>): Promise<T> {
     return new Promise((resolve, reject) => {
       const fn = this.client[method] as Method;
-      fn.call(this.client, { snapshotter: 'tsov', ...request }, (error, value) => (error ? reject(error) : resolve(value as T)));
+      const callOptions = this.options.deadlineMs === undefined ? {} : { deadline: Date.now() + this.options.deadlineMs };
+      fn.call(this.client, { snapshotter: 'tsov', ...request }, callOptions, (error: ServiceError | null, value: unknown) => (error ? reject(error) : resolve(value as T)));
     });
   }
 
