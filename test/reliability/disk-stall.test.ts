@@ -102,6 +102,10 @@ test('a stalled disk under tsov-helper: a Mount waits for its journal, while the
   t.is(stalled.status, 1, stalled.stdout + stalled.stderr);
   t.regex(stalled.stderr, /: NOT_SERVING: it answers but does not serve calls \(a write has waited [0-9.]+ s for the disk to make it durable \(the mount journal's fdatasync\): calls that mount or unmount \(Mount, Unmount, Release\) wait with it; check the disk or volume/);
   t.deepEqual(goHealthCheck(layout.socket, ''), { status: 'NOT_SERVING' });
+  // For machines: the same reason as its own field.
+  const json = JSON.parse(helperHealth(layout.socket, '--json').stdout) as Record<string, unknown>;
+  t.like(json, { daemon: 'tsov-helper', state: 'NOT_SERVING' });
+  t.regex(String(json.reason), /^a write has waited [0-9.]+ s for the disk to make it durable \(the mount journal's fdatasync\)/);
   const live = helperHealth(layout.socket, '--live');
   t.is(live.status, 0, live.stdout + live.stderr);
   // List is answered meanwhile: the Mount's entry is written, waiting to be durable, and nothing is mounted yet.
