@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { FailedPreconditionError } from './errors';
+import { FailedPreconditionError, InternalError } from './errors';
 import { fsyncDirectory } from './fsync-directory';
 import { GroupSync, type StallReport } from './group-sync';
 
@@ -62,6 +62,9 @@ function migrate(db: Database.Database, file: string, migrations: readonly strin
 
 const fdatasync = promisify(fs.fdatasync);
 
+/** A change was committed but the fsync that makes it durable failed: it may or may not survive a crash. */
+export class NotDurableError extends InternalError {}
+
 /**
  * What makes a synchronous=NORMAL WAL database's commits durable: an
  * fdatasync of its -wal file on libuv's thread pool, shared by every commit
@@ -75,7 +78,15 @@ export class WalSync {
   private readonly fd: number;
   private readonly group: GroupSync;
 
-  constructor(databaseFile: string, stall?: StallReport) {
+  /**
+   * @param change what a commit is, for the error of a failed sync ("the metadata change")
+   * @param stall reports an fdatasync that runs past its limit (group-sync.ts)
+   */
+  constructor(
+    private readonly databaseFile: string,
+    private readonly change: string,
+    stall?: StallReport,
+  ) {
     this.fd = fs.openSync(`${databaseFile}-wal`, 'r');
     try {
       // The -wal file may have just been created: make its directory entry durable once.
@@ -87,9 +98,13 @@ export class WalSync {
     this.group = new GroupSync(() => fdatasync(this.fd), stall);
   }
 
-  /** Resolves once everything committed before the call is durable. */
-  wait(): Promise<void> {
-    return this.group.wait();
+  /** Resolves once everything committed before the call is durable; NotDurableError if its sync failed. */
+  async wait(): Promise<void> {
+    try {
+      await this.group.wait();
+    } catch (error) {
+      throw new NotDurableError(`${this.change} was committed but its fsync failed (${String(error)}); check the disk holding ${this.databaseFile}`, { cause: error });
+    }
   }
 
   /** When the fdatasync running now started (performance.now()), if one runs. */

@@ -45,7 +45,8 @@ import { SpareDirectories } from './spare-directories';
 import { DeferredRemovals, type RemovalFailure } from './deferred-removals';
 import { applyLabelUpdate, storedLabels, validateLabels } from './labels';
 import type { SnapshotLayout } from './layout';
-import { NotDurableError, type MetadataStore, type ReadTransaction } from './metadata-store';
+import { NotDurableError } from '../common/sqlite-database';
+import type { MetadataStore, ReadTransaction } from './metadata-store';
 import { infoOf, recordedUsage, type DiskUsage, type Labels, type SnapshotInfo, type SnapshotRecord } from './snapshot-model';
 import { measureSmallTreeSync, type MeasuredTree } from './disk-usage';
 

@@ -110,7 +110,7 @@ export class MountJournal {
   constructor(file: string, options: { stall?: StallReport } = {}) {
     this.db = openDatabase(file, MIGRATIONS, 'tsov-helper', { synchronous: 'NORMAL' });
     try {
-      this.wal = new WalSync(file, options.stall);
+      this.wal = new WalSync(file, "the mount journal's change", options.stall);
     } catch (error) {
       this.db.close();
       throw error;
@@ -146,30 +146,30 @@ export class MountJournal {
       owner_start_time: entry.liveness.pidStartTime ?? null,
       created_ms: entry.createdMs,
     });
-    await this.durable();
+    await this.wal.wait();
     return Number(result.lastInsertRowid);
   }
 
   async markMounted(id: number, options: string): Promise<void> {
     this.statements.markMounted.run(options, id);
-    await this.durable();
+    await this.wal.wait();
   }
 
   /** The mount's private directory (memory tmpfs, fuse staging); recorded, durably, before anything is mounted there. */
   async setPrivateDir(id: number, privateDir: string): Promise<void> {
     this.statements.setPrivateDir.run(privateDir, id);
-    await this.durable();
+    await this.wal.wait();
   }
 
   /** A 'mounting' row whose mount turned out to exist after a crash. */
   async adopt(id: number): Promise<void> {
     this.statements.adopt.run(id);
-    await this.durable();
+    await this.wal.wait();
   }
 
   async remove(id: number): Promise<void> {
     this.statements.remove.run(id);
-    await this.durable();
+    await this.wal.wait();
   }
 
   /** When the fdatasync running now started (performance.now()), if one runs: how long the disk has kept the callers waiting. */
@@ -195,12 +195,4 @@ export class MountJournal {
     this.db.close();
   }
 
-  /** Everything committed so far on disk; the error names the journal (the change is committed but may not survive a crash). */
-  private async durable(): Promise<void> {
-    try {
-      await this.wal.wait();
-    } catch (error) {
-      throw new Error(`the mount journal's change was committed but its fdatasync failed (${String(error)}); check the disk holding ${this.db.name}`, { cause: error });
-    }
-  }
 }
