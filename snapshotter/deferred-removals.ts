@@ -11,9 +11,10 @@
  * more than maxPending wait. A stop does not wait for them: the next start
  * finds them named by no record and carries them over (carryOver), so a
  * restart — and containerd's calls waiting in systemd's socket meanwhile —
- * is not held up by thousands of deletions. While containerd is busy (an unpack, a burst of container
- * starts and removals) the deletions' system calls and worker messages then
- * do not compete with the calls it waits for on this 2-core kind of machine.
+ * is not held up by thousands of deletions. While containerd is busy (an
+ * unpack, a burst of container starts and removals) the deletions' system
+ * calls and worker messages then do not compete with the calls it waits for
+ * on this 2-core kind of machine.
  * A crash loses only the list: the directories are named by no record, and
  * the next start carries them over too.
  *
