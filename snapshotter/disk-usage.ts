@@ -42,61 +42,63 @@ export function measureDiskUsageSync(root: string, directoryLimit = 0): Measured
 }
 
 /**
+ * A directory whose st_size is at most this many bytes is read whole by the
+ * walk for the event loop; a larger one is left to the measuring thread
+ * unread. A directory's size grows with its entries on every filesystem an
+ * upper can be on: ext4 (one 4,096-byte block holds at most 341 entries, 32
+ * with names up to ~110 bytes), XFS and tmpfs (bytes per entry), btrfs (twice
+ * the names' bytes: 0 when empty), ZFS (the entry count), so what one such
+ * read can cost is bounded; and it is a single readdir, where a Dir read one
+ * entry at a time (opendirSync) cost more than the whole walk of a small
+ * upper (the Dir object's construction alone: ~100 ms of the event loop's
+ * ~1.6 s in three 128-layer imports, profiled).
+ */
+export const SMALL_DIRECTORY_BYTES = 4096;
+
+/**
  * The same measurement of a tree of at most entryLimit entries below its
- * root; undefined, having read no more than entryLimit + 1 entries, for a
- * larger one. For the event loop: a Commit of an upper a container barely
- * wrote then costs a few system calls there instead of a round trip to the
- * measuring thread, whose wake-ups cost more CPU than such a walk (~150 µs of
- * the thread's against ~20 µs for an empty upper, on this VM).
+ * root, none of its directories larger than SMALL_DIRECTORY_BYTES;
+ * undefined for any other tree, without reading a directory past those
+ * bounds. For the event loop: a Commit of an upper a container barely wrote
+ * then costs a few system calls there instead of a round trip to the
+ * measuring thread, whose wake-ups cost more CPU than such a walk (~150 µs
+ * of the thread's against ~20 µs for an empty upper, on this VM).
  */
 export function measureSmallTreeSync(root: string, entryLimit: number): MeasuredTree | undefined {
   let budget = entryLimit;
-  return walkTree(root, 0, (dir) => {
-    const entries = boundedEntries(dir, budget);
-    if (entries !== undefined) budget -= entries.length;
-    return entries;
+  return walkTree(root, 0, (dir, bytes) => {
+    if (bytes > SMALL_DIRECTORY_BYTES) return undefined;
+    const entries = entriesIfPresent(dir);
+    budget -= entries.length;
+    return budget < 0 ? undefined : entries;
   });
 }
 
-/** dir's entries if there are at most max (none if it is gone), else undefined having read max + 1. */
-function boundedEntries(dir: string, max: number): fs.Dirent[] | undefined {
-  const handle = ifPresent(() => fs.opendirSync(dir, { bufferSize: Math.max(1, Math.min(max + 1, 32)) }), undefined);
-  if (handle === undefined) return [];
-  try {
-    const entries: fs.Dirent[] = [];
-    for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
-      if (entries.length === max) return undefined;
-      entries.push(entry);
-    }
-    return entries;
-  } finally {
-    handle.closeSync();
-  }
-}
-
-/** The walk, reading each directory with list; undefined as soon as list gives up. */
-function walkTree(root: string, directoryLimit: number, list: (dir: string) => fs.Dirent[] | undefined): MeasuredTree | undefined {
+/** The walk, reading each directory with list (given its st_size); undefined as soon as list gives up. */
+function walkTree(root: string, directoryLimit: number, list: (dir: string, bytes: number) => fs.Dirent[] | undefined): MeasuredTree | undefined {
   const rootStat = fs.lstatSync(root);
   const rootOwner = { uid: rootStat.uid, gid: rootStat.gid };
   let size = rootStat.blocks * 512;
   let inodes = 1;
   if (!rootStat.isDirectory()) return { size, inodes, rootOwner };
   const linked = new Set<string>();
-  const pending = [root];
+  // Directories to read, each with its st_size.
+  const pending: Array<[string, number]> = [[root, rootStat.size]];
   let directories: string[] | undefined = directoryLimit > 0 ? [] : undefined;
-  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [dir, bytes] = next;
     if (directories !== undefined) {
       directories.push(dir);
       if (directories.length > directoryLimit) directories = undefined;
     }
-    const entries = list(dir);
+    const entries = list(dir, bytes);
     if (entries === undefined) return undefined;
     for (const entry of entries) {
       const file = `${dir}/${entry.name}`;
       const stat = lstatIfPresent(file);
       if (stat === undefined) continue;
       if (stat.isDirectory()) {
-        pending.push(file);
+        pending.push([file, stat.size]);
       } else if (stat.nlink > 1) {
         // Numbers lose precision above 2^53: identify linked inodes exactly.
         const exact = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });

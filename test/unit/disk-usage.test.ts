@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { measureDiskUsageSync, measureSmallTreeSync } from '../../snapshotter/disk-usage';
+import { measureDiskUsageSync, measureSmallTreeSync, SMALL_DIRECTORY_BYTES } from '../../snapshotter/disk-usage';
 import { du } from '../support/du';
 import { makeTempDir } from '../support/temp-dir';
 
@@ -58,32 +58,50 @@ for (const [title, build] of TREES) {
   });
 }
 
-test('the walk for the event loop gives up on a large directory without reading it all', (t) => {
+/** Runs fn counting the module's real lstat and directory reads (it calls them through the fs object). */
+function countingCalls<T>(fn: () => T): { result: T; counted: { lstat: number; directoryReads: number } } {
+  const counted = { lstat: 0, directoryReads: 0 };
+  const { lstatSync, readdirSync, opendirSync } = fs;
+  Object.assign(fs, {
+    lstatSync: (...args: Parameters<typeof fs.lstatSync>) => (counted.lstat++, lstatSync(...args)),
+    readdirSync: (...args: Parameters<typeof fs.readdirSync>) => (counted.directoryReads++, readdirSync(...args)),
+    opendirSync: (...args: Parameters<typeof fs.opendirSync>) => (counted.directoryReads++, opendirSync(...args)),
+  });
+  try {
+    return { result: fn(), counted };
+  } finally {
+    Object.assign(fs, { lstatSync, readdirSync, opendirSync });
+  }
+}
+
+test('the walk for the event loop gives up on a large directory without reading it', (t) => {
   const root = path.join(makeTempDir(t, 'du-small'), 'tree');
   fs.mkdirSync(root);
   for (let i = 0; i < 5000; i++) fs.writeFileSync(path.join(root, `f${i}`), '');
   // Reading it whole (5,000 entries, 5,000 lstats) is what the measuring thread does.
   const whole = measureDiskUsageSync(root);
   t.is(whole.inodes, 5001);
-  // Count the real calls it makes (the module calls them through the fs object).
-  const counted = { lstat: 0, entries: 0 };
-  const { lstatSync, opendirSync } = fs;
-  Object.assign(fs, {
-    lstatSync: (...args: Parameters<typeof fs.lstatSync>) => (counted.lstat++, lstatSync(...args)),
-    opendirSync: (...args: Parameters<typeof fs.opendirSync>) => {
-      const dir = opendirSync(...args);
-      const readSync = dir.readSync.bind(dir);
-      return Object.assign(dir, { readSync: () => { const entry = readSync(); if (entry !== null) counted.entries++; return entry; } });
-    },
-  });
-  let small;
-  try {
-    small = measureSmallTreeSync(root, 32);
-  } finally {
-    Object.assign(fs, { lstatSync, opendirSync });
-  }
-  t.is(small, undefined);
-  t.deepEqual(counted, { lstat: 1, entries: 33 }, 'the root, and one entry past the limit');
+  t.true(fs.lstatSync(root).size > SMALL_DIRECTORY_BYTES, 'a directory of 5,000 entries is larger than a small one');
+  const { result, counted } = countingCalls(() => measureSmallTreeSync(root, 32));
+  t.is(result, undefined);
+  t.deepEqual(counted, { lstat: 1, directoryReads: 0 }, 'the root\'s lstat, whose size says it is not small');
+});
+
+test('the walk for the event loop leaves a directory of few entries but a large size to the measuring thread', (t) => {
+  // ext4 here: 20 names of 250 bytes take two blocks. A directory that once held many
+  // entries keeps its size on ext4 too: its size, not its entries now, is what bounds the read.
+  const root = path.join(makeTempDir(t, 'du-long-names'), 'tree');
+  fs.mkdirSync(path.join(root, 'small'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'long-names'));
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(root, 'long-names', `${i}`.padStart(250, 'n')), '');
+  t.true(fs.lstatSync(path.join(root, 'long-names')).size > SMALL_DIRECTORY_BYTES);
+  t.is(measureSmallTreeSync(path.join(root, 'long-names'), 32), undefined);
+  const { result, counted } = countingCalls(() => measureSmallTreeSync(root, 32));
+  t.is(result, undefined);
+  t.true(counted.directoryReads <= 2, `the root and at most the small directory are read, not long-names (${counted.directoryReads} reads)`);
+  // The measuring thread's walk counts it all, as du does.
+  const { size, inodes } = measureDiskUsageSync(root);
+  t.deepEqual({ size, inodes }, du(root));
 });
 
 test('the root\'s owner is reported (what a child snapshot\'s fs/ copies at Prepare)', (t) => {
