@@ -31,6 +31,14 @@
  * under the same name. A lent name is neither deleted nor left to Cleanup
  * until it comes back.
  *
+ * A directory a live overlay still uses (its fs/ the upperdir, its work/ the
+ * workdir: a running container's snapshot removed with ctr snapshots rm, or
+ * a mount that outlived its container) is not deleted: the remover leaves it
+ * (fs-worker-thread.ts), and it is held — said once, in a warning naming the
+ * mount point — and tried again every heldRetryMs and at every Cleanup, and
+ * deleted once nothing mounts it. containerd's overlayfs snapshotter deletes
+ * it, and the container's files with it.
+ *
  * Nothing is deferred without bound: when maxBacklog directories already
  * wait (removals arrive faster than the disk deletes, for minutes), add()
  * deletes its own directory before it resolves, so Remove takes as long as
@@ -39,10 +47,14 @@
  */
 import type { Logger } from '../common/logger';
 
-/** A directory a deletion left behind (for Cleanup), and why. */
+/** A directory a deletion left behind, and why. */
 export interface RemovalFailure {
   name: string;
   message: string;
+  /** Left because a live overlay mounted here still uses it: held and tried again (not Cleanup's). */
+  mountPoint?: string;
+  /** Its path, for the log (default: name). */
+  directory?: string;
 }
 
 export interface DeferredRemovalsOptions {
@@ -58,11 +70,14 @@ export interface DeferredRemovalsOptions {
   maxPending?: number;
   /** This many waiting or being deleted: add() deletes its own directory before it resolves. Default 2 × maxPending. */
   maxBacklog?: number;
+  /** How often a directory held because it is still mounted is tried again; default HELD_RETRY_MS. */
+  heldRetryMs?: number;
   /** For tests: the clock, in milliseconds. */
   now?: () => number;
 }
 
 export const QUIET_MS = 100;
+export const HELD_RETRY_MS = 30_000;
 export const MAX_PENDING = 4096;
 export const REMOVAL_BATCH = 32;
 
@@ -75,6 +90,11 @@ export class DeferredRemovals {
   private readonly lent = new Set<string>();
   /** Carried over from the last process (carryOver) and not deleted yet, wherever they are. */
   private readonly carried = new Set<string>();
+  /** Left by a deletion because a live overlay still uses them, name → mount point: tried again later. */
+  private readonly held = new Map<string, string>();
+  /** The mount point each held directory was last reported at (a warning once per directory and mount point). */
+  private readonly reported = new Map<string, string>();
+  private heldTimer: NodeJS.Timeout | undefined;
   private lastActivity = 0;
   /** Calls running now (during): no deletion starts while one does. */
   private inFlight = 0;
@@ -87,12 +107,14 @@ export class DeferredRemovals {
   private readonly quietMs: number;
   private readonly maxPending: number;
   private readonly maxBacklog: number;
+  private readonly heldRetryMs: number;
   private readonly now: () => number;
 
   constructor(private readonly options: DeferredRemovalsOptions) {
     this.quietMs = options.quietMs ?? QUIET_MS;
     this.maxPending = options.maxPending ?? MAX_PENDING;
     this.maxBacklog = options.maxBacklog ?? 2 * this.maxPending;
+    this.heldRetryMs = options.heldRetryMs ?? HELD_RETRY_MS;
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -188,27 +210,34 @@ export class DeferredRemovals {
     this.deleteWhenDue();
   }
 
-  /** Waiting, lent or being deleted (Cleanup leaves these alone). */
+  /** Waiting, lent, being deleted or held (Cleanup leaves these alone). */
   has(name: string): boolean {
-    return this.pending.has(name) || this.deleting.has(name) || this.lent.has(name);
+    return this.pending.has(name) || this.deleting.has(name) || this.lent.has(name) || this.held.has(name);
   }
 
   get waiting(): number {
     return this.pending.size;
   }
 
-  /** Waiting, lent or being deleted now (the snapshotter's metric). */
+  /** Waiting, lent, being deleted or held now (the snapshotter's metric). */
   get notYetDeleted(): number {
-    return this.pending.size + this.deleting.size + this.lent.size;
+    return this.pending.size + this.deleting.size + this.lent.size + this.held.size;
   }
 
-  /** Starts deleting everything waiting now, without waiting for it. */
+  /** Kept because a live overlay still used them when last tried, name → mount point (until deleted). */
+  get stillMounted(): ReadonlyMap<string, string> {
+    return this.reported;
+  }
+
+  /** Starts deleting everything waiting now, held ones too, without waiting for it. */
   flushSoon(): void {
+    this.releaseHeld();
     this.start();
   }
 
-  /** Deletes everything waiting now; resolves when no deletion runs. */
+  /** Deletes everything waiting now, held ones too; resolves when no deletion runs. */
   async flush(): Promise<void> {
+    this.releaseHeld();
     this.start();
     while (this.running !== undefined) await this.running;
   }
@@ -221,12 +250,14 @@ export class DeferredRemovals {
   async stopped(): Promise<void> {
     this.stopping = true;
     this.disarm();
+    clearTimeout(this.heldTimer);
     while (this.running !== undefined) await this.running;
   }
 
-  /** Stops the timer (the owner flushes first if it wants the directories gone). */
+  /** Stops the timers (the owner flushes first if it wants the directories gone). */
   close(): void {
     this.disarm();
+    clearTimeout(this.heldTimer);
   }
 
   /** Waiting, and offered to the refill (lend). */
@@ -312,8 +343,47 @@ export class DeferredRemovals {
         this.carried.delete(name);
       }
     }
-    for (const failure of failures) {
-      this.options.logger.warn('snapshot directory left for Cleanup', { directory: failure.name, error: failure.message });
+    const left = new Set(failures.map((failure) => failure.name));
+    for (const name of names) {
+      if (left.has(name) || !this.reported.delete(name)) continue;
+      this.options.logger.info('a removed snapshot\'s directory kept while mounted is deleted: nothing mounts it any more', { directory: name });
     }
+    for (const failure of failures) {
+      if (failure.mountPoint !== undefined) this.hold(failure.name, failure.mountPoint, failure.directory ?? failure.name);
+      else {
+        this.reported.delete(failure.name);
+        this.options.logger.warn('snapshot directory left for Cleanup', { directory: failure.name, error: failure.message });
+      }
+    }
+  }
+
+  /** A directory a live overlay still uses: kept, said once, tried again every heldRetryMs. */
+  private hold(name: string, mountPoint: string, directory: string): void {
+    if (this.stopping) return;
+    this.held.set(name, mountPoint);
+    if (this.reported.get(name) !== mountPoint) {
+      this.reported.set(name, mountPoint);
+      this.options.logger.warn(
+        `a removed snapshot is still mounted: its directory is kept, with the files the overlay at ${mountPoint} writes, and deleted once nothing mounts it (tried again every ${this.heldRetryMs / 1000} s and at each Cleanup); ` +
+          'containerd unmounts a snapshot before removing it: ctr snapshots rm of a running container\'s snapshot, or a mount that outlived its container, does not',
+        { directory, mount_point: mountPoint },
+      );
+    }
+    if (this.heldTimer === undefined) {
+      this.heldTimer = setTimeout(() => {
+        this.heldTimer = undefined;
+        this.releaseHeld();
+        this.deleteWhenDue();
+      }, this.heldRetryMs);
+      this.heldTimer.unref();
+    }
+  }
+
+  /** Held directories back in the queue (never lent: reuse refuses a mounted one anyway). */
+  private releaseHeld(): void {
+    for (const name of this.held.keys()) this.pending.add(name);
+    this.held.clear();
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
   }
 }

@@ -12,7 +12,7 @@ import { measureDiskUsageSync } from './disk-usage';
 import { SYNC_CALLS, makeSnapshotDirectories, type DirectoryCalls } from './durable-fs';
 import { mayBeMounted, mountedAt, reuseRemovedDirectorySync } from './reused-directories';
 import { overlayDirectoriesInUse, parseMountInfo, readNodeMountInfoText } from '../common/mountinfo';
-import type { FsJob, FsJobReply, RemoveFailure, StillMounted } from './fs-worker';
+import type { FsJob, FsJobReply, RemoveFailure } from './fs-worker';
 
 const HEAP_REPORT_INTERVAL_MS = 1000;
 let heapReportedAtMs = -Infinity;
@@ -20,13 +20,13 @@ let heapReportedAtMs = -Infinity;
 /**
  * The calls for one make job. Reusing a removed snapshot's directory is
  * synchronous (reused-directories.ts): only this thread's calls can. A
- * directory a live overlay still uses is not reused and is added to
- * stillMounted; the mount tables (this process's and the node's:
- * readNodeMountInfoText) are read once per job that offers any, and parsed
- * only if they can name one (mayBeMounted); when this process's cannot be
- * read none is reused.
+ * directory a live overlay still uses is not reused (the removals hold it
+ * when they try to delete it: removeUnlessMounted); the mount tables (this
+ * process's and the node's: readNodeMountInfoText) are read once per job that
+ * offers any, and parsed only if they can name one (mayBeMounted); when this
+ * process's cannot be read none is reused.
  */
-function makeCalls(job: Extract<FsJob, { op: 'make' }>, stillMounted: StillMounted[]): DirectoryCalls {
+function makeCalls(job: Extract<FsJob, { op: 'make' }>): DirectoryCalls {
   if (job.reuse === undefined || job.reuse.length === 0) return SYNC_CALLS;
   let tables: string;
   try {
@@ -38,12 +38,44 @@ function makeCalls(job: Extract<FsJob, { op: 'make' }>, stillMounted: StillMount
   return {
     ...SYNC_CALLS,
     reuse: (from, to) => {
-      const mountPoint = mayBeMounted(from, tables) ? mountedAt(from, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) : undefined;
-      if (mountPoint === undefined) return reuseRemovedDirectorySync(from, to);
-      stillMounted.push({ directory: from, mountPoint });
-      return undefined;
+      const mounted = mayBeMounted(from, tables) && mountedAt(from, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) !== undefined;
+      return mounted ? undefined : reuseRemovedDirectorySync(from, to);
     },
   };
+}
+
+/**
+ * rm -r of each removed snapshot's directory, except one whose fs/ or work/ a
+ * live overlay uses as its upperdir or workdir (the mount tables, read once
+ * per job as makeCalls reads them): deleting it would take a running
+ * container's files from under it (ctr snapshots rm of a running
+ * container's snapshot, or a mount that outlived its container). That one is
+ * left, reported with its mount point, for the caller to try again later.
+ * When this process's table cannot be read, each is deleted, as containerd's
+ * overlayfs snapshotter deletes them.
+ */
+function removeUnlessMounted(dirs: readonly string[]): RemoveFailure[] {
+  let tables: string | undefined;
+  try {
+    tables = readNodeMountInfoText();
+  } catch {
+    tables = undefined;
+  }
+  let inUse: ReadonlyMap<string, string> | undefined;
+  const failures: RemoveFailure[] = [];
+  for (const dir of dirs) {
+    const mountPoint = tables !== undefined && mayBeMounted(dir, tables) ? mountedAt(dir, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) : undefined;
+    if (mountPoint !== undefined) {
+      failures.push({ path: dir, message: `an overlay mounted at ${mountPoint} still uses its fs/ or work/`, mountPoint });
+      continue;
+    }
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      failures.push({ path: dir, message: (error as Error).message });
+    }
+  }
+  return failures;
 }
 
 const port = parentPort;
@@ -54,23 +86,14 @@ port.on('message', async (job: FsJob) => {
   try {
     if (job.op === 'usage') reply = { id: job.id, usage: measureDiskUsageSync(job.path, job.directoryLimit) };
     else if (job.op === 'make') {
-      const stillMounted: StillMounted[] = [];
       const reused = await makeSnapshotDirectories(
-        makeCalls(job, stillMounted),
+        makeCalls(job),
         job.paths.map((dir, i) => ({ dir, kind: job.kind, owner: job.owner, reuse: job.reuse?.[i] })),
         job.parent,
       );
-      reply = { id: job.id, reused, stillMounted };
+      reply = { id: job.id, reused };
     } else {
-      const failures: RemoveFailure[] = [];
-      for (const dir of job.paths) {
-        try {
-          fs.rmSync(dir, { recursive: true, force: true });
-        } catch (error) {
-          failures.push({ path: dir, message: (error as Error).message });
-        }
-      }
-      reply = { id: job.id, failures };
+      reply = { id: job.id, failures: removeUnlessMounted(job.paths) };
     }
   } catch (error) {
     const e = error as NodeJS.ErrnoException;

@@ -20,24 +20,18 @@ export type FsJobRequest =
   | { op: 'remove'; paths: string[] };
 export type FsJob = FsJobRequest & { id: number };
 
-/** A removed snapshot's directory offered for reuse that a live overlay still uses (reused-directories.ts, mountedAt). */
-export interface StillMounted {
-  directory: string;
-  mountPoint: string;
-}
-
 /** What a make job did with the removed directories it was offered. */
 export interface MadeDirectories {
   /** How many spares were made from removed snapshots' directories. */
   reused: number;
-  /** Offered and not reused: an overlay is still mounted on them. */
-  stillMounted: StillMounted[];
 }
 
-/** A directory rm -r could not delete, and why. */
+/** A directory rm -r could not delete, or did not, and why. */
 export interface RemoveFailure {
   path: string;
   message: string;
+  /** Not deleted because a live overlay still uses its fs/ or work/ (mounted here): see removeUnlessMounted. */
+  mountPoint?: string;
 }
 
 export type FsJobReply = {
@@ -45,8 +39,6 @@ export type FsJobReply = {
   usage?: MeasuredTree;
   /** make: how many were made from removed snapshots' directories. */
   reused?: number;
-  /** make: the removed directories offered and left, as a live overlay still uses them. */
-  stillMounted?: StillMounted[];
   /** remove: the directories left behind (the others are gone). */
   failures?: RemoveFailure[];
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
@@ -81,16 +73,19 @@ export class FsWorker {
    * Snapshot directories, each durable (see durable-fs.ts), made in order by
    * one job; then parent fsynced, if given. reuse[i], if given, is a removed
    * snapshot's directory dirs[i] may be made from (reused-directories.ts).
-   * Resolves with how many were, and those left because an overlay is still
-   * mounted on them.
+   * Resolves with how many were (one a live overlay still uses never is).
    */
   async makeSnapshotDirectories(dirs: readonly string[], request: Omit<SnapshotDirectoryRequest, 'dir' | 'reuse'>, parent?: string, reuse: readonly string[] = []): Promise<MadeDirectories> {
-    if (dirs.length === 0) return { reused: 0, stillMounted: [] };
+    if (dirs.length === 0) return { reused: 0 };
     const reply = await this.run({ op: 'make', paths: [...dirs], reuse: [...reuse], kind: request.kind, owner: request.owner, parent });
-    return { reused: reply.reused ?? 0, stillMounted: reply.stillMounted ?? [] };
+    return { reused: reply.reused ?? 0 };
   }
 
-  /** rm -r each of dirs (nothing for one that does not exist), in one job; resolves with those left behind. */
+  /**
+   * rm -r each of dirs (nothing for one that does not exist), in one job,
+   * except a removed snapshot's directory a live overlay still uses
+   * (fs-worker-thread.ts); resolves with those left behind.
+   */
   async remove(dirs: readonly string[]): Promise<RemoveFailure[]> {
     if (dirs.length === 0) return [];
     const reply = await this.run({ op: 'remove', paths: [...dirs] });

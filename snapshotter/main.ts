@@ -95,6 +95,11 @@ async function main(): Promise<void> {
       `Removed snapshots whose directories are not deleted yet (they go when the snapshotter is quiet, at Cleanup, or at once past ${MAX_PENDING}; past ${2 * MAX_PENDING} each Remove deletes its own)`,
       () => service.directoriesAwaitingDeletion,
     );
+    metrics.gauge(
+      'tsov_snapshot_directories_kept_mounted',
+      'Of those, the ones a live overlay still used when last tried (a running container\'s snapshot removed, or a mount that outlived its container): kept, and deleted once nothing mounts them',
+      () => service.directoriesKeptMounted,
+    );
     metrics.counter(
       'tsov_snapshot_directories_reused_total',
       "Spare snapshot directories made from a removed snapshot's directory and work/ (a fresh fs/ only) instead of three new directories",

@@ -136,14 +136,9 @@ export class SnapshotService {
         try {
           const made = await this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir, lent.map((name) => this.layout.snapshotDir(name)));
           this.reusedDirectories += made.reused;
-          for (const { directory, mountPoint } of made.stillMounted) {
-            this.logger.warn('a removed snapshot is still mounted: its directory is not reused, and it is deleted when the snapshotter is quiet, as containerd\'s overlayfs snapshotter deletes a removed snapshot\'s; unmount a snapshot before removing it (containerd does; ctr snapshots rm of a running container\'s does not)', {
-              directory,
-              mount_point: mountPoint,
-            });
-          }
         } finally {
-          // Whatever is left under each name (the old fs/, or all of it) is deleted as before.
+          // Whatever is left under each name (the old fs/, or all of it) is deleted as before: one
+          // still mounted (made.stillMounted, never reused) is held then, and said so, by the removals.
           this.removals.giveBack(lent);
         }
       },
@@ -362,6 +357,11 @@ export class SnapshotService {
     return this.removals.notYetDeleted;
   }
 
+  /** Of those, the ones kept because a live overlay still used them when last tried. */
+  get directoriesKeptMounted(): number {
+    return this.removals.stillMounted.size;
+  }
+
   /** How long the oldest sync that write calls wait for has run, 0 when none runs (the snapshotter's metric). */
   get oldestSyncWaitMs(): number {
     return oldestSyncMs(this.syncsRunningSinceMs(), performance.now());
@@ -422,7 +422,7 @@ export class SnapshotService {
   /** rm -r snapshots/<name> for each name, on the remover thread; resolves with those left behind. */
   private async removeSnapshotDirectories(names: readonly string[]): Promise<RemovalFailure[]> {
     const failures = await this.remover.remove(names.map((name) => path.join(this.layout.snapshotsDir, name)));
-    return failures.map((failure) => ({ name: path.basename(failure.path), message: failure.message }));
+    return failures.map((failure) => ({ name: path.basename(failure.path), message: failure.message, mountPoint: failure.mountPoint, directory: failure.path }));
   }
 
   private async createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): Promise<MountSpec[]> {

@@ -114,6 +114,8 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
   const merged = path.join(dir, 'victim-merged');
   fs.mkdirSync(merged);
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', victimMount!.options.join(','), merged]);
+  // What the running container wrote: in the upper, the removed snapshot's fs/.
+  fs.writeFileSync(path.join(merged, 'written-by-the-container'), 'mine\n');
   const pid = snapshotter.process.pid!;
   const seesItself = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(` ${merged} `);
   t.is(seesItself, namespace === 'shared', `the snapshotter's own mount table ${namespace === 'shared' ? 'holds' : 'does not hold'} the overlay`);
@@ -138,11 +140,18 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
   t.is(warning[0]!.level, 'warn');
   t.is(warning[0]!.directory, victimDir);
   t.is(warning[0]!.mount_point, merged);
-  // Its directory is still deleted once the snapshotter is quiet, as containerd's overlayfs
-  // snapshotter deletes a removed snapshot's, mounted or not: only never reused.
+  // The deletion was tried (that is what warned) and left it: the container's files are where it
+  // wrote them, through the overlay and in the upper. containerd's overlayfs snapshotter deletes them.
+  t.is(fs.readFileSync(path.join(merged, 'written-by-the-container'), 'utf8'), 'mine\n');
+  t.is(fs.readFileSync(path.join(victimDir, 'fs', 'written-by-the-container'), 'utf8'), 'mine\n');
+  await client.cleanup();
+  t.true(fs.existsSync(path.join(victimDir, 'fs', 'written-by-the-container')), 'Cleanup leaves it while it is mounted');
+  t.is(snapshotter.stderr().split('\n').filter((line) => line.includes('still mounted')).length, 1, 'said once');
+  // Unmounted, the next try (Cleanup here, or every 30 s) deletes it.
   execFileSync('umount', [merged]);
+  await client.cleanup();
   await waitFor('the removed snapshot\'s directory to be deleted', () => !fs.existsSync(victimDir), 10_000);
 }
 
-test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, and the snapshotter says where it is mounted', removedWhileMounted, 'shared');
+test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, its directory is kept with the container\'s files until it is unmounted, and the snapshotter says where it is mounted', removedWhileMounted, 'shared');
 test('the same with the snapshotter in a mount namespace of its own that the mount does not reach: found in the node\'s (PID 1\'s) mount table', removedWhileMounted, 'private');

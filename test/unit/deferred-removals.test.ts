@@ -16,8 +16,10 @@ async function deleted(t: ExecutionContext, removed: string[], expected: string[
   t.deepEqual(removed, expected, message);
 }
 
-function removals(options: { quietMs?: number; maxPending?: number; fail?: Set<string>; reject?: Set<string>; now?: () => number } = {}) {
+function removals(options: { quietMs?: number; maxPending?: number; fail?: Set<string>; reject?: Set<string>; mounted?: Map<string, string>; heldRetryMs?: number; now?: () => number } = {}) {
   const removed: string[] = [];
+  /** Every name each batch was asked to delete. */
+  const attempts: string[] = [];
   const batches: number[] = [];
   const lines: string[] = [];
   const stream = new Writable({
@@ -31,17 +33,23 @@ function removals(options: { quietMs?: number; maxPending?: number; fail?: Set<s
     // Like the worker's job: one round trip per batch, each directory deleted or reported.
     remove: async (names) => {
       batches.push(names.length);
+      attempts.push(...names);
       await sleep(1);
       if (names.some((name) => options.reject?.has(name))) throw new Error('the filesystem worker thread exited (code 1)');
-      removed.push(...names.filter((name) => !options.fail?.has(name)));
-      return names.filter((name) => options.fail?.has(name)).map((name) => ({ name, message: `EIO removing ${name}` }));
+      const mountPoint = (name: string) => options.mounted?.get(name);
+      removed.push(...names.filter((name) => !options.fail?.has(name) && mountPoint(name) === undefined));
+      return names.flatMap((name) => {
+        if (mountPoint(name) !== undefined) return [{ name, message: `still used by an overlay at ${mountPoint(name)}`, mountPoint: mountPoint(name), directory: `/root/snapshots/${name}` }];
+        return options.fail?.has(name) ? [{ name, message: `EIO removing ${name}` }] : [];
+      });
     },
     logger,
     quietMs: options.quietMs ?? 40,
     maxPending: options.maxPending,
+    heldRetryMs: options.heldRetryMs,
     now: options.now,
   });
-  return { queue, removed, lines, batches };
+  return { queue, removed, attempts, lines, batches };
 }
 
 test('a removed directory waits for quiet, then goes; has() covers it until it is gone', async (t) => {
@@ -314,4 +322,59 @@ test('carriedOverGone: deletes what was carried over now and resolves once all o
   await gone;
   t.deepEqual(removed, ['b', 'a']);
   queue.close();
+});
+
+test('a directory a live overlay still uses is held, not deleted: said once, tried again, and deleted once nothing mounts it', async (t) => {
+  const mounted = new Map([['7', '/run/containerd/io.containerd.runtime.v2.task/k8s.io/web/rootfs']]);
+  const { queue, removed, attempts, lines } = removals({ mounted, heldRetryMs: 30 });
+  const warnings = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.level === 'warn');
+  queue.add('7');
+  queue.add('8');
+  await deleted(t, removed, ['8']);
+  // Tried again every heldRetryMs: the warning stays one.
+  await waitFor('two more tries', () => attempts.filter((name) => name === '7').length >= 3, 5_000, 5);
+  t.is(warnings().length, 1);
+  t.is(warnings()[0]!.directory, '/root/snapshots/7');
+  t.is(warnings()[0]!.mount_point, '/run/containerd/io.containerd.runtime.v2.task/k8s.io/web/rootfs');
+  t.regex(String(warnings()[0]!.message), /still mounted: its directory is kept/);
+  t.true(queue.has('7'), 'Cleanup leaves it alone');
+  t.is(queue.notYetDeleted, 1);
+  t.deepEqual([...queue.stillMounted], [['7', '/run/containerd/io.containerd.runtime.v2.task/k8s.io/web/rootfs']]);
+  mounted.delete('7');
+  await deleted(t, removed, ['8', '7']);
+  t.false(queue.has('7'));
+  t.is(queue.notYetDeleted, 0);
+  t.true(lines.some((line) => line.includes('nothing mounts it any more') && line.includes('"directory":"7"')));
+  t.is(warnings().length, 1);
+});
+
+test('flush tries a held directory again at once (Cleanup), and a new mount point is said again', async (t) => {
+  const mounted = new Map([['3', '/mnt/a']]);
+  const { queue, removed, lines } = removals({ mounted, heldRetryMs: 60_000 });
+  const warned = () => lines.filter((line) => line.includes('still mounted')).map((line) => (JSON.parse(line) as { mount_point: string }).mount_point);
+  queue.add('3');
+  await queue.flush();
+  t.deepEqual(warned(), ['/mnt/a']);
+  await queue.flush();
+  t.deepEqual(warned(), ['/mnt/a'], 'the same mount point: not said again');
+  mounted.set('3', '/mnt/b');
+  await queue.flush();
+  t.deepEqual(warned(), ['/mnt/a', '/mnt/b']);
+  mounted.delete('3');
+  await queue.flush();
+  t.deepEqual(removed, ['3']);
+  queue.close();
+});
+
+test('stopped: a held directory is not tried again; it stays on disk for the next start to carry over', async (t) => {
+  const mounted = new Map([['5', '/mnt/x']]);
+  const { queue, removed, batches } = removals({ mounted, heldRetryMs: 20 });
+  queue.add('5');
+  await queue.flush();
+  const before = batches.length;
+  await queue.stopped();
+  mounted.delete('5');
+  await sleep(100);
+  t.is(batches.length, before);
+  t.deepEqual(removed, []);
 });
