@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { CLI_MAIN } from '../../harness/daemon-process';
 import { HELPER_SERVICE, SNAPSHOTS_SERVICE } from '../../common/served-services';
 import { goHealthCheck } from '../support/go-harness';
@@ -100,21 +100,43 @@ test('tsov health with no daemon named asks both, at the policy\'s sockets: exit
   );
 });
 
+/** The modules `tsov health ARGS` loaded (a --require'd hook records require.cache at exit), after checking it ran. */
+function healthModules(t: ExecutionContext, dir: string, args: readonly string[]): (part: string) => boolean {
+  const loaded = path.join(dir, 'loaded.json');
+  const preload = path.join(dir, 'record-modules.js');
+  fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(Object.keys(require.cache))));\n`);
+  const run = spawnSync(process.execPath, ['--require', preload, CLI_MAIN, 'health', ...args, '--timeout', '1'], { encoding: 'utf8', timeout: 30_000 });
+  t.is(run.status, 1, run.stderr);
+  t.regex(run.stdout + run.stderr, /UNREACHABLE|cannot reach it/);
+  const modules = JSON.parse(fs.readFileSync(loaded, 'utf8')) as string[];
+  return (part) => modules.some((file) => file.includes(part));
+}
+
 test('tsov health, which the DaemonSet runs every few seconds, loads the policy with the build\'s validator and nothing of the other commands', (t) => {
   const dir = makeTempDir(t, 'health-modules');
   const policy = path.join(dir, 'config.yaml');
   fs.writeFileSync(policy, `snapshotter:\n  address: ${path.join(dir, 'snapshotter.sock')}\n`);
-  const loaded = path.join(dir, 'loaded.json');
-  const preload = path.join(dir, 'record-modules.js');
-  fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(Object.keys(require.cache))));\n`);
-  const run = spawnSync(process.execPath, ['--require', preload, CLI_MAIN, 'health', 'snapshotter', '--config', policy, '--timeout', '1'], { encoding: 'utf8', timeout: 30_000 });
-  t.is(run.status, 1, run.stderr);
-  t.regex(run.stdout + run.stderr, /UNREACHABLE|cannot reach it/);
-  const modules = JSON.parse(fs.readFileSync(loaded, 'utf8')) as string[];
-  const has = (part: string) => modules.some((file) => file.includes(part));
+  const has = healthModules(t, dir, ['snapshotter', '--config', policy]);
   t.true(has(`${path.sep}policy${path.sep}load-policy.js`), 'the policy was read');
   t.true(has('policy-validator.generated.js'), 'with the validator npm run build wrote');
   for (const unwanted of [`${path.sep}ajv${path.sep}dist${path.sep}ajv.js`, 'helper-client.js', `${path.sep}cli${path.sep}install${path.sep}`, `${path.sep}translator${path.sep}`, 'commands/probe.js', 'commands/mounts.js']) {
     t.false(has(unwanted), `${unwanted} is not loaded`);
   }
+});
+
+test('tsov health with every socket it asks named on the command line reads no policy: no YAML parser, no validator', (t) => {
+  const dir = makeTempDir(t, 'health-named');
+  // A policy that cannot be read at all: named, it would fail the command.
+  const unreadable = path.join(dir, 'missing.yaml');
+  for (const args of [
+    ['snapshotter', '--socket', path.join(dir, 'snapshotter.sock'), '--config', unreadable],
+    ['helper', '--helper-socket', path.join(dir, 'helper.sock'), '--config', unreadable],
+  ]) {
+    const has = healthModules(t, dir, args);
+    for (const unwanted of [`${path.sep}policy${path.sep}load-policy.js`, `${path.sep}yaml${path.sep}`, 'policy-validator.generated.js']) t.false(has(unwanted), `${args.join(' ')}: ${unwanted} is not loaded`);
+  }
+  // Both daemons asked, the snapshotter's socket from the policy: it is read.
+  const policy = path.join(dir, 'config.yaml');
+  fs.writeFileSync(policy, `snapshotter:\n  address: ${path.join(dir, 'snapshotter.sock')}\n`);
+  t.true(healthModules(t, dir, ['--helper-socket', path.join(dir, 'helper.sock'), '--config', policy])(`${path.sep}policy${path.sep}load-policy.js`));
 });
