@@ -97,6 +97,19 @@ function activated(t: ExecutionContext, base: string, socket: string, daemon: st
   };
 }
 
+/**
+ * Whether a unix socket at this path listens (`ss -xl`, from sock_diag). Its
+ * file appears at bind(2), before systemd-socket-activate calls listen(2): a
+ * connect in between is refused (ECONNREFUSED), and the first connection is
+ * the one that starts the daemon.
+ */
+function listening(socket: string): boolean {
+  const listed = spawnSync('ss', ['-xlH', 'src', socket], { encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`ss -xl: ${listed.stderr}`);
+  // ss -l lists a bound socket that does not listen yet too, as UNCONN.
+  return listed.stdout.trim().split(/\s+/)[1] === 'LISTEN';
+}
+
 /** Connections waiting in a listening unix socket's backlog: ss's Recv-Q for it (sock_diag), as `ss -xl` shows it. */
 function backlog(socket: string): number {
   const listed = spawnSync('ss', ['-xlH', 'src', socket], { encoding: 'utf8' });
@@ -113,7 +126,7 @@ test('tsov-helper on the socket systemd passed: serves it, keeps it across a res
   fs.mkdirSync(roots);
   const socket = path.join(run, 'helper.sock');
   const service = activated(t, base, socket, [HELPER_MAIN, '--socket', socket, '--state-dir', path.join(base, 'state'), '--allowed-root', roots, '--log-level', 'info']);
-  await waitFor('systemd-socket-activate to listen', () => fs.existsSync(socket));
+  await waitFor('systemd-socket-activate to listen', () => listening(socket));
 
   const client = new HelperClient(socket, { timeoutSeconds: 30 });
   t.teardown(() => client.close());
@@ -144,7 +157,7 @@ test.serial('tsov-snapshotter on the socket systemd passed: containerd\'s calls 
   fs.mkdirSync(run, { mode: 0o711 });
   const socket = path.join(run, 'tsov.sock');
   const service = activated(t, base, socket, [SNAPSHOTTER_MAIN, '--root', path.join(base, 'root'), '--address', socket, '--log-level', 'info']);
-  await waitFor('systemd-socket-activate to listen', () => fs.existsSync(socket));
+  await waitFor('systemd-socket-activate to listen', () => listening(socket));
   const containerd = await startTestContainerd(t, path.join(base, 'containerd'), socket);
   const snapshots = (...args: string[]) => containerd.ctr(['snapshots', '--snapshotter', 'tsov', ...args], { timeoutMs: 60_000 });
 
@@ -234,7 +247,7 @@ async function activatedWaitingForPolicy(t: ExecutionContext, daemon: Daemon, na
       ? [HELPER_MAIN, '--config', policy, '--socket', socket, '--state-dir', path.join(base, 'state'), '--allowed-root', base]
       : [SNAPSHOTTER_MAIN, '--config', policy, '--root', path.join(base, 'root'), '--address', socket];
   const service = activated(t, base, socket, args);
-  await waitFor('systemd-socket-activate to listen', () => fs.existsSync(socket));
+  await waitFor('systemd-socket-activate to listen', () => listening(socket));
   return { service, socket, policy };
 }
 
@@ -329,7 +342,7 @@ for (const { what, configured, expected } of NETNS_CASES) {
     const socket = path.join(run, 'helper.sock');
     if (configured === 'other') await startHelper(t, { socket, stateDir: path.join(base, 'other-state'), roots: [base] });
     const service = activated(t, base, passed, ['unshare', '--net', HELPER_MAIN, '--socket', socket, '--state-dir', path.join(base, 'state'), '--allowed-root', base, '--log-level', 'info']);
-    await waitFor('systemd-socket-activate to listen', () => fs.existsSync(passed));
+    await waitFor('systemd-socket-activate to listen', () => listening(passed));
     // The first connection starts the daemon.
     await serverPreface(passed, 15_000);
     await waitFor(`the helper to ${configured === 'same' ? 'serve' : 'refuse'}`, () => expected.test(service.output()), 30_000);
