@@ -18,53 +18,51 @@ const HEAP_REPORT_INTERVAL_MS = 1000;
 let heapReportedAtMs = -Infinity;
 
 /**
- * The calls for one make job. Reusing a removed snapshot's directory is
- * synchronous (reused-directories.ts): only this thread's calls can. A
- * directory a live overlay still uses is not reused (the removals hold it
- * when they try to delete it: removeUnlessMounted); the mount tables (this
- * process's and the node's: readNodeMountInfoText) are read once per job that
- * offers any, and parsed only if they can name one (mayBeMounted); when this
- * process's cannot be read none is reused.
+ * Where a live overlay uses a removed snapshot's directory (its fs/ as
+ * upperdir, its work/ as workdir), from the mount tables as they are now
+ * (this process's and the node's: readNodeMountInfoText), read once for the
+ * returned function's life and parsed only if they can name a directory asked
+ * about (mayBeMounted); undefined when this process's table cannot be read.
  */
-function makeCalls(job: Extract<FsJob, { op: 'make' }>): DirectoryCalls {
-  if (job.reuse === undefined || job.reuse.length === 0) return SYNC_CALLS;
+function liveOverlayCheck(): ((dir: string) => string | undefined) | undefined {
   let tables: string;
   try {
     tables = readNodeMountInfoText();
   } catch {
-    return SYNC_CALLS;
+    return undefined;
   }
   let inUse: ReadonlyMap<string, string> | undefined;
-  return {
-    ...SYNC_CALLS,
-    reuse: (from, to) => {
-      const mounted = mayBeMounted(from, tables) && mountedAt(from, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) !== undefined;
-      return mounted ? undefined : reuseRemovedDirectorySync(from, to);
-    },
-  };
+  return (dir) => (mayBeMounted(dir, tables) ? mountedAt(dir, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) : undefined);
 }
 
 /**
- * rm -r of each removed snapshot's directory, except one whose fs/ or work/ a
- * live overlay uses as its upperdir or workdir (the mount tables, read once
- * per job as makeCalls reads them): deleting it would take a running
+ * The calls for one make job. Reusing a removed snapshot's directory is
+ * synchronous (reused-directories.ts): only this thread's calls can. A
+ * directory a live overlay still uses is not reused (the removals hold it
+ * when they try to delete it: removeUnlessMounted), and none is when the
+ * mount table cannot be read.
+ */
+function makeCalls(job: Extract<FsJob, { op: 'make' }>): DirectoryCalls {
+  if (job.reuse === undefined || job.reuse.length === 0) return SYNC_CALLS;
+  const mountPointOf = liveOverlayCheck();
+  if (mountPointOf === undefined) return SYNC_CALLS;
+  return { ...SYNC_CALLS, reuse: (from, to) => (mountPointOf(from) === undefined ? reuseRemovedDirectorySync(from, to) : undefined) };
+}
+
+/**
+ * rm -r of each removed snapshot's directory, except one a live overlay
+ * still uses (liveOverlayCheck): deleting it would take a running
  * container's files from under it (ctr snapshots rm of a running
  * container's snapshot, or a mount that outlived its container). That one is
  * left, reported with its mount point, for the caller to try again later.
- * When this process's table cannot be read, each is deleted, as containerd's
+ * When the mount table cannot be read, each is deleted, as containerd's
  * overlayfs snapshotter deletes them.
  */
 function removeUnlessMounted(dirs: readonly string[]): RemoveFailure[] {
-  let tables: string | undefined;
-  try {
-    tables = readNodeMountInfoText();
-  } catch {
-    tables = undefined;
-  }
-  let inUse: ReadonlyMap<string, string> | undefined;
+  const mountPointOf = liveOverlayCheck() ?? (() => undefined);
   const failures: RemoveFailure[] = [];
   for (const dir of dirs) {
-    const mountPoint = tables !== undefined && mayBeMounted(dir, tables) ? mountedAt(dir, (inUse ??= overlayDirectoriesInUse(parseMountInfo(tables)))) : undefined;
+    const mountPoint = mountPointOf(dir);
     if (mountPoint !== undefined) {
       failures.push({ path: dir, message: `an overlay mounted at ${mountPoint} still uses its fs/ or work/`, mountPoint });
       continue;
