@@ -27,7 +27,8 @@
  *
  * containerd unmounts a snapshot before removing it. A snapshot removed while
  * still mounted (ctr snapshots rm of a running container's) loses its upper to
- * the deletion with containerd's own snapshotter too; its work/ must not also
+ * the deletion with containerd's own snapshotter; tsov keeps it until nothing
+ * mounts it (deferred-removals.ts). Its work/ must not meanwhile
  * serve a new snapshot's overlay, which the kernel would mount beside the old
  * one with index=off (what tsov's mounts ask for where the kernel has the
  * option), only warning that the workdir is in use by another mount
