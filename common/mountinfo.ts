@@ -44,6 +44,9 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
 
 /** Splits an option list on commas that are not escaped with a backslash (overlayfs escapes them in paths). */
 function splitOptions(list: string): string[] {
+  // Most lists escape nothing: split at once (an overlay's can be kilobytes long, and a node
+  // has thousands: the loop below took ~90 ms a megabyte of mount table).
+  if (!list.includes('\\')) return list.split(',');
   const options: string[] = [];
   let current = '';
   for (let i = 0; i < list.length; i++) {
