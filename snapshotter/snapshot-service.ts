@@ -137,8 +137,8 @@ export class SnapshotService {
           const made = await this.fsWorker.makeSnapshotDirectories(spareDirs(ids), { kind: 'active' }, this.layout.snapshotsDir, lent.map((name) => this.layout.snapshotDir(name)));
           this.reusedDirectories += made.reused;
         } finally {
-          // Whatever is left under each name (the old fs/, or all of it) is deleted as before: one
-          // still mounted (made.stillMounted, never reused) is held then, and said so, by the removals.
+          // Whatever is left under each name (the old fs/, or all of it) is deleted as before: one a
+          // live overlay still uses (never reused) is held then, and said so, by the removals.
           this.removals.giveBack(lent);
         }
       },

@@ -194,5 +194,4 @@ export class MountJournal {
     this.wal.close();
     this.db.close();
   }
-
 }

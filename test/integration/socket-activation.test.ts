@@ -104,10 +104,15 @@ function activated(t: ExecutionContext, base: string, socket: string, daemon: st
  * the one that starts the daemon.
  */
 function listening(socket: string): boolean {
+  // ss -l lists a bound socket that does not listen yet too, as UNCONN.
+  return ssLine(socket)[1] === 'LISTEN';
+}
+
+/** `ss -xl`'s line for the unix socket at this path, as columns (Netid, State, Recv-Q, …); none when it is not listed. */
+function ssLine(socket: string): string[] {
   const listed = spawnSync('ss', ['-xlH', 'src', socket], { encoding: 'utf8' });
   if (listed.status !== 0) throw new Error(`ss -xl: ${listed.stderr}`);
-  // ss -l lists a bound socket that does not listen yet too, as UNCONN.
-  return listed.stdout.trim().split(/\s+/)[1] === 'LISTEN';
+  return listed.stdout.trim().split(/\s+/);
 }
 
 /**
@@ -128,10 +133,7 @@ function descriptorTargets(pid: number | string): string[] {
 
 /** Connections waiting in a listening unix socket's backlog: ss's Recv-Q for it (sock_diag), as `ss -xl` shows it. */
 function backlog(socket: string): number {
-  const listed = spawnSync('ss', ['-xlH', 'src', socket], { encoding: 'utf8' });
-  if (listed.status !== 0) throw new Error(`ss -xl: ${listed.stderr}`);
-  const [, , queued] = listed.stdout.trim().split(/\s+/);
-  return Number(queued ?? 0);
+  return Number(ssLine(socket)[2] ?? 0);
 }
 
 test('tsov-helper on the socket systemd passed: serves it, keeps it across a restart, and a call made while it is down is answered by the next process', async (t) => {
@@ -289,11 +291,11 @@ for (const daemon of ['tsov-helper', 'tsov-snapshotter'] as const) {
     t.false(answered, 'a call made meanwhile is held, not answered or refused');
     // The policy reader, waiting in its read, does not hold systemd's listening socket (fd 3 is
     // not inherited: libuv opens it close-on-exec), so a stuck reader keeps no connection waiting.
-    const listening = fs.readlinkSync(`/proc/${service.pid()}/fd/3`);
-    t.regex(listening, /^socket:/);
+    const passedSocket = fs.readlinkSync(`/proc/${service.pid()}/fd/3`);
+    t.regex(passedSocket, /^socket:/);
     const readers = fs.readFileSync(`/proc/${service.pid()}/task/${service.pid()}/children`, 'utf8').trim().split(/\s+/).filter((pid) => pid !== '');
     t.is(readers.length, 1, 'one child: the policy reader');
-    t.false(descriptorTargets(readers[0]!).includes(listening), `the policy reader holds ${listening} at no fd`);
+    t.false(descriptorTargets(readers[0]!).includes(passedSocket), `the policy reader holds ${passedSocket} at no fd`);
 
     await fs.promises.writeFile(policy, 'log:\n  level: info\n');
     await waitFor(`${daemon} to serve once its policy is read`, () => /"message":"serving".*"socket_checked_by":"\/proc\/self\/net\/unix","socket_from":"systemd"/.test(service.output()), 30_000);
