@@ -58,6 +58,8 @@ export const SMALL_UPPER_ENTRIES = 32;
 
 /** Spare directories kept ready for Prepare (each is an empty snapshots/<id>/{fs,work}). */
 export const SPARE_DIRECTORIES = 16;
+/** What the spare pool grows to when concurrent Prepares empty it (spare-directories.ts). */
+export const MAX_SPARE_DIRECTORIES = 256;
 
 export interface SnapshotServiceOptions {
   store: MetadataStore;
@@ -129,6 +131,7 @@ export class SnapshotService {
     const spareDirs = (ids: readonly number[]) => ids.map((id) => this.layout.snapshotDir(id));
     this.spares = new SpareDirectories({
       target: SPARE_DIRECTORIES,
+      maxTarget: MAX_SPARE_DIRECTORIES,
       reserve: () => this.store.reserveId(),
       // Each from a removed snapshot's wrapper and work/ where one waits for deletion (reused-directories.ts).
       make: async (ids) => {

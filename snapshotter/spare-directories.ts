@@ -15,12 +15,26 @@
  * leftovers are empty directories no record names, removed by Cleanup like
  * any other (and their ids are never given again: ids are reserved above
  * every directory found at start).
+ *
+ * The pool grows with demand: a Prepare that finds none ready (concurrent
+ * Prepares took them faster than a batch is made) doubles the target, up to
+ * maxTarget. Each Prepare that finds none posts a job of its own to the
+ * filesystem thread and waits for it, and each small batch is one more: under
+ * 8 concurrent Prepare-Commit-Remove loops a pool of 16 ran dry ~60 times a
+ * second, and the thread's wake-ups (postMessage, ~160 µs of the loop apiece
+ * on this 2-vCPU VM while the clients run) delayed every call behind them. An
+ * unpack (one Prepare every 20-40 ms, the layer's apply between) finds the
+ * pool empty only when a refill takes longer than half the pool's Prepares,
+ * and a pool whose refills fail (a full disk) does not grow. A grown pool stays grown until the process stops: its spares
+ * are three empty directories each.
  */
 import type { Logger } from '../common/logger';
 
 export interface SpareDirectoriesOptions {
-  /** How many to keep ready: refilled up to this in one batch when half are taken. */
+  /** How many to keep ready at first: refilled up to the target in one batch when half are taken. */
   target: number;
+  /** The most the target grows to when Prepares find none ready (default: target, no growth). */
+  maxTarget?: number;
   /** A fresh snapshot id, never given before (MetadataStore.reserveId). */
   reserve: () => number;
   /** Makes snapshots/<id> for each id, each durable with its entry in snapshots/. */
@@ -42,8 +56,11 @@ export class SpareDirectories {
   private failing = false;
   /** refillSoon has scheduled a fill that has not run yet. */
   private fillScheduled = false;
+  private targetNow: number;
 
-  constructor(private readonly options: SpareDirectoriesOptions) {}
+  constructor(private readonly options: SpareDirectoriesOptions) {
+    this.targetNow = options.target;
+  }
 
   /** Fills the pool: the first Prepare finds spares ready. A fill that fails (a full disk) is logged, not thrown: Prepare makes its own directories meanwhile. */
   async start(): Promise<void> {
@@ -51,9 +68,24 @@ export class SpareDirectories {
     await this.settled();
   }
 
-  /** A ready spare's id (the caller's snapshot takes it), or undefined when none is ready; the caller then calls refillSoon. */
+  /** A ready spare's id (the caller's snapshot takes it), or undefined when none is ready (the target then grows); the caller then calls refillSoon. */
   take(): number | undefined {
-    return this.ready.shift();
+    const id = this.ready.shift();
+    // Empty because refills fail (a full or read-only disk), not because of demand: no growth.
+    if (id === undefined && !this.failing) this.grow();
+    return id;
+  }
+
+  /** How many the pool is kept at now (it grows from options.target with demand). */
+  get target(): number {
+    return this.targetNow;
+  }
+
+  private grow(): void {
+    const grown = Math.min(this.options.maxTarget ?? this.options.target, 2 * this.targetNow);
+    if (grown <= this.targetNow || this.closed) return;
+    this.options.logger.debug('spare snapshot directories ran out under concurrent Prepares: the pool grows', { from: this.targetNow, to: grown });
+    this.targetNow = grown;
   }
 
   /**
@@ -98,15 +130,15 @@ export class SpareDirectories {
   }
 
   private fill(make: (ids: number[]) => Promise<void>): void {
-    if (this.closed || this.filling !== undefined || this.ready.length > this.options.target / 2) return;
+    if (this.closed || this.filling !== undefined || this.ready.length > this.targetNow / 2) return;
     this.filling = this.refill(make).finally(() => {
       this.filling = undefined;
     });
   }
 
   private async refill(make: (ids: number[]) => Promise<void>): Promise<void> {
-    while (!this.closed && this.ready.length <= this.options.target / 2) {
-      const batch = Array.from({ length: this.options.target - this.ready.length }, () => this.options.reserve());
+    while (!this.closed && this.ready.length <= this.targetNow / 2) {
+      const batch = Array.from({ length: this.targetNow - this.ready.length }, () => this.options.reserve());
       batch.forEach((id) => this.making.add(id));
       try {
         await make(batch);

@@ -11,7 +11,7 @@ import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { waitFor } from '../../harness/wait';
 import Database from 'better-sqlite3';
-import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
+import { MAX_SPARE_DIRECTORIES, SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 import { du } from '../support/du';
 import { readMetadataCopy } from '../support/metadata-copy';
 import { snapshotDirectories } from '../support/snapshot-directories';
@@ -299,6 +299,24 @@ test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spa
   t.true(after.spares.every((id) => Number(id) > highest), `the new spares\' ids (${after.spares.join(' ')}) are above every one found at start (${highest})`);
   t.is(after.spares.length, SPARE_DIRECTORIES);
   t.is((await third.client.stat('a')).kind, 'ACTIVE');
+});
+
+test('concurrent Prepares that empty the spare pool grow it (up to MAX_SPARE_DIRECTORIES), so the next burst finds spares ready; a clean stop deletes them all', async (t) => {
+  const dir = makeTempDir(t, 'rpc');
+  const root = path.join(dir, 'root');
+  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'), ['--log-level', 'debug']);
+  const spares = () => snapshotDirectories(root).spares.length;
+  await waitFor(`${SPARE_DIRECTORIES} spares at start`, () => spares() === SPARE_DIRECTORIES, 10_000);
+  // A burst: many more at once than the pool holds.
+  const burst = 4 * SPARE_DIRECTORIES;
+  await Promise.all(Array.from({ length: burst }, (_, i) => snapshotter.client.prepare(`burst-${i}`)));
+  t.regex(snapshotter.stderr(), /"from":16,[^\n]*spare snapshot directories ran out under concurrent Prepares: the pool grows[^\n]*"to":32/);
+  await waitFor('the grown pool to be refilled', () => spares() > SPARE_DIRECTORIES, 10_000);
+  const grown = spares();
+  t.true(grown > SPARE_DIRECTORIES && grown <= MAX_SPARE_DIRECTORIES, `${grown} spares after a burst of ${burst} Prepares (at first ${SPARE_DIRECTORIES}, at most ${MAX_SPARE_DIRECTORIES})`);
+  t.is(snapshotDirectories(root).named.length, burst);
+  await snapshotter.stop();
+  t.deepEqual(snapshotDirectories(root).spares, [], 'a clean stop deletes the spares, however many');
 });
 
 test('a stop does not wait for removed snapshots\' directories; the next start deletes them in the background, without Cleanup', async (t) => {

@@ -19,7 +19,7 @@ import { SnapshotsClient } from '../support/snapshots-client';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { snapshotDirectories } from '../support/snapshot-directories';
-import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
+import { MAX_SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 
 const SEED = testSeed(32);
 const CLIENTS = 32;
@@ -139,7 +139,7 @@ test(`${CLIENTS} clients for ${SECONDS} s of mixed RPCs: no error, no event-loop
   t.true(Math.max(...awaitingDeletion) <= 2 * MAX_PENDING + CLIENTS, `deletions fell behind: ${Math.max(...awaitingDeletion)} directories waiting`);
   t.is(left, 0, 'directories still waiting for deletion after the load stopped');
   t.is(onDisk, records, 'a directory under snapshots/ for each snapshot, no more');
-  t.true(directories.spares.length <= SPARE_DIRECTORIES, `${directories.spares.length} spare directories, more than the ${SPARE_DIRECTORIES} kept`);
+  t.true(directories.spares.length <= MAX_SPARE_DIRECTORIES, `${directories.spares.length} spare directories, more than the ${MAX_SPARE_DIRECTORIES} the pool grows to`);
   // Flat: memory saws up and down with V8's collections; what a leak raises is the floor after
   // each collection. The old and large-object spaces' floor must not grow from the first third of the run to the
   // last by more than a quarter and 8 MiB (16 samples seldom land right after a major collection;

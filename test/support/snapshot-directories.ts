@@ -1,7 +1,8 @@
 /**
  * What is under a snapshotter root's snapshots/, judged against its metadata
- * (read from a copy: metadata-copy.ts). tsov-snapshotter keeps up to
- * SPARE_DIRECTORIES empty snapshot directories there for Prepare, each under
+ * (read from a copy: metadata-copy.ts). tsov-snapshotter keeps
+ * SPARE_DIRECTORIES empty snapshot directories there for Prepare (up to
+ * MAX_SPARE_DIRECTORIES once concurrent Prepares have emptied the pool), each under
  * an id no record names yet (snapshotter/spare-directories.ts): a directory
  * no record names is a spare when it is shaped as one (harness/spare-shape.ts),
  * and stray otherwise.
@@ -9,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isSpareShaped } from '../../harness/spare-shape';
-import { SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
+import { MAX_SPARE_DIRECTORIES } from '../../snapshotter/snapshot-service';
 import { readMetadataCopy } from './metadata-copy';
 
 export interface SnapshotDirectories {
@@ -40,10 +41,10 @@ export function snapshotDirectories(root: string): SnapshotDirectories {
 
 /**
  * What should not be under snapshots/: the stray directories, and a line
- * saying so when there are more spares than the SPARE_DIRECTORIES a daemon
- * keeps. Empty when all is well.
+ * saying so when there are more spares than the MAX_SPARE_DIRECTORIES a
+ * daemon's pool grows to. Empty when all is well.
  */
 export function unexpectedDirectories(root: string): string[] {
   const { stray, spares } = snapshotDirectories(root);
-  return spares.length > SPARE_DIRECTORIES ? [...stray, `${spares.length} spare directories (${spares.join(' ')}), more than the ${SPARE_DIRECTORIES} a daemon keeps`] : stray;
+  return spares.length > MAX_SPARE_DIRECTORIES ? [...stray, `${spares.length} spare directories (${spares.join(' ')}), more than the ${MAX_SPARE_DIRECTORIES} a daemon's pool grows to`] : stray;
 }

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { SpareDirectories } from '../../snapshotter/spare-directories';
 
 /** A pool over fake directories: ids from a counter, made and discarded in memory, with gates to hold a batch mid-way. */
-function pool(options: { target?: number; failWhen?: (ids: number[]) => boolean } = {}) {
+function pool(options: { target?: number; maxTarget?: number; failWhen?: (ids: number[]) => boolean } = {}) {
   let next = 1;
   const onDisk = new Set<number>();
   const batches: number[][] = [];
@@ -17,6 +17,7 @@ function pool(options: { target?: number; failWhen?: (ids: number[]) => boolean 
   });
   const spares = new SpareDirectories({
     target: options.target ?? 4,
+    ...(options.maxTarget === undefined ? {} : { maxTarget: options.maxTarget }),
     reserve: () => next++,
     make: async (ids) => {
       batches.push(ids);
@@ -139,4 +140,63 @@ test('close deletes the spares left, waits for a batch in flight (and deletes it
   t.is(takeOne(spares), undefined);
   await spares.settled();
   t.is(batches.length, 2, 'no refill after close');
+});
+
+test('a Prepare that finds none ready doubles the target, up to maxTarget: the refill then makes the bigger batch; one that always finds one leaves it', async (t) => {
+  const { spares, batches } = pool({ target: 4, maxTarget: 16 });
+  await spares.start();
+  // One at a time, as an unpack takes them: never empty, never grown.
+  for (let i = 0; i < 12; i++) {
+    t.not(takeOne(spares), undefined);
+    await spares.settled();
+  }
+  t.is(spares.target, 4, 'an unpack\'s pace keeps the first target');
+  // Concurrent Prepares take them all before a batch is made.
+  const emptyIt = () => {
+    const taken: (number | undefined)[] = [];
+    for (let i = spares.count; i >= 0; i--) taken.push(spares.take());
+    return taken;
+  };
+  t.is(emptyIt().at(-1), undefined);
+  t.is(spares.target, 8, 'found none ready: doubled');
+  spares.refillSoon();
+  await spares.settled();
+  t.is(batches.at(-1)!.length, 8, 'refilled to the new target in one batch');
+  t.is(spares.count, 8);
+  emptyIt();
+  t.is(spares.target, 16);
+  emptyIt();
+  t.is(spares.target, 16, 'never past maxTarget');
+  spares.refillSoon();
+  await spares.settled();
+  t.is(spares.count, 16);
+});
+
+test('without maxTarget the pool never grows, however often Prepares find it empty', async (t) => {
+  const { spares } = pool({ target: 4 });
+  await spares.start();
+  for (let round = 0; round < 3; round++) {
+    while (spares.take() !== undefined);
+    t.is(spares.target, 4);
+    spares.refillSoon();
+    await spares.settled();
+    t.is(spares.count, 4);
+  }
+});
+
+test('a pool emptied because its refills fail (a full disk) does not grow: the failure, not demand, emptied it', async (t) => {
+  let failing = false;
+  const { spares } = pool({ target: 4, maxTarget: 64, failWhen: () => failing });
+  await spares.start();
+  failing = true;
+  for (let i = 0; i < 12; i++) {
+    takeOne(spares);
+    await spares.settled();
+  }
+  t.is(spares.target, 4);
+  failing = false;
+  t.is(takeOne(spares), undefined, 'the first after the disk frees finds none ready yet (a refill was failing): still no growth');
+  await spares.settled();
+  t.is(spares.target, 4);
+  t.is(spares.count, 4, 'refilled to the first target');
 });
