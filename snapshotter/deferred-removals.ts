@@ -92,8 +92,8 @@ export class DeferredRemovals {
   private readonly carried = new Set<string>();
   /** Left by a deletion because a live overlay still uses them, name → mount point: tried again later. */
   private readonly held = new Map<string, string>();
-  /** The mount point each held directory was last reported at (a warning once per directory and mount point). */
-  private readonly reported = new Map<string, string>();
+  /** The mount point each held directory was last reported at (a warning once per directory and mount point), and its path for the log. */
+  private readonly reported = new Map<string, { mountPoint: string; directory: string }>();
   private heldTimer: NodeJS.Timeout | undefined;
   private lastActivity = 0;
   /** Calls running now (during): no deletion starts while one does. */
@@ -226,7 +226,12 @@ export class DeferredRemovals {
 
   /** Kept because a live overlay still used them when last tried, name → mount point (until deleted). */
   get stillMounted(): ReadonlyMap<string, string> {
-    return this.reported;
+    return new Map([...this.reported].map(([name, report]) => [name, report.mountPoint]));
+  }
+
+  /** How many are kept because a live overlay still used them when last tried (the snapshotter's metric). */
+  get stillMountedCount(): number {
+    return this.reported.size;
   }
 
   /** Starts deleting everything waiting now, held ones too, without waiting for it. */
@@ -345,14 +350,16 @@ export class DeferredRemovals {
     }
     const left = new Set(failures.map((failure) => failure.name));
     for (const name of names) {
-      if (left.has(name) || !this.reported.delete(name)) continue;
-      this.options.logger.info('a removed snapshot\'s directory kept while mounted is deleted: nothing mounts it any more', { directory: name });
+      const report = this.reported.get(name);
+      if (left.has(name) || report === undefined) continue;
+      this.reported.delete(name);
+      this.options.logger.info('a removed snapshot\'s directory kept while mounted is deleted: nothing mounts it any more', { directory: report.directory });
     }
     for (const failure of failures) {
       if (failure.mountPoint !== undefined) this.hold(failure.name, failure.mountPoint, failure.directory ?? failure.name);
       else {
         this.reported.delete(failure.name);
-        this.options.logger.warn('snapshot directory left for Cleanup', { directory: failure.name, error: failure.message });
+        this.options.logger.warn('snapshot directory left for Cleanup', { directory: failure.directory ?? failure.name, error: failure.message });
       }
     }
   }
@@ -361,8 +368,8 @@ export class DeferredRemovals {
   private hold(name: string, mountPoint: string, directory: string): void {
     if (this.stopping) return;
     this.held.set(name, mountPoint);
-    if (this.reported.get(name) !== mountPoint) {
-      this.reported.set(name, mountPoint);
+    if (this.reported.get(name)?.mountPoint !== mountPoint) {
+      this.reported.set(name, { mountPoint, directory });
       this.options.logger.warn(
         `a removed snapshot is still mounted: its directory is kept, with the files the overlay at ${mountPoint} writes, and deleted once nothing mounts it (tried again every ${this.heldRetryMs / 1000} s and at each Cleanup); ` +
           'containerd unmounts a snapshot before removing it: ctr snapshots rm of a running container\'s snapshot, or a mount that outlived its container, does not',

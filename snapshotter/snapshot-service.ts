@@ -362,7 +362,7 @@ export class SnapshotService {
 
   /** Of those, the ones kept because a live overlay still used them when last tried. */
   get directoriesKeptMounted(): number {
-    return this.removals.stillMounted.size;
+    return this.removals.stillMountedCount;
   }
 
   /** How long the oldest sync that write calls wait for has run, 0 when none runs (the snapshotter's metric). */

@@ -99,10 +99,10 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
   const dir = makeTempDir(t, 'reuse-mounted');
   const root = path.join(dir, 'root');
   const socket = path.join(dir, 'tsov.sock');
-  const args = ['--root', root, '--address', socket, '--log-level', 'warn'];
+  const args = ['--root', root, '--address', socket, '--log-level', 'info'];
   const snapshotter =
     namespace === 'shared'
-      ? await startSnapshotter(t, root, socket)
+      ? await startSnapshotter(t, root, socket, ['--log-level', 'info'])
       : withClient(t, await startDaemonCommand('tsov-snapshotter', 'unshare', socket, ['--mount', '--propagation', 'private', SNAPSHOTTER_MAIN, ...args]), new SnapshotsClient(socket));
   const { client } = snapshotter;
   await client.prepare('layer-active');
@@ -151,6 +151,17 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
   execFileSync('umount', [merged]);
   await client.cleanup();
   await waitFor('the removed snapshot\'s directory to be deleted', () => !fs.existsSync(victimDir), 10_000);
+  await waitFor('the line that says it is deleted', () => snapshotter.stderr().includes('nothing mounts it any more'), 10_000);
+  const deleted = snapshotter
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('nothing mounts it any more'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.deepEqual(
+    deleted.map((line) => [line.level, line.directory]),
+    [['info', victimDir]],
+    'said once, naming the directory as the warning did',
+  );
 }
 
 test('a snapshot removed while its overlay is still mounted: no later Prepare gets its directory or work/, its directory is kept with the container\'s files until it is unmounted, and the snapshotter says where it is mounted', removedWhileMounted, 'shared');

@@ -344,7 +344,7 @@ test('a directory a live overlay still uses is held, not deleted: said once, tri
   await deleted(t, removed, ['8', '7']);
   t.false(queue.has('7'));
   t.is(queue.notYetDeleted, 0);
-  t.true(lines.some((line) => line.includes('nothing mounts it any more') && line.includes('"directory":"7"')));
+  t.true(lines.some((line) => line.includes('nothing mounts it any more') && line.includes('"directory":"/root/snapshots/7"')));
   t.is(warnings().length, 1);
 });
 
