@@ -19,6 +19,17 @@ export function summarize(samplesMs: readonly number[]): Summary {
   return { count: sorted.length, meanMs: round(mean), p50Ms: round(quantile(sorted, 0.5)), p99Ms: round(quantile(sorted, 0.99)) };
 }
 
+/**
+ * Splits samples into those that took more than stallMs past the fastest
+ * (a stall that has nothing to do with what is measured, such as containerd's
+ * 50 × 50 ms unmount retries: see remap-workload.ts) and the others.
+ */
+export function splitStalls(samplesMs: readonly number[], stallMs: number): { stalled: number; clean: number[] } {
+  const fastest = Math.min(...samplesMs);
+  const clean = samplesMs.filter((sample) => sample - fastest <= stallMs);
+  return { stalled: samplesMs.length - clean.length, clean };
+}
+
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
@@ -38,14 +49,16 @@ export interface ResultRow {
   measuredAt?: string;
 }
 
+/** tsov / reference; counts of zero against zero are the same (1), anything against zero has no ratio (Infinity). */
 export function ratio(row: ResultRow): number {
+  if (row.reference === 0) return row.tsov === 0 ? 1 : Number.POSITIVE_INFINITY;
   return round(row.tsov / row.reference, 3);
 }
 
 export function markdownTable(rows: readonly ResultRow[]): string {
   const lines = ['| workload | metric | tsov | reference | tsov/reference | target |', '|---|---|---|---|---|---|'];
   for (const row of rows) {
-    lines.push(`| ${row.workload} | ${row.metric} | ${row.tsov} ${row.unit} | ${row.reference} ${row.unit} | ${ratio(row)} | ${row.target ?? ''} |`);
+    lines.push(`| ${row.workload} | ${row.metric} | ${row.tsov} ${row.unit} | ${row.reference} ${row.unit} | ${Number.isFinite(ratio(row)) ? ratio(row) : '—'} | ${row.target ?? ''} |`);
   }
   return lines.join('\n');
 }
