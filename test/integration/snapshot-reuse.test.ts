@@ -130,12 +130,15 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
     if (inode(path.dirname(work)) === victim.dir || inode(work) === victim.work) takers.push(`after-${i}`);
   }
   t.deepEqual(takers, [], 'no Prepare shares the mounted overlay\'s work/');
+  /** The daemon's log lines that contain text, parsed. */
+  const logLines = (text: string) =>
+    snapshotter
+      .stderr()
+      .split('\n')
+      .filter((line) => line.includes(text))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   await waitFor('the warning that names the mount', () => snapshotter.stderr().includes('still mounted'), 10_000);
-  const warning = snapshotter
-    .stderr()
-    .split('\n')
-    .filter((line) => line.includes('still mounted'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const warning = logLines('still mounted');
   t.is(warning.length, 1);
   t.is(warning[0]!.level, 'warn');
   t.is(warning[0]!.directory, victimDir);
@@ -146,19 +149,14 @@ async function removedWhileMounted(t: ExecutionContext, namespace: 'shared' | 'p
   t.is(fs.readFileSync(path.join(victimDir, 'fs', 'written-by-the-container'), 'utf8'), 'mine\n');
   await client.cleanup();
   t.true(fs.existsSync(path.join(victimDir, 'fs', 'written-by-the-container')), 'Cleanup leaves it while it is mounted');
-  t.is(snapshotter.stderr().split('\n').filter((line) => line.includes('still mounted')).length, 1, 'said once');
+  t.is(logLines('still mounted').length, 1, 'said once');
   // Unmounted, the next try (Cleanup here, or every 30 s) deletes it.
   execFileSync('umount', [merged]);
   await client.cleanup();
   await waitFor('the removed snapshot\'s directory to be deleted', () => !fs.existsSync(victimDir), 10_000);
   await waitFor('the line that says it is deleted', () => snapshotter.stderr().includes('nothing mounts it any more'), 10_000);
-  const deleted = snapshotter
-    .stderr()
-    .split('\n')
-    .filter((line) => line.includes('nothing mounts it any more'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
   t.deepEqual(
-    deleted.map((line) => [line.level, line.directory]),
+    logLines('nothing mounts it any more').map((line) => [line.level, line.directory]),
     [['info', victimDir]],
     'said once, naming the directory as the warning did',
   );
