@@ -25,8 +25,9 @@
  * on this 2-vCPU VM while the clients run) delayed every call behind them. An
  * unpack (one Prepare every 20-40 ms, the layer's apply between) finds the
  * pool empty only when a refill takes longer than half the pool's Prepares,
- * and a pool whose refills fail (a full disk) does not grow. A grown pool stays grown until the process stops: its spares
- * are three empty directories each.
+ * and a pool whose refills fail (a full disk) does not grow. A grown pool
+ * stays grown until the process stops: its spares are three empty
+ * directories each.
  */
 import type { Logger } from '../common/logger';
 
