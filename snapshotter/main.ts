@@ -100,6 +100,12 @@ async function main(): Promise<void> {
       'Of those, the ones a live overlay still used when last tried (a running container\'s snapshot removed, or a mount that outlived its container): kept, and deleted once nothing mounts them',
       () => service.directoriesKeptMounted,
     );
+    metrics.gauge('tsov_spare_snapshot_directories', 'Empty snapshot directories ready for Prepare now', () => service.sparesReady);
+    metrics.gauge(
+      'tsov_spare_snapshot_directories_target',
+      'How many empty snapshot directories the snapshotter keeps ready for Prepare: 16 at start, doubled (up to 256) each time concurrent Prepares find none ready',
+      () => service.sparesTarget,
+    );
     metrics.counter(
       'tsov_snapshot_directories_reused_total',
       "Spare snapshot directories made from a removed snapshot's directory and work/ (a fresh fs/ only) instead of three new directories",

@@ -360,6 +360,16 @@ export class SnapshotService {
     return this.removals.notYetDeleted;
   }
 
+  /** Spare snapshot directories ready for Prepare now (the snapshotter's metric). */
+  get sparesReady(): number {
+    return this.spares.count;
+  }
+
+  /** How many spares the pool is kept at now: SPARE_DIRECTORIES, grown up to MAX_SPARE_DIRECTORIES by concurrent Prepares. */
+  get sparesTarget(): number {
+    return this.spares.target;
+  }
+
   /** Of those, the ones kept because a live overlay still used them when last tried. */
   get directoriesKeptMounted(): number {
     return this.removals.stillMountedCount;

@@ -15,6 +15,7 @@ import { MAX_SPARE_DIRECTORIES, SPARE_DIRECTORIES } from '../../snapshotter/snap
 import { du } from '../support/du';
 import { readMetadataCopy } from '../support/metadata-copy';
 import { snapshotDirectories } from '../support/snapshot-directories';
+import { scrape, sample } from '../support/metrics-scrape';
 
 async function started(t: Parameters<typeof makeTempDir>[0]) {
   const dir = makeTempDir(t, 'rpc');
@@ -304,9 +305,12 @@ test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spa
 test('concurrent Prepares that empty the spare pool grow it (up to MAX_SPARE_DIRECTORIES), so the next burst finds spares ready; a clean stop deletes them all', async (t) => {
   const dir = makeTempDir(t, 'rpc');
   const root = path.join(dir, 'root');
-  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'), ['--log-level', 'debug']);
+  const metrics = path.join(dir, 'metrics.sock');
+  const snapshotter = await startSnapshotter(t, root, path.join(dir, 'tsov.sock'), ['--log-level', 'debug', '--metrics-address', `unix:${metrics}`]);
   const spares = () => snapshotDirectories(root).spares.length;
   await waitFor(`${SPARE_DIRECTORIES} spares at start`, () => spares() === SPARE_DIRECTORIES, 10_000);
+  const before = await scrape(metrics);
+  t.deepEqual([sample(before, 'tsov_spare_snapshot_directories'), sample(before, 'tsov_spare_snapshot_directories_target')], [SPARE_DIRECTORIES, SPARE_DIRECTORIES]);
   // A burst: many more at once than the pool holds.
   const burst = 4 * SPARE_DIRECTORIES;
   await Promise.all(Array.from({ length: burst }, (_, i) => snapshotter.client.prepare(`burst-${i}`)));
@@ -314,6 +318,8 @@ test('concurrent Prepares that empty the spare pool grow it (up to MAX_SPARE_DIR
   await waitFor('the grown pool to be refilled', () => spares() > SPARE_DIRECTORIES, 10_000);
   const grown = spares();
   t.true(grown > SPARE_DIRECTORIES && grown <= MAX_SPARE_DIRECTORIES, `${grown} spares after a burst of ${burst} Prepares (at first ${SPARE_DIRECTORIES}, at most ${MAX_SPARE_DIRECTORIES})`);
+  const target = sample(await scrape(metrics), 'tsov_spare_snapshot_directories_target') ?? 0;
+  t.true(target > SPARE_DIRECTORIES && target <= MAX_SPARE_DIRECTORIES, `tsov_spare_snapshot_directories_target is ${target}`);
   t.is(snapshotDirectories(root).named.length, burst);
   await snapshotter.stop();
   t.deepEqual(snapshotDirectories(root).spares, [], 'a clean stop deletes the spares, however many');
