@@ -302,7 +302,7 @@ test('Prepare takes a spare made ahead in snapshots/ under an id of its own; spa
   t.is((await third.client.stat('a')).kind, 'ACTIVE');
 });
 
-test('concurrent Prepares that empty the spare pool grow it (up to MAX_SPARE_DIRECTORIES), so the next burst finds spares ready; a clean stop deletes them all', async (t) => {
+test('concurrent Prepares that empty the spare pool grow it (up to MAX_SPARE_DIRECTORIES), as its metrics and the spares on disk show; a clean stop deletes them all', async (t) => {
   const dir = makeTempDir(t, 'rpc');
   const root = path.join(dir, 'root');
   const metrics = path.join(dir, 'metrics.sock');
