@@ -27,7 +27,7 @@ import { createSnapshotsServer, serveSnapshots } from './grpc-server';
 import { checkSnapshotRoot, detectHostOverlayFeatures } from './host-checks';
 import { SnapshotLayout } from './layout';
 import { MetadataStore } from './metadata-store';
-import { SnapshotService } from './snapshot-service';
+import { MAX_SPARE_DIRECTORIES, SPARE_DIRECTORIES, SnapshotService } from './snapshot-service';
 import { SNAPSHOTTER_WRITES, diskStallReport } from '../common/disk-stall';
 import { IdmapSupport } from './idmap-support';
 
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     metrics.gauge('tsov_spare_snapshot_directories', 'Empty snapshot directories ready for Prepare now', () => service.sparesReady);
     metrics.gauge(
       'tsov_spare_snapshot_directories_target',
-      'How many empty snapshot directories the snapshotter keeps ready for Prepare: 16 at start, doubled (up to 256) each time concurrent Prepares find none ready',
+      `How many empty snapshot directories the snapshotter keeps ready for Prepare: ${SPARE_DIRECTORIES} at start, doubled (up to ${MAX_SPARE_DIRECTORIES}) each time concurrent Prepares find none ready`,
       () => service.sparesTarget,
     );
     metrics.counter(

@@ -360,6 +360,11 @@ export class SnapshotService {
     return this.removals.notYetDeleted;
   }
 
+  /** Of those, the ones kept because a live overlay still used them when last tried. */
+  get directoriesKeptMounted(): number {
+    return this.removals.stillMountedCount;
+  }
+
   /** Spare snapshot directories ready for Prepare now (the snapshotter's metric). */
   get sparesReady(): number {
     return this.spares.count;
@@ -368,11 +373,6 @@ export class SnapshotService {
   /** How many spares the pool is kept at now: SPARE_DIRECTORIES, grown up to MAX_SPARE_DIRECTORIES by concurrent Prepares. */
   get sparesTarget(): number {
     return this.spares.target;
-  }
-
-  /** Of those, the ones kept because a live overlay still used them when last tried. */
-  get directoriesKeptMounted(): number {
-    return this.removals.stillMountedCount;
   }
 
   /** How long the oldest sync that write calls wait for has run, 0 when none runs (the snapshotter's metric). */
