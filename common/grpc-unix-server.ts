@@ -126,6 +126,10 @@ export class UnixGrpcServer {
   private observer: CallObserver | undefined;
   private readonly maxReceiveBytes: number;
   private nextRequestId = 1;
+  /** Handlers running (beginWork), on every connection, those of reset calls and closed connections included. */
+  private working = 0;
+  /** Told when working falls to 0 (shutdown waits for it). */
+  private readonly whenIdle: Array<() => void> = [];
   /** Calls that came in while held (holdCalls), run at openCalls. */
   private held: Array<() => void> | undefined;
   private stopping = false;
@@ -273,21 +277,28 @@ export class UnixGrpcServer {
     });
   }
 
-  /** Stops accepting calls and resolves when in-flight calls finish (or the grace period ends). */
+  /**
+   * Stops accepting calls and resolves when every call's handler has
+   * finished — those whose client reset the call or closed its connection
+   * included: the daemon closes its database or journal next — and every
+   * connection has closed; or when graceMs has passed, then closing the
+   * connections still open.
+   */
   shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.logger.warn('in-flight calls did not finish in time; closing them', { graceMs });
+    const handlersFinished = new Promise<void>((resolve) => (this.working === 0 ? resolve() : this.whenIdle.push(resolve)));
+    const connectionsClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // GOAWAY: no new calls on open connections; each closes when its calls are done.
+    for (const connection of this.connections) connection.goAway();
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.warn('in-flight calls did not finish in time; closing them', { graceMs, handlers_running: this.working });
         for (const connection of this.connections) connection.destroy();
-      }, graceMs);
-      this.server.close(() => {
-        clearTimeout(timer);
         resolve();
-      });
-      // GOAWAY: no new calls on open connections; each closes when its calls are done.
-      for (const connection of this.connections) connection.goAway();
+      }, graceMs);
     });
+    return Promise.race([graceOver.then(() => connectionsClosed), Promise.all([handlersFinished, connectionsClosed])]).then(() => clearTimeout(timer));
   }
 
   private dispatch(stream: H2ServerStream): void {
@@ -363,11 +374,15 @@ export class UnixGrpcServer {
     let ended = false;
     this.gather(stream, chunks);
     stream.onEnd = () => (ended = true);
+    // A held call and its body are kept until openCalls, reset or not: counted as work.
+    const finished = this.beginWork(stream);
     this.held!.push(() => {
-      if (!stream.writable) return;
-      this.dispatch(stream);
-      for (const chunk of chunks) stream.onData?.(chunk);
-      if (ended) stream.onEnd?.();
+      if (stream.writable) {
+        this.dispatch(stream);
+        for (const chunk of chunks) stream.onData?.(chunk);
+        if (ended) stream.onEnd?.();
+      }
+      finished();
     });
   }
 
@@ -383,19 +398,54 @@ export class UnixGrpcServer {
   private call(stream: H2ServerStream, method: Method, request: WireRequest, deadline: number | undefined): void {
     const requestId = this.nextRequestId++;
     const started = process.hrtime.bigint();
+    const finished = this.beginWork(stream);
     try {
       const result = method.handler.handle(request, deadline);
       if (isThenable(result)) {
-        Promise.resolve(result)
-          .then((reply) => this.succeed(stream, method, requestId, started, request, reply))
-          .catch((error: unknown) => this.fail(stream, method, requestId, started, request, error));
+        // One promise per call (no .catch or .finally chained): the reply's encoding can throw too.
+        Promise.resolve(result).then(
+          (reply) => {
+            try {
+              this.succeed(stream, method, requestId, started, request, reply);
+            } catch (error) {
+              this.fail(stream, method, requestId, started, request, error);
+            } finally {
+              finished();
+            }
+          },
+          (error: unknown) => {
+            try {
+              this.fail(stream, method, requestId, started, request, error);
+            } finally {
+              finished();
+            }
+          },
+        );
         return;
       }
       this.succeed(stream, method, requestId, started, request, result);
     } catch (error) {
       this.fail(stream, method, requestId, started, request, error);
     }
+    finished();
     stream.sendNow();
+  }
+
+  /**
+   * Work a call starts, until the function returned is called: counted on its
+   * connection (which takes no more frames while too much runs: connection.ts,
+   * beginWork) and by the server, whose shutdown waits for it. A call its
+   * client has reset still runs to the end (a Prepare's transaction, a
+   * helper's mount and its journal entry), so it counts until then.
+   */
+  private beginWork(stream: H2ServerStream): () => void {
+    const connectionFinished = stream.beginWork();
+    this.working += 1;
+    return () => {
+      connectionFinished();
+      this.working -= 1;
+      if (this.working === 0) for (const idle of this.whenIdle.splice(0)) idle();
+    };
   }
 
   /** The reply, encoded and sent; throws (nothing sent) if it cannot be encoded. */

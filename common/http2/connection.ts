@@ -13,7 +13,8 @@
  * client's HEADERS (odd ids, increasing, at most MAX_CONCURRENT_STREAMS at
  * once); request bodies until END_STREAM; RST_STREAM from the client (the
  * call's reply is dropped); GOAWAY to stop taking calls while those in flight
- * finish. It does not push and does not honour priorities.
+ * finish; a bound on the work calls start (beginWork), reset ones included.
+ * It does not push and does not honour priorities.
  */
 import type { Socket } from 'node:net';
 import { CLIENT_PREFACE, ErrorCode, Setting, encodeGoAway, encodeRstStream } from './frames';
@@ -84,6 +85,15 @@ export class H2ServerStream implements FlowStream {
     this.connection.sendQueuedNow();
   }
 
+  /**
+   * The call's handler starts; the function returned says it has finished
+   * (once; later calls do nothing). Whether or not the stream is still open:
+   * see H2ServerConnection.beginWork.
+   */
+  beginWork(): () => void {
+    return this.connection.beginWork();
+  }
+
   /** One HEADERS frame that ends the stream (gRPC's Trailers-Only). */
   replyHeadersOnly(fields: readonly HeaderField[]): void {
     if (!this.writable) return;
@@ -96,6 +106,8 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
   private prefaceSeen = false;
   private lastStreamId = 0;
   private goingAway = false;
+  /** Handlers started for this connection's calls and not finished, those of calls reset since included. */
+  private working = 0;
 
   constructor(
     socket: Socket,
@@ -112,6 +124,33 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
   /** Calls open now (headers received, reply not fully sent). */
   get activeStreams(): number {
     return this.streams.size;
+  }
+
+  /** Handlers running for this connection's calls (beginWork), reset ones included. */
+  get workingCalls(): number {
+    return this.working;
+  }
+
+  /**
+   * A call's handler starts; the function returned says it has finished.
+   * While MAX_CONCURRENT_STREAMS handlers run, the connection takes no more
+   * frames. A client that resets each call as soon as it has sent it (HTTP/2
+   * "rapid reset", CVE-2023-44487) frees the stream at once, so the
+   * streams limit alone would not bound the work its calls start. grpc-go
+   * bounds it the same way: serveStreams (server.go) takes a slot of a
+   * handler quota of MaxConcurrentStreams before each handler, released when
+   * the handler returns, and the transport's reader waits for one.
+   */
+  beginWork(): () => void {
+    this.working += 1;
+    if (this.working >= MAX_CONCURRENT_STREAMS) this.holdFrames();
+    let finished = false;
+    return () => {
+      if (finished) return;
+      finished = true;
+      this.working -= 1;
+      if (this.working < MAX_CONCURRENT_STREAMS) this.releaseFrames();
+    };
   }
 
   /** No new calls (GOAWAY); the connection ends once the calls in flight have replied. */

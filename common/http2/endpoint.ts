@@ -6,8 +6,10 @@
  * ways (what is sent waits for the peer's windows and is cut to its
  * SETTINGS_MAX_FRAME_SIZE; what is received is acknowledged as it arrives);
  * everything sent in one turn of the loop in one write; reading paused while
- * the peer does not read what it is sent. A protocol violation ends the
- * connection with GOAWAY naming it.
+ * the peer does not read what it is sent, or while the side that owns the
+ * connection holds its frames (holdFrames: the server's bound on the work its
+ * calls started). A protocol violation ends the connection with GOAWAY
+ * naming it.
  *
  * The server (connection.ts) and the client (client-connection.ts) add what
  * differs: who opens streams, what a header block means, when a stream ends.
@@ -30,6 +32,8 @@ import {
   encodeWindowUpdate,
 } from './frames';
 import { CompressionError, HpackDecoder, type HeaderField } from './hpack';
+
+const NOTHING = Buffer.alloc(0);
 
 /** SETTINGS_MAX_HEADER_LIST_SIZE: gRPC metadata is small; grpc-go's own default limit is 16 MiB, node's 64 KiB. */
 export const MAX_HEADER_LIST_BYTES = 64 * 1024;
@@ -97,7 +101,12 @@ export abstract class H2Endpoint<S extends FlowStream> {
   private readonly blocked = new Set<S>();
   private output: Buffer[] = [];
   private flushScheduled = false;
-  private readingPaused = false;
+  /** The peer does not read what this side sends: the socket is not read until it drains. */
+  private outputBlocked = false;
+  /** holdFrames: frames already read wait in buffered, the socket is not read, until releaseFrames. */
+  private framesHeld = false;
+  /** receive() is running (releaseFrames from inside it lets its loop go on instead of entering it again). */
+  private receiving = false;
   private readonly streamWindow: number;
   private readonly connectionWindow: number;
   protected readonly peer: string;
@@ -248,27 +257,52 @@ export abstract class H2Endpoint<S extends FlowStream> {
     // A peer that sends without reading what it is sent (a PING or SETTINGS flood, calls whose
     // replies it never reads): stop reading from it until it has read ours. DATA is bounded by
     // its windows already; this bounds everything else.
-    if (!flushed && !this.readingPaused) {
-      this.readingPaused = true;
-      this.socket.pause();
+    if (!flushed && !this.outputBlocked) {
+      this.outputBlocked = true;
+      this.pauseOrResume();
       this.socket.once('drain', () => {
-        this.readingPaused = false;
-        this.socket.resume();
+        this.outputBlocked = false;
+        this.pauseOrResume();
       });
     }
+  }
+
+  /**
+   * Takes no more frames until releaseFrames: those already read stay in the
+   * buffer (the frame being handled now finishes), and the socket is not read,
+   * so what the peer sends meanwhile waits in the kernel's socket buffer and
+   * then in the peer. For a side's own bound on work in progress.
+   */
+  protected holdFrames(): void {
+    this.framesHeld = true;
+    this.pauseOrResume();
+  }
+
+  /** Takes frames again: those held are handled now (or by the receive() running now, if any). */
+  protected releaseFrames(): void {
+    if (!this.framesHeld) return;
+    this.framesHeld = false;
+    this.pauseOrResume();
+    if (!this.receiving) this.receive(NOTHING);
+  }
+
+  private pauseOrResume(): void {
+    if (this.outputBlocked || this.framesHeld) this.socket.pause();
+    else this.socket.resume();
   }
 
   // --- Receiving -------------------------------------------------------------
 
   private receive(chunk: Buffer): void {
     if (this.dead) return;
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.buffered = this.buffered.length === 0 ? chunk : chunk.length === 0 ? this.buffered : Buffer.concat([this.buffered, chunk]);
+    this.receiving = true;
     try {
       const afterPreface = this.consumePreface(this.buffered);
       if (afterPreface === undefined) return;
       this.buffered = afterPreface;
       let at = 0;
-      while (this.buffered.length - at >= FRAME_HEADER_BYTES) {
+      while (!this.framesHeld && this.buffered.length - at >= FRAME_HEADER_BYTES) {
         const length = this.buffered.readUIntBE(at, 3);
         if (length > DEFAULT_MAX_FRAME_SIZE) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a ${length}-byte frame exceeds SETTINGS_MAX_FRAME_SIZE ${DEFAULT_MAX_FRAME_SIZE}`);
         if (this.buffered.length - at < FRAME_HEADER_BYTES + length) break;
@@ -280,11 +314,13 @@ export abstract class H2Endpoint<S extends FlowStream> {
         this.frame(type, flags, streamId, payload);
         if (this.dead) return;
       }
-      // Keep only the incomplete frame (copied: the chunk it came in is not kept alive).
+      // Keep only what is not handled yet, an incomplete frame or those held (copied: the chunk it came in is not kept alive).
       this.buffered = at === this.buffered.length ? Buffer.alloc(0) : Buffer.from(this.buffered.subarray(at));
     } catch (error) {
       if (!(error instanceof ConnectionError)) throw error;
       this.fail(error);
+    } finally {
+      this.receiving = false;
     }
   }
 

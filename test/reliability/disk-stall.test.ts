@@ -17,6 +17,8 @@ import { goHealthCheck } from '../support/go-harness';
 import { startSnapshotter } from '../support/snapshotter-process';
 import { makeTempDir } from '../support/temp-dir';
 import { makeDirs, startHelper } from '../support/helper-process';
+import { DeadlineExceededError } from '../../common/errors';
+import { HelperClient } from '../../helper/api/helper-client';
 import { stallingDisk } from '../support/stalling-disk';
 import { sample, scrape } from '../support/metrics-scrape';
 
@@ -123,4 +125,41 @@ test('a stalled disk under tsov-helper: a Mount waits for its journal, while the
   t.is(await oldestSync(), 0, 'no sync runs once the disk answers');
   await helper.client.unmount(mount.id, 'stalled');
   t.deepEqual(await helper.client.list(), []);
+});
+
+test('a stalled disk under tsov-helper, a Mount whose caller gave up, then SIGTERM: the helper stops once that Mount is made and journaled, and started again lists it', async (t) => {
+  const { dir, stalling, policy } = await stallSetup(t, 'helper');
+  const layers = path.join(dir, 'layers');
+  const layout = { socket: path.join(dir, 'run', 'helper.sock'), stateDir: path.join(stalling.root, 'state'), roots: [layers] };
+  const helper = await startHelper(t, layout, 'info', ['--config', policy]);
+  t.teardown(() => stalling.resume());
+  const [lower, upper, work, target] = makeDirs(...['lower', 'upper', 'work', 'target'].map((name) => path.join(layers, name)));
+  fs.writeFileSync(path.join(lower!, 'from-the-layer'), 'x');
+  t.teardown(() => spawnSync('umount', ['-l', target!]));
+
+  stalling.hang();
+  // A caller with a 1-s limit: when it passes, the client resets the call's stream (CANCEL) and gives up.
+  const impatient = new HelperClient(layout.socket, { timeoutSeconds: 1 });
+  const gaveUp = await impatient.mount({ owner: 'gave-up', lowers: [lower!], upper, work, target: target!, backend: 'kernel', choices: {} }).catch((error: unknown) => error);
+  impatient.close();
+  t.true(gaveUp instanceof DeadlineExceededError, String(gaveUp));
+  t.deepEqual((await helper.client.list()).map((m) => [m.owner, m.state]), [['gave-up', 'mounting']], 'its entry waits for the disk');
+
+  let exited = false;
+  const stopping = helper.stop('SIGTERM').then((code) => ((exited = true), code));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.false(exited, 'the helper waits for the Mount no caller waits for');
+  stalling.resume();
+  t.is(await stopping, 0, helper.stderr());
+  t.deepEqual(fs.readdirSync(target!), ['from-the-layer'], 'the Mount was made');
+  const lines = helper.stderr().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; message: string });
+  t.deepEqual(lines.filter((line) => line.level === 'error'), [], 'nothing failed');
+  t.true(lines.findIndex((line) => line.message === 'stopped') > lines.findIndex((line) => /durable after/.test(line.message)), 'it stopped after the journal was durable');
+
+  // The journal has the mount: the next start lists it, and it can be released.
+  const again = await startHelper(t, layout, 'info', ['--config', policy]);
+  const listed = await again.client.list();
+  t.deepEqual(listed.map((m) => [m.owner, m.state]), [['gave-up', 'mounted']]);
+  await again.client.unmount(listed[0]!.id, 'gave-up');
+  t.deepEqual(fs.readdirSync(target!), [], 'unmounted');
 });

@@ -5,7 +5,9 @@
  * metadata transaction), not at the end of the turn behind it. And calls held
  * while a daemon starts on systemd's socket (holdCalls): the handshake is
  * answered at once, the calls run at openCalls, in order, on the methods
- * registered meanwhile.
+ * registered meanwhile. And the work calls start, which outlives a call its
+ * client resets: bounded per connection (HTTP/2 rapid reset), and waited for
+ * by shutdown.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -13,7 +15,8 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import winston from 'winston';
 import { UnixGrpcServer, unary } from '../../common/grpc-unix-server';
-import { CLIENT_PREFACE, Flag, FrameType, encodeFrame, encodeSettings } from '../../common/http2/frames';
+import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, encodeFrame, encodeRstStream, encodeSettings } from '../../common/http2/frames';
+import { MAX_CONCURRENT_STREAMS } from '../../common/http2/connection';
 import { HpackDecoder, encodeHeaderBlock, type HeaderField } from '../../common/http2/hpack';
 import { framedMessage } from '../../common/grpc-wire';
 import { snapshotsServiceCodecs } from '../../snapshotter/grpc-server';
@@ -150,4 +153,102 @@ test('a server made without a logger keeps what it logs (a client that is not HT
   t.deepEqual(lines, [], 'nothing written before');
   server.useLogger(logger);
   t.true(lines.some((line) => line.level === 'debug' && /not an HTTP\/2 client preface/.test(line.message)), JSON.stringify(lines));
+});
+
+/** A server whose Prepare handler runs until the test lets it finish (finishAll), counting how many run at once. */
+async function serverWithHeldPrepares(t: Parameters<typeof makeTempDir>[0], logger = winston.createLogger({ silent: true })) {
+  const codecs = snapshotsServiceCodecs();
+  const waiting: Array<() => void> = [];
+  const counts = { started: 0, running: 0, mostRunning: 0 };
+  const server = new UnixGrpcServer({ logger });
+  server.addService(codecs, {
+    Prepare: unary(async () => {
+      counts.started += 1;
+      counts.running += 1;
+      counts.mostRunning = Math.max(counts.mostRunning, counts.running);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      counts.running -= 1;
+      return { mounts: [] };
+    }),
+  });
+  const socketPath = path.join(makeTempDir(t, 'grpc-work'), 's.sock');
+  await server.listen(socketPath);
+  const client = net.connect(socketPath);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  t.teardown(() => client.destroy());
+  const prepare = (streamId: number) => request(streamId, 'Prepare', codecs.Prepare!.requestSerialize({ key: `k${streamId}`, parent: '' }));
+  const finishAll = () => {
+    for (const finish of waiting.splice(0)) finish();
+  };
+  return { server, client, counts, prepare, finishAll };
+}
+
+async function waitFor(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('rapid reset: calls each reset as soon as sent start at most MAX_CONCURRENT_STREAMS handlers; the connection takes no more frames (a PING) until some finish', async (t) => {
+  const { server, client, counts, prepare, finishAll } = await serverWithHeldPrepares(t);
+  t.teardown(() => {
+    finishAll();
+    return server.shutdown(0);
+  });
+  const reader = readFrames(client);
+  const calls = MAX_CONCURRENT_STREAMS + 200;
+  const frames = [CLIENT_PREFACE, encodeSettings([])];
+  // Each call whole (HEADERS, DATA ending it) and reset at once: its stream is closed before the handler has done anything.
+  for (let i = 0; i < calls; i++) frames.push(prepare(1 + 2 * i), encodeRstStream(1 + 2 * i, ErrorCode.CANCEL));
+  frames.push(encodeFrame(FrameType.PING, 0, 0, Buffer.from('after-it')));
+  client.write(Buffer.concat(frames));
+
+  await waitFor(() => counts.started >= MAX_CONCURRENT_STREAMS, `${MAX_CONCURRENT_STREAMS} handlers`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(counts.started, MAX_CONCURRENT_STREAMS, 'no handler beyond the bound, though every stream is closed');
+  const pingAck = () => reader.frames.some((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0);
+  t.false(pingAck(), 'the frames after them wait');
+
+  // As handlers finish, the rest start, and then the PING is answered.
+  while (counts.started < calls) {
+    finishAll();
+    await waitFor(() => counts.running > 0 || counts.started === calls, 'the next handlers');
+  }
+  finishAll();
+  await reader.until(pingAck, 'the PING ack');
+  t.is(counts.started, calls, 'every call ran');
+  t.is(counts.mostRunning, MAX_CONCURRENT_STREAMS, 'never more at once than the bound');
+  // Only the call that reached the bound may have been replied to: its reset was among the frames held.
+  const replied = new Set(reader.frames.filter((f) => f.streamId !== 0 && (f.type === FrameType.HEADERS || f.type === FrameType.DATA)).map((f) => f.streamId));
+  t.true([...replied].every((id) => id === 2 * MAX_CONCURRENT_STREAMS - 1), `no reply to a call whose reset was read before its handler finished: ${[...replied].join(', ')}`);
+});
+
+test('shutdown waits for the handlers of a call its client reset and of one whose connection closed, then resolves; past graceMs it resolves anyway and says how many still run', async (t) => {
+  const { server, client, counts, prepare, finishAll } = await serverWithHeldPrepares(t);
+  t.teardown(finishAll);
+  client.write(Buffer.concat([CLIENT_PREFACE, encodeSettings([]), prepare(1), encodeRstStream(1, ErrorCode.CANCEL), prepare(3)]));
+  await waitFor(() => counts.running === 2, 'both handlers');
+  client.destroy();
+  let stopped = false;
+  const stopping = server.shutdown(10_000).then(() => (stopped = true));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.false(stopped, 'not while the handlers run, though no call is open');
+  finishAll();
+  await stopping;
+  t.is(counts.running, 0);
+
+  const lines: Array<{ message: string; handlers_running?: number }> = [];
+  const logger = winston.createLogger({
+    transports: [new winston.transports.Stream({ stream: new Writable({ objectMode: true, write: (info: { message: string }, _e, done) => (lines.push(info), done()) }) })],
+  });
+  const stuck = await serverWithHeldPrepares(t, logger);
+  t.teardown(stuck.finishAll);
+  stuck.client.write(Buffer.concat([CLIENT_PREFACE, encodeSettings([]), stuck.prepare(1), encodeRstStream(1, ErrorCode.CANCEL)]));
+  await waitFor(() => stuck.counts.running === 1, 'the handler');
+  const started = Date.now();
+  await stuck.server.shutdown(300);
+  t.true(Date.now() - started >= 290, 'after the grace period');
+  t.like(lines.find((line) => /did not finish in time/.test(line.message)), { handlers_running: 1 });
 });
