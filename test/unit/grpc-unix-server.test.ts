@@ -252,3 +252,25 @@ test('shutdown waits for the handlers of a call its client reset and of one whos
   t.true(Date.now() - started >= 290, 'after the grace period');
   t.like(lines.find((line) => /did not finish in time/.test(line.message)), { handlers_running: 1 });
 });
+
+test('held calls count against the same bound, reset ones included: past MAX_CONCURRENT_STREAMS the connection takes no more frames until openCalls', async (t) => {
+  const { server, client, counts, prepare, finishAll } = await serverWithHeldPrepares(t);
+  t.teardown(() => {
+    finishAll();
+    return server.shutdown(0);
+  });
+  server.holdCalls();
+  const reader = readFrames(client);
+  const frames = [CLIENT_PREFACE, encodeSettings([])];
+  for (let i = 0; i < MAX_CONCURRENT_STREAMS + 10; i++) frames.push(prepare(1 + 2 * i), encodeRstStream(1 + 2 * i, ErrorCode.CANCEL));
+  frames.push(encodeFrame(FrameType.PING, 0, 0, Buffer.from('after-it')));
+  client.write(Buffer.concat(frames));
+  const pingAck = () => reader.frames.some((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0);
+  await reader.until(() => reader.frames.some((f) => f.type === FrameType.SETTINGS), "the server's SETTINGS");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.false(pingAck(), 'each held call and its body is kept until openCalls: the frames after the bound wait');
+  server.openCalls();
+  await reader.until(pingAck, 'the PING ack');
+  // The 10 past the bound were read after openCalls, each whole before its reset: they ran. None of the held ones did.
+  t.is(counts.started, 10, 'a held call reset before openCalls never runs');
+});
