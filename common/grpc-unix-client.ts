@@ -3,7 +3,7 @@
  * (http2/client-connection.ts) with gRPC's framing from grpc-wire.ts — the
  * counterpart of grpc-unix-server.ts, for tsov's callers of tsov-helper (the
  * CLI, tsov-runtime, the snapshotter's probe). Loading grpc-js cost a caller
- * ~100 ms and ~3 MiB of resident memory (README, Benchmarks); tsov-runtime
+ * ~100 ms and ~3 MiB of resident memory (bench/HISTORY.md); tsov-runtime
  * pays the load on every container it creates with overlays.
  *
  * One connection, opened at the first call and again after it closes or the

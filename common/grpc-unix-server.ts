@@ -8,7 +8,7 @@
  * tsov serves only unary and server-streaming calls without compression,
  * deadlines or interceptors, and a reply — headers, messages, trailers — goes
  * out in one write (node:http2 sent the trailers a loop turn later and cost
- * three times the CPU per call; README, Benchmarks). Messages are still
+ * three times the CPU per call; bench/HISTORY.md). Messages are still
  * (de)serialized by the method definitions proto-loader builds from proto/,
  * and clients are grpc-js's and grpc-go's, tested against this server.
  */

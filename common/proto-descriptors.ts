@@ -5,7 +5,7 @@
  * Parsing .proto text at every start cost each daemon ~0.7 MiB of resident
  * memory (the full protobuf.js with its parser, proto-loader and the
  * descriptor.proto definitions it builds), and loading the helper's client
- * 0.26-0.28 s against 0.17-0.22 s now (README, Benchmarks).
+ * 0.26-0.28 s against 0.17-0.22 s now (measured when the descriptors came in).
  *
  * Field names stay as the .proto spells them (keepCase), as proto-loader
  * keeps them for the tests' grpc-js clients; test/unit/proto-codecs.test.ts

@@ -9,7 +9,7 @@
  * node, OpenSSL, ICU...). Reads /proc/PID/smaps and /proc/PID/pagemap (root)
  * and `nm -n` of the binary once. Run it on tsov-snapshotter and on a bare
  * `node -e 'setTimeout(()=>{},1e6)'` side by side: the difference is what
- * tsov's modules made resident (README, Benchmarks, idle RSS).
+ * tsov's modules made resident (bench/HISTORY.md, idle RSS).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

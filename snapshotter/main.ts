@@ -8,7 +8,7 @@
  *
  * The #! line caps V8's young generation (2 MB semi-spaces): 8 MiB less
  * resident memory when idle, for twice the time in scavenges under heavy load
- * (3.4 against 1.7 s of a 60 s load test); the README's Benchmarks section has
+ * (3.4 against 1.7 s of a 60 s load test); bench/HISTORY.md has
  * the measurements. It also sets NODE_ENV=production, as a Node service runs:
  * winston's debug channel (@dabh/diagnostics) then loads its no-op build, not
  * the colour and terminal code of its development one (~0.9 MiB resident).

@@ -5,7 +5,7 @@
  * write. node:http2 sends a gRPC reply's trailers a loop turn after its
  * message and builds a Duplex stream with listeners for every call; on the
  * sequential path containerd waits on that cost was most of the gap to a Go
- * server (README, Benchmarks).
+ * server (bench/HISTORY.md).
  *
  * What both ends do alike — frames, SETTINGS, PING, flow control both ways,
  * HPACK, one write per loop turn, GOAWAY naming a violation — is
