@@ -66,6 +66,8 @@ export interface UnixGrpcServerOptions {
   logField?: string;
   /** Told about every finished call (metrics). */
   observer?: CallObserver;
+  /** How long a new connection has for its HTTP/2 handshake (connection.ts, HANDSHAKE_TIMEOUT_MS unless set). */
+  handshakeTimeoutMs?: number;
 }
 
 type LogLevelName = 'error' | 'warn' | 'info' | 'debug';
@@ -144,12 +146,16 @@ export class UnixGrpcServer {
     this.observer = options.observer;
     this.maxReceiveBytes = options.maxReceiveBytes ?? 16 * 1024 * 1024;
     this.server = net.createServer((socket) => {
-      const connection = new H2ServerConnection(socket, {
-        onRequest: (stream) => this.dispatch(stream),
-        // A client that goes away or breaks the protocol is not the server's error; its calls say so.
-        onError: (message) => this.logger.debug(message),
-        onClose: () => this.connections.delete(connection),
-      });
+      const connection = new H2ServerConnection(
+        socket,
+        {
+          onRequest: (stream) => this.dispatch(stream),
+          // A client that goes away or breaks the protocol is not the server's error; its calls say so.
+          onError: (message) => this.logger.debug(message),
+          onClose: () => this.connections.delete(connection),
+        },
+        { handshakeTimeoutMs: options.handshakeTimeoutMs },
+      );
       this.connections.add(connection);
     });
   }

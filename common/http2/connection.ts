@@ -13,13 +13,23 @@
  * client's HEADERS (odd ids, increasing, at most MAX_CONCURRENT_STREAMS at
  * once); request bodies until END_STREAM; RST_STREAM from the client (the
  * call's reply is dropped); GOAWAY to stop taking calls while those in flight
- * finish; a bound on the work calls start (beginWork), reset ones included.
- * It does not push and does not honour priorities.
+ * finish; a bound on the work calls start (beginWork), reset ones included;
+ * a deadline on the client's handshake (HANDSHAKE_TIMEOUT_MS). It does not
+ * push and does not honour priorities.
  */
 import type { Socket } from 'node:net';
 import { CLIENT_PREFACE, ErrorCode, Setting, encodeGoAway, encodeRstStream } from './frames';
 import { ConnectionError, H2Endpoint, type FlowStream, type StreamState } from './endpoint';
 import { encodeHeaderBlock, type HeaderField } from './hpack';
+
+/**
+ * How long a client has to send its preface and first SETTINGS frame before
+ * the connection is closed: grpc-go's default ConnectionTimeout (server.go,
+ * handleRawConn: a deadline on the raw connection until newHTTP2Transport
+ * has read both). A client that connects and sends nothing otherwise holds a
+ * file descriptor and a connection for as long as it likes.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 120_000;
 
 /** Concurrent calls a client may open (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM. */
 export const MAX_CONCURRENT_STREAMS = 1000;
@@ -34,6 +44,11 @@ export interface H2ConnectionHandlers {
   onError?(message: string): void;
   /** The socket closed. */
   onClose?(): void;
+}
+
+export interface H2ServerOptions {
+  /** HANDSHAKE_TIMEOUT_MS unless set (tests). */
+  handshakeTimeoutMs?: number;
 }
 
 export class H2ServerStream implements FlowStream {
@@ -109,9 +124,13 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
   /** Handlers started for this connection's calls and not finished, those of calls reset since included. */
   private working = 0;
 
+  /** Closes the connection unless the client's handshake arrives first (HANDSHAKE_TIMEOUT_MS). */
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
   constructor(
     socket: Socket,
     private readonly handlers: H2ConnectionHandlers,
+    options: H2ServerOptions = {},
   ) {
     super(socket, {
       settings: [[Setting.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS]],
@@ -119,6 +138,19 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
       connectionWindow: CONNECTION_RECEIVE_WINDOW,
       peer: 'client',
     });
+    const limitMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = undefined;
+      this.handlers.onError?.(`no HTTP/2 handshake (the client preface and its SETTINGS) within ${limitMs / 1000} s of connecting: closing the connection`);
+      this.destroy();
+    }, limitMs);
+    // A daemon with nothing else to do may stop: the timer guards a connection, it is not work.
+    this.handshakeTimer.unref();
+  }
+
+  protected override handshakeReceived(): void {
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
   }
 
   /** Calls open now (headers received, reply not fully sent). */
@@ -223,6 +255,7 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
   }
 
   protected socketClosed(): void {
+    clearTimeout(this.handshakeTimer);
     this.handlers.onClose?.();
   }
 

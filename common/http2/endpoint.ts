@@ -148,6 +148,9 @@ export abstract class H2Endpoint<S extends FlowStream> {
 
   // --- What each side adds ---------------------------------------------------
 
+  /** The peer's first SETTINGS frame (after its preface, if it sends one) has arrived. Default: nothing. */
+  protected handshakeReceived(): void {}
+
   /** The bytes before the first frame, checked; undefined while they are incomplete. Default: none. */
   protected consumePreface(buffered: Buffer): Buffer | undefined {
     return buffered;
@@ -379,7 +382,10 @@ export abstract class H2Endpoint<S extends FlowStream> {
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a ${payload.length}-byte SETTINGS frame`);
-    this.settingsSeen = true;
+    if (!this.settingsSeen) {
+      this.settingsSeen = true;
+      this.handshakeReceived();
+    }
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
       const value = payload.readUInt32BE(at + 2);

@@ -2,8 +2,9 @@
  * The HTTP/2 server connection (common/http2/connection.ts) driven frame by
  * frame from a raw unix socket, as RFC 9113 says a server must answer:
  * a reply in one write, flow control both ways, CONTINUATION, PING,
- * RST_STREAM from the client, GOAWAY with calls in flight, and protocol
- * violations answered with GOAWAY naming them. Real clients (grpc-js,
+ * RST_STREAM from the client, GOAWAY with calls in flight, protocol
+ * violations answered with GOAWAY naming them, and a deadline on the
+ * client's handshake. Real clients (grpc-js,
  * grpc-go through containerd, node:http2) run against it in the
  * integration and e2e tests.
  */
@@ -11,13 +12,13 @@ import net from 'node:net';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, Setting, encodeFrame, encodeSettings, encodeWindowUpdate } from '../../common/http2/frames';
-import { H2ServerConnection, type H2ServerStream } from '../../common/http2/connection';
+import { H2ServerConnection, HANDSHAKE_TIMEOUT_MS, type H2ServerOptions, type H2ServerStream } from '../../common/http2/connection';
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from '../../common/http2/hpack';
 import { readFrames, type Frame } from '../support/h2-frames';
 import { makeTempDir } from '../support/temp-dir';
 
 /** A server whose calls are answered by answer(), and the socket writes each connection made. */
-async function startServer(t: ExecutionContext, answer: (stream: H2ServerStream, body: Buffer) => void) {
+async function startServer(t: ExecutionContext, answer: (stream: H2ServerStream, body: Buffer) => void, options: H2ServerOptions = {}) {
   const socketPath = path.join(makeTempDir(t, 'h2'), 's.sock');
   const writes: Buffer[][] = [];
   const errors: string[] = [];
@@ -38,7 +39,7 @@ async function startServer(t: ExecutionContext, answer: (stream: H2ServerStream,
           stream.onEnd = () => answer(stream, Buffer.concat(chunks));
         },
         onError: (message) => errors.push(message),
-      }),
+      }, options),
     );
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
@@ -228,4 +229,29 @@ test('a client that floods PINGs without reading the acks is no longer read from
   t.log(`server wrote ${acked} bytes of acks before it stopped reading`);
   t.true(acked < 1_700_000, `the server kept reading and buffering acks: ${acked} bytes`);
   client.socket.destroy();
+});
+
+test("a client that has not sent its preface and SETTINGS within the handshake limit is disconnected, saying why; one that has may stay idle past it", async (t) => {
+  t.is(HANDSHAKE_TIMEOUT_MS, 120_000, "grpc-go's default ConnectionTimeout");
+  const server = await startServer(t, echo, { handshakeTimeoutMs: 300 });
+  const raw = async (bytes: Buffer) => {
+    const socket = net.connect(server.socketPath);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    t.teardown(() => socket.destroy());
+    socket.write(bytes);
+    return readFrames(socket);
+  };
+  const started = Date.now();
+  const silent = await raw(Buffer.alloc(0));
+  const prefaceOnly = await raw(CLIENT_PREFACE);
+  const client = await connect(server.socketPath);
+  await silent.until(() => silent.isEnded() && prefaceOnly.isEnded(), 'both connections without a handshake to close');
+  t.true(Date.now() - started >= 250, `closed after ${Date.now() - started} ms`);
+  t.deepEqual(server.errors, Array(2).fill('no HTTP/2 handshake (the client preface and its SETTINGS) within 0.3 s of connecting: closing the connection'));
+
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.false(client.isEnded(), 'a client past its handshake is not held to the limit');
+  client.socket.write(request(1, Buffer.from('still here')));
+  await client.until(() => forStream(client.frames, 1).some((f) => f.flags & Flag.END_STREAM), 'the reply');
+  t.is(forStream(client.frames, 1)[1]!.payload.toString(), 'still here');
 });
