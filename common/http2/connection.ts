@@ -158,11 +158,6 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
     return this.streams.size;
   }
 
-  /** Handlers running for this connection's calls (beginWork), reset ones included. */
-  get workingCalls(): number {
-    return this.working;
-  }
-
   /**
    * A call's handler starts; the function returned says it has finished.
    * While MAX_CONCURRENT_STREAMS handlers run, the connection takes no more
