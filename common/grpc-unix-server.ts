@@ -68,7 +68,19 @@ export interface UnixGrpcServerOptions {
   observer?: CallObserver;
   /** How long a new connection has for its HTTP/2 handshake (connection.ts, HANDSHAKE_TIMEOUT_MS unless set). */
   handshakeTimeoutMs?: number;
+  /** MAX_BUFFERED_REQUEST_BYTES unless set (tests). */
+  maxBufferedRequestBytes?: number;
 }
+
+/**
+ * Request bodies the server holds, across every connection, before their
+ * calls can start (bodies still arriving, and those of calls held while a
+ * daemon starts). Each call's body is bounded by maxReceiveBytes, but a
+ * client could open a thousand calls per connection and finish none; a body
+ * that would take the total past this is refused (RESOURCE_EXHAUSTED). tsov's
+ * requests are a few KiB (a Mount of hundreds of layers: tens of KiB).
+ */
+export const MAX_BUFFERED_REQUEST_BYTES = 64 * 1024 * 1024;
 
 type LogLevelName = 'error' | 'warn' | 'info' | 'debug';
 
@@ -127,6 +139,9 @@ export class UnixGrpcServer {
   private readonly logField: string | undefined;
   private observer: CallObserver | undefined;
   private readonly maxReceiveBytes: number;
+  private readonly maxBufferedRequestBytes: number;
+  /** Bytes of request bodies held now (gather), against maxBufferedRequestBytes. */
+  private bufferedRequestBytes = 0;
   private nextRequestId = 1;
   /** Handlers running (beginWork), on every connection, those of reset calls and closed connections included. */
   private working = 0;
@@ -145,6 +160,7 @@ export class UnixGrpcServer {
     this.logField = options.logField;
     this.observer = options.observer;
     this.maxReceiveBytes = options.maxReceiveBytes ?? 16 * 1024 * 1024;
+    this.maxBufferedRequestBytes = options.maxBufferedRequestBytes ?? MAX_BUFFERED_REQUEST_BYTES;
     this.server = net.createServer((socket) => {
       const connection = new H2ServerConnection(
         socket,
@@ -328,8 +344,9 @@ export class UnixGrpcServer {
       return;
     }
     const chunks: Buffer[] = [];
-    this.gather(stream, chunks);
+    const release = this.gather(stream, chunks);
     stream.onEnd = () => {
+      release();
       if (!stream.writable) return;
       const body = parseUnaryBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), this.maxReceiveBytes);
       if (!body.ok) {
@@ -358,31 +375,56 @@ export class UnixGrpcServer {
     };
   }
 
-  /** Gathers a call's body into chunks as it comes; over the size limit the call is refused and nothing more kept. */
-  private gather(stream: H2ServerStream, chunks: Buffer[]): void {
+  /**
+   * Gathers a call's body into chunks as it comes; over the call's size limit,
+   * or past what the server holds of all bodies (maxBufferedRequestBytes), the
+   * call is refused and nothing more kept. The function returned says the
+   * chunks are no longer held (the body is whole and taken); a stream that
+   * closes first (reset, its connection gone) lets them go itself.
+   */
+  private gather(stream: H2ServerStream, chunks: Buffer[]): () => void {
     let received = 0;
+    let held = 0;
+    const release = () => {
+      this.bufferedRequestBytes -= held;
+      held = 0;
+    };
+    const refuse = (code: number, reason: string) => {
+      release();
+      chunks.length = 0;
+      this.sendStatus(stream, code, reason);
+    };
+    stream.onClosed = release;
     stream.onData = (chunk) => {
       if (!stream.writable) return;
       received += chunk.length;
       if (received > MESSAGE_PREFIX_BYTES + this.maxReceiveBytes) {
         const tooLarge = messageTooLarge(received - MESSAGE_PREFIX_BYTES, this.maxReceiveBytes);
-        this.sendStatus(stream, tooLarge.code, tooLarge.reason);
-        chunks.length = 0;
+        refuse(tooLarge.code, tooLarge.reason);
         return;
       }
+      if (this.bufferedRequestBytes + chunk.length > this.maxBufferedRequestBytes) {
+        refuse(GrpcCode.RESOURCE_EXHAUSTED, `unfinished request bodies would pass the server's limit of ${mebibytes(this.maxBufferedRequestBytes)} MiB with this one (${mebibytes(this.bufferedRequestBytes)} MiB held, ${mebibytes(held)} MiB of it this call's): retry`);
+        return;
+      }
+      held += chunk.length;
+      this.bufferedRequestBytes += chunk.length;
       chunks.push(chunk);
     };
+    return release;
   }
 
   /** Gathers a held call's body; at openCalls it is dispatched as if it had just come in. */
   private hold(stream: H2ServerStream): void {
     const chunks: Buffer[] = [];
     let ended = false;
-    this.gather(stream, chunks);
+    const release = this.gather(stream, chunks);
     stream.onEnd = () => (ended = true);
     // A held call and its body are kept until openCalls, reset or not: counted as work.
     const finished = this.beginWork(stream);
     this.held!.push(() => {
+      // dispatch gathers the body again, counting it anew.
+      release();
       if (stream.writable) {
         this.dispatch(stream);
         for (const chunk of chunks) stream.onData?.(chunk);
@@ -506,6 +548,10 @@ export class UnixGrpcServer {
       this.logger.error('failed', { ...call, error: error instanceof Error ? error.stack : String(error) });
     }
   }
+}
+
+function mebibytes(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
 }
 
 function elapsedMs(started: bigint): number {

@@ -55,6 +55,8 @@ export class H2ServerStream implements FlowStream {
   /** Set by the owner of the call: body chunks and the end of the body. */
   onData: ((chunk: Buffer) => void) | undefined;
   onEnd: (() => void) | undefined;
+  /** Set by the owner of the call: the stream is over (replied, reset by either side, or its connection closed). */
+  onClosed: (() => void) | undefined;
   state: StreamState = 'open';
   sendWindow: number;
   pending: FlowStream['pending'];
@@ -211,7 +213,8 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
     this.forget(stream);
   }
 
-  protected streamClosed(): void {
+  protected streamClosed(stream: H2ServerStream): void {
+    stream.onClosed?.();
     this.endIfIdle();
   }
 
@@ -249,8 +252,9 @@ export class H2ServerConnection extends H2Endpoint<H2ServerStream> {
     this.handlers.onError?.(message);
   }
 
-  protected socketClosed(): void {
+  protected socketClosed(open: H2ServerStream[]): void {
     clearTimeout(this.handshakeTimer);
+    for (const stream of open) stream.onClosed?.();
     this.handlers.onClose?.();
   }
 

@@ -7,7 +7,8 @@
  * answered at once, the calls run at openCalls, in order, on the methods
  * registered meanwhile. And the work calls start, which outlives a call its
  * client resets: bounded per connection (HTTP/2 rapid reset), and waited for
- * by shutdown.
+ * by shutdown. And the request bodies the server holds before their calls
+ * start, bounded across every connection.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -273,4 +274,57 @@ test('held calls count against the same bound, reset ones included: past MAX_CON
   await reader.until(pingAck, 'the PING ack');
   // The 10 past the bound were read after openCalls, each whole before its reset: they ran. None of the held ones did.
   t.is(counts.started, 10, 'a held call reset before openCalls never runs');
+});
+
+test('request bodies not yet whole are bounded across the server: one that would pass the limit is refused with RESOURCE_EXHAUSTED; a reset call, and one that has started, give their share back', async (t) => {
+  const codecs = snapshotsServiceCodecs();
+  const server = new UnixGrpcServer({ logger: winston.createLogger({ silent: true }), maxBufferedRequestBytes: 1024 * 1024 });
+  // A key of 'h's: the handler waits until the test ends (a call whose body is whole and whose work goes on).
+  let endHeld!: () => void;
+  const held = new Promise<void>((resolve) => (endHeld = resolve));
+  t.teardown(() => endHeld());
+  server.addService(codecs, {
+    Prepare: unary(async (r) => {
+      if (String(r.key).startsWith('h')) await held;
+      return { mounts: [] };
+    }),
+  });
+  const socketPath = path.join(makeTempDir(t, 'grpc-bodies'), 's.sock');
+  await server.listen(socketPath);
+  t.teardown(() => server.shutdown(0));
+  const client = net.connect(socketPath);
+  t.teardown(() => client.destroy());
+  const reader = readFrames(client);
+  /** 600 KiB of a Prepare's body in 16-KiB DATA frames, the last one ending the stream if end. */
+  const body = (streamId: number, end: boolean, key = 'k') => {
+    const bytes = framedMessage(codecs.Prepare!.requestSerialize({ key: key.repeat(600 * 1024), parent: '' }));
+    const frames = [headersFrame(streamId, 'Prepare')];
+    for (let at = 0; at < bytes.length; at += 16384) {
+      const last = at + 16384 >= bytes.length;
+      frames.push(encodeFrame(FrameType.DATA, last && end ? Flag.END_STREAM : 0, streamId, bytes.subarray(at, at + 16384)));
+    }
+    return Buffer.concat(frames);
+  };
+  const trailersOf = (streamId: number) => {
+    const frame = reader.frames.filter((f) => f.streamId === streamId && f.type === FrameType.HEADERS).at(-1);
+    return frame === undefined ? undefined : new Map(new HpackDecoder().decode(frame.payload, 65536));
+  };
+  client.write(Buffer.concat([CLIENT_PREFACE, encodeSettings([])]));
+  await reader.until(() => reader.frames.some((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) !== 0), 'the ack of our SETTINGS');
+  // Stream 1 holds 600 KiB and does not end; stream 3's 600 KiB would pass 1 MiB.
+  client.write(Buffer.concat([body(1, false), body(3, true)]));
+  await reader.until(() => trailersOf(3) !== undefined, 'the refusal of stream 3');
+  t.is(trailersOf(3)!.get('grpc-status'), '8', 'RESOURCE_EXHAUSTED');
+  t.regex(trailersOf(3)!.get('grpc-message') ?? '', /^unfinished request bodies would pass the server's limit of 1\.0 MiB with this one \(1\.0 MiB held, 0\.\d MiB of it this call's\): retry$/);
+  t.is(trailersOf(1), undefined, 'stream 1 still waits for the rest of its body');
+  // Reset, stream 1 lets its 600 KiB go: stream 5's whole body is taken, and its call goes on working.
+  client.write(Buffer.concat([encodeRstStream(1, ErrorCode.CANCEL), body(5, true, 'h')]));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.false(reader.frames.some((f) => f.streamId === 5 && f.type === FrameType.HEADERS && new Map(new HpackDecoder().decode(f.payload, 65536)).has('grpc-status')), 'stream 5 is not refused');
+  // A body is let go once its call has started: two more of 600 KiB in turn are served while stream 5's call still runs.
+  client.write(body(7, true));
+  await reader.until(() => trailersOf(7) !== undefined, 'the reply to stream 7');
+  client.write(body(9, true));
+  await reader.until(() => trailersOf(9) !== undefined, 'the reply to stream 9');
+  t.deepEqual([trailersOf(7)!.get('grpc-status'), trailersOf(9)!.get('grpc-status')], ['0', '0']);
 });
