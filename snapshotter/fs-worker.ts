@@ -54,14 +54,46 @@ interface Pending {
 
 const THREAD_MAIN = path.join(__dirname, 'fs-worker-thread.js');
 
+/** A thread needed again within this long of stopping was stopped too soon (nextIdleMs). */
+export const RESTART_WINDOW_MS = 60_000;
+/** The longest a thread stays after its last job. */
+export const MAX_IDLE_MS = 60_000;
+
+/**
+ * How long a thread stays after its last job from now on. Starting one costs
+ * ~50 ms of a vCPU here (Node's worker bootstrap: an empty worker takes as
+ * long), beside whatever needed it — an image import — while an idle thread
+ * holds ~10 MiB. So a thread needed again within RESTART_WINDOW_MS of
+ * stopping stays twice as long from then on, up to MAX_IDLE_MS (work that
+ * comes back every few seconds: containerd unpacking one image after
+ * another); one not needed for longer goes back to baseMs.
+ * sinceStoppedMs: undefined for the first start.
+ */
+export function nextIdleMs(currentMs: number, baseMs: number, sinceStoppedMs: number | undefined): number {
+  if (sinceStoppedMs === undefined || sinceStoppedMs > RESTART_WINDOW_MS) return baseMs;
+  return Math.max(baseMs, Math.min(currentMs * 2, MAX_IDLE_MS));
+}
+
 export class FsWorker {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastHeapBytes = 0;
+  /** How long the thread stays after its last job now (nextIdleMs). */
+  private idleMs: number;
+  /** When the thread last stopped for being idle (performance.now()). */
+  private stoppedAtMs: number | undefined;
 
-  constructor(private readonly idleMs = 30_000) {}
+  /** @param baseIdleMs how long the thread stays after its last job, unless it is needed again soon after stopping (nextIdleMs) */
+  constructor(private readonly baseIdleMs = 30_000) {
+    this.idleMs = baseIdleMs;
+  }
+
+  /** How long the thread stays after its last job now. */
+  get idleLimitMs(): number {
+    return this.idleMs;
+  }
 
   /** Disk usage of the tree at dir, and its directories up to directoryLimit (see disk-usage.ts). */
   async usage(dir: string, directoryLimit = 0): Promise<MeasuredTree> {
@@ -120,6 +152,7 @@ export class FsWorker {
   }
 
   private start(): Worker {
+    this.idleMs = nextIdleMs(this.idleMs, this.baseIdleMs, this.stoppedAtMs === undefined ? undefined : performance.now() - this.stoppedAtMs);
     const worker = new Worker(THREAD_MAIN);
     worker.unref();
     worker.on('message', (reply: FsJobReply) => {
@@ -127,7 +160,7 @@ export class FsWorker {
       this.pending.delete(reply.id);
       this.lastHeapBytes = reply.heapBytes ?? this.lastHeapBytes;
       pending?.resolve(reply);
-      if (this.pending.size === 0) this.idleTimer = setTimeout(() => void this.stop(), this.idleMs).unref();
+      if (this.pending.size === 0) this.idleTimer = setTimeout(() => void this.stopIdle(), this.idleMs).unref();
     });
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
@@ -137,6 +170,12 @@ export class FsWorker {
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the filesystem worker thread exited (code ${code})`)));
     return worker;
+  }
+
+  private async stopIdle(): Promise<void> {
+    if (this.worker === undefined || this.pending.size > 0) return;
+    this.stoppedAtMs = performance.now();
+    await this.stop();
   }
 
   private async stop(): Promise<void> {

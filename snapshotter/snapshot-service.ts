@@ -93,7 +93,7 @@ export class SnapshotService {
   private readonly spares: SpareDirectories;
   /** Spares made from removed snapshots' directories since start (the snapshotter's metric). */
   private reusedDirectories = 0;
-  /** Making snapshot directories, off the event loop; the thread goes 5 s after its last job. */
+  /** Making snapshot directories, off the event loop; the thread goes 5 s after its last job (longer for work that comes back: fs-worker.ts, nextIdleMs). */
   private readonly fsWorker = new FsWorker(5_000);
   /**
    * Deleting them, on a thread of its own: an rmdir here waits ~0.2 ms in the
