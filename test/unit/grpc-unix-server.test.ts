@@ -39,6 +39,16 @@ function headersFrame(streamId: number, method: string): Buffer {
   return encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, streamId, encodeHeaderBlock(headers));
 }
 
+/** The server listening on a fresh socket (shut down at the test's end), and a raw client connected to it, reading its frames. */
+async function listenAndConnect(t: Parameters<typeof makeTempDir>[0], server: UnixGrpcServer, name: string) {
+  const socketPath = path.join(makeTempDir(t, name), 's.sock');
+  await server.listen(socketPath);
+  t.teardown(() => server.shutdown(0));
+  const client = net.connect(socketPath);
+  t.teardown(() => client.destroy());
+  return { client, reader: readFrames(client) };
+}
+
 function request(streamId: number, method: string, body: Buffer): Buffer {
   return Buffer.concat([headersFrame(streamId, method), encodeFrame(FrameType.DATA, Flag.END_STREAM, streamId, framedMessage(body))]);
 }
@@ -87,12 +97,7 @@ test('held calls: the handshake is answered at once, the calls (bodies in pieces
   const codecs = snapshotsServiceCodecs();
   const server = new UnixGrpcServer({ logger: winston.createLogger({ silent: true }), maxReceiveBytes: 64 });
   server.holdCalls();
-  const socketPath = path.join(makeTempDir(t, 'grpc-held'), 's.sock');
-  await server.listen(socketPath);
-  t.teardown(() => server.shutdown(0));
-  const client = net.connect(socketPath);
-  t.teardown(() => client.destroy());
-  const reader = readFrames(client);
+  const { client, reader } = await listenAndConnect(t, server, 'grpc-held');
   const stat = (key: string) => codecs.Stat!.requestSerialize({ key });
   // Stream 1 in one piece; stream 3 with its DATA in two frames; stream 5 over the 64-byte limit.
   const split = framedMessage(stat('second'));
@@ -289,12 +294,7 @@ test('request bodies not yet whole are bounded across the server: one that would
       return { mounts: [] };
     }),
   });
-  const socketPath = path.join(makeTempDir(t, 'grpc-bodies'), 's.sock');
-  await server.listen(socketPath);
-  t.teardown(() => server.shutdown(0));
-  const client = net.connect(socketPath);
-  t.teardown(() => client.destroy());
-  const reader = readFrames(client);
+  const { client, reader } = await listenAndConnect(t, server, 'grpc-bodies');
   /** 600 KiB of a Prepare's body in 16-KiB DATA frames, the last one ending the stream if end. */
   const body = (streamId: number, end: boolean, key = 'k') => {
     const bytes = framedMessage(codecs.Prepare!.requestSerialize({ key: key.repeat(600 * 1024), parent: '' }));
