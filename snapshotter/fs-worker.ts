@@ -160,7 +160,7 @@ export class FsWorker {
       this.pending.delete(reply.id);
       this.lastHeapBytes = reply.heapBytes ?? this.lastHeapBytes;
       pending?.resolve(reply);
-      if (this.pending.size === 0) this.idleTimer = setTimeout(() => void this.stopIdle(), this.idleMs).unref();
+      if (this.pending.size === 0) this.idleTimer = setTimeout(() => void this.stop('idle'), this.idleMs).unref();
     });
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
@@ -172,16 +172,12 @@ export class FsWorker {
     return worker;
   }
 
-  private async stopIdle(): Promise<void> {
-    if (this.worker === undefined || this.pending.size > 0) return;
-    this.stoppedAtMs = performance.now();
-    await this.stop();
-  }
-
-  private async stop(): Promise<void> {
+  /** Stops the thread unless jobs are in flight; 'idle' (its idle time passed) is remembered for nextIdleMs. */
+  private async stop(why: 'idle' | 'close' = 'close'): Promise<void> {
     clearTimeout(this.idleTimer);
     const worker = this.worker;
     if (worker === undefined || this.pending.size > 0) return;
+    if (why === 'idle') this.stoppedAtMs = performance.now();
     this.worker = undefined;
     await worker.terminate();
   }
