@@ -31,6 +31,14 @@ const NAMES = ['overlayfs', 'tsov', 'tsov-copy'] as const;
 const RANGE = 65536;
 /** A run this much slower than its snapshotter's fastest is counted as stalled (the unmount retries take 2.5 s). */
 const STALL_MS = 2000;
+/** One snapshotter's remapped runs: the p50 of all, how many stalled (splitStalls), the p50 of the others. */
+interface Remapped {
+  name: (typeof NAMES)[number];
+  p50Ms: number;
+  stalled: number;
+  cleanP50Ms: number;
+}
+
 /** Host ids of the first run's range; each later run takes the next range. */
 const FIRST_HOST_ID = 1_000_000;
 
@@ -58,15 +66,18 @@ export async function remappedRun({ workDir, runs, log }: BenchContext): Promise
           const map = `0:${FIRST_HOST_ID + RANGE * range++}:${RANGE}`;
           return timed(() => containerd.ctr(['run', '--rm', '--snapshotter', name, '--uidmap', map, '--gidmap', map, '--remap-labels', image, `remap-${name}-${run}`, '/bin/true'], { timeoutMs: 600_000 }));
         });
-        const [builtIn, tsov, copy] = NAMES.map((name) => summarize(samples[name]));
-        const [builtInSplit, tsovSplit, copySplit] = NAMES.map((name) => splitStalls(samples[name], STALL_MS));
-        log(`  remapped ctr run of a 128-layer image: ${NAMES.map((name, i) => `${name} p50 ${[builtIn, tsov, copy][i]!.p50Ms} ms (${[builtInSplit, tsovSplit, copySplit][i]!.stalled} of ${count} runs stalled ~2.5 s)`).join(', ')}`);
+        // Per snapshotter: the p50 of all runs, how many stalled, and the p50 of the others.
+        const [builtIn, tsov, copy] = NAMES.map((name) => {
+          const split = splitStalls(samples[name], STALL_MS);
+          return { name, p50Ms: summarize(samples[name]).p50Ms, stalled: split.stalled, cleanP50Ms: summarize(split.clean).p50Ms };
+        }) as [Remapped, Remapped, Remapped];
+        log(`  remapped ctr run of a 128-layer image: ${[builtIn, tsov, copy].map((r) => `${r.name} p50 ${r.p50Ms} ms (${r.stalled} of ${count} runs stalled ~2.5 s)`).join(', ')}`);
         const workload = `ctr run --rm of a remapped container (--uidmap, --remap-labels, a new id range each run) of a 128-layer image, containerd 2.1 ×${count}`;
         return [
-          { workload, metric: 'p50, tsov (remap-ids) vs built-in overlayfs', tsov: tsov!.p50Ms, reference: builtIn!.p50Ms, unit: 'ms', lowerIsBetter: true, target: '≤ 1.05×' },
-          { workload, metric: 'p50, tsov without remap-ids (containerd chowns a copy) vs built-in overlayfs', tsov: copy!.p50Ms, reference: builtIn!.p50Ms, unit: 'ms', lowerIsBetter: true },
-          { workload, metric: 'runs stalled ~2.5 s by the unmount of ctr\'s temporary mount (containerd\'s EBUSY retries), tsov (remap-ids) vs built-in overlayfs', tsov: tsovSplit!.stalled, reference: builtInSplit!.stalled, unit: 'runs', lowerIsBetter: true },
-          { workload, metric: 'p50 of the runs without that stall, tsov (remap-ids) vs built-in overlayfs', tsov: summarize(tsovSplit!.clean).p50Ms, reference: summarize(builtInSplit!.clean).p50Ms, unit: 'ms', lowerIsBetter: true },
+          { workload, metric: 'p50, tsov (remap-ids) vs built-in overlayfs', tsov: tsov.p50Ms, reference: builtIn.p50Ms, unit: 'ms', lowerIsBetter: true, target: '≤ 1.05×' },
+          { workload, metric: 'p50, tsov without remap-ids (containerd chowns a copy) vs built-in overlayfs', tsov: copy.p50Ms, reference: builtIn.p50Ms, unit: 'ms', lowerIsBetter: true },
+          { workload, metric: 'runs stalled ~2.5 s by the unmount of ctr\'s temporary mount (containerd\'s EBUSY retries), tsov (remap-ids) vs built-in overlayfs', tsov: tsov.stalled, reference: builtIn.stalled, unit: 'runs', lowerIsBetter: true },
+          { workload, metric: 'p50 of the runs without that stall, tsov (remap-ids) vs built-in overlayfs', tsov: tsov.cleanP50Ms, reference: builtIn.cleanP50Ms, unit: 'ms', lowerIsBetter: true },
         ];
       }),
       ),

@@ -58,7 +58,8 @@ export function ratio(row: ResultRow): number {
 export function markdownTable(rows: readonly ResultRow[]): string {
   const lines = ['| workload | metric | tsov | reference | tsov/reference | target |', '|---|---|---|---|---|---|'];
   for (const row of rows) {
-    lines.push(`| ${row.workload} | ${row.metric} | ${row.tsov} ${row.unit} | ${row.reference} ${row.unit} | ${Number.isFinite(ratio(row)) ? ratio(row) : '—'} | ${row.target ?? ''} |`);
+    const r = ratio(row);
+    lines.push(`| ${row.workload} | ${row.metric} | ${row.tsov} ${row.unit} | ${row.reference} ${row.unit} | ${Number.isFinite(r) ? r : '—'} | ${row.target ?? ''} |`);
   }
   return lines.join('\n');
 }
