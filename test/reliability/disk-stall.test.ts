@@ -35,6 +35,19 @@ async function stallSetup(t: ExecutionContext, daemon: 'snapshotter' | 'helper')
   return { dir, stalling, policy };
 }
 
+/**
+ * stallSetup for tsov-helper: its journal (the state directory) on the stalling disk, the layers
+ * not; a lower with one file, an upper, a work directory and a target for a Mount.
+ */
+async function helperStallSetup(t: ExecutionContext) {
+  const setup = await stallSetup(t, 'helper');
+  const layers = path.join(setup.dir, 'layers');
+  const layout = { socket: path.join(setup.dir, 'run', 'helper.sock'), stateDir: path.join(setup.stalling.root, 'state'), roots: [layers] };
+  const [lower, upper, work, target] = makeDirs(...['lower', 'upper', 'work', 'target'].map((name) => path.join(layers, name)));
+  fs.writeFileSync(path.join(lower!, 'from-the-layer'), 'x');
+  return { ...setup, layout, lower, upper, work, target };
+}
+
 test('a stalled disk: write calls wait, reads are answered, the log says what waits, and the health check is NOT_SERVING until the disk answers', async (t) => {
   const { dir, stalling, policy } = await stallSetup(t, 'snapshotter');
   const socket = path.join(dir, 'tsov.sock');
@@ -78,16 +91,11 @@ test('a stalled disk: write calls wait, reads are answered, the log says what wa
 });
 
 test('a stalled disk under tsov-helper: a Mount waits for its journal, while the helper answers its health check (NOT_SERVING, with the reason) and List; the Mount is made once the disk answers', async (t) => {
-  const { dir, stalling, policy } = await stallSetup(t, 'helper');
-  // Only the journal (the state directory) is on the stalling disk; the layers are not.
-  const layers = path.join(dir, 'layers');
-  const layout = { socket: path.join(dir, 'run', 'helper.sock'), stateDir: path.join(stalling.root, 'state'), roots: [layers] };
+  const { dir, stalling, policy, layout, lower, upper, work, target } = await helperStallSetup(t);
   const metrics = path.join(dir, 'helper-metrics.sock');
   const helper = await startHelper(t, layout, 'info', ['--config', policy, '--metrics-address', `unix:${metrics}`]);
   const oldestSync = async () => sample(await scrape(metrics), 'tsov_helper_oldest_sync_wait_seconds');
   t.teardown(() => stalling.resume());
-  const [lower, upper, work, target] = makeDirs(...['lower', 'upper', 'work', 'target'].map((name) => path.join(layers, name)));
-  fs.writeFileSync(path.join(lower!, 'from-the-layer'), 'x');
   const helperHealth = health('helper');
   t.is(helperHealth(layout.socket).status, 0);
   t.is(await oldestSync(), 0, 'no sync runs');
@@ -128,13 +136,9 @@ test('a stalled disk under tsov-helper: a Mount waits for its journal, while the
 });
 
 test('a stalled disk under tsov-helper, a Mount whose caller gave up, then SIGTERM: the helper stops once that Mount is made and journaled, and started again lists it', async (t) => {
-  const { dir, stalling, policy } = await stallSetup(t, 'helper');
-  const layers = path.join(dir, 'layers');
-  const layout = { socket: path.join(dir, 'run', 'helper.sock'), stateDir: path.join(stalling.root, 'state'), roots: [layers] };
+  const { stalling, policy, layout, lower, upper, work, target } = await helperStallSetup(t);
   const helper = await startHelper(t, layout, 'info', ['--config', policy]);
   t.teardown(() => stalling.resume());
-  const [lower, upper, work, target] = makeDirs(...['lower', 'upper', 'work', 'target'].map((name) => path.join(layers, name)));
-  fs.writeFileSync(path.join(lower!, 'from-the-layer'), 'x');
   t.teardown(() => spawnSync('umount', ['-l', target!]));
 
   stalling.hang();
