@@ -48,12 +48,27 @@ function runSuite(): Promise<SuiteRun> {
   return run;
 }
 
+/**
+ * What go test printed for one case. With -test.v and parallel cases, Go 1.19
+ * prints each case's log lines as they come, after a "=== RUN" or "=== CONT"
+ * line naming the case when it switches from another; the "--- FAIL" line
+ * comes at the end. The harness's own lines (helpers.go's listing of the
+ * suite's directory on a failure, helpers_unix.go's unmounts: dozens per case)
+ * are counted, not kept: before, they pushed the suite's error out of the
+ * message.
+ */
 function caseOutput(output: string, name: string): string {
-  return output
-    .split('\n')
-    .filter((line) => line.includes(name) || /^\s+\S+\.go:\d+:/.test(line))
-    .slice(0, 80)
-    .join('\n');
+  const kept: string[] = [];
+  let harnessLines = 0;
+  let current = '';
+  for (const line of output.split('\n')) {
+    const header = /^=== (?:RUN|CONT|NAME|PAUSE)\s+(\S+)/.exec(line);
+    if (header) current = header[1]!;
+    if (current !== `TestTsovSnapshotter/${name}` && !line.includes(`TestTsovSnapshotter/${name} `)) continue;
+    if (/^\s+helpers(_unix)?\.go:\d+:/.test(line)) harnessLines++;
+    else kept.push(line);
+  }
+  return [...kept.slice(-60), `(${harnessLines} lines of the harness's directory listing and unmounts left out)`].join('\n');
 }
 
 test.serial('the suite ran exactly its 21 cases', async (t) => {
