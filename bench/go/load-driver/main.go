@@ -55,6 +55,7 @@ func main() {
 	workers := flag.Int("workers", 1, "cycle: concurrent workers")
 	files := flag.Int("files", 0, "cycle: small files written into the upper before Commit; usage: files in the active snapshot's upper")
 	duration := flag.Duration("duration", 10*time.Second, "cycle: how long to run")
+	prefix := flag.String("prefix", "", "cycle: prefix of every snapshot's name, its base's too (to run again on the same server)")
 	rate := flag.Float64("rate", 0, "cycle: at most this many cycles per second in all (0: each worker starts its next cycle at once)")
 	layers := flag.Int("layers", 128, "chain: layers under the view")
 	count := flag.Int("snapshots", 2000, "list: committed snapshots to list")
@@ -75,7 +76,7 @@ func main() {
 	var result Result
 	switch *workload {
 	case "cycle":
-		result, err = cycle(ctx, sn, *workers, *files, *duration, *rate)
+		result, err = cycle(ctx, sn, *prefix, *workers, *files, *duration, *rate)
 	case "chain":
 		result, err = chain(ctx, sn, *layers, *calls)
 	case "list":
@@ -103,8 +104,8 @@ func fail(err error) {
 // worker starts a cycle only on a tick of a shared ticker (ticks no worker
 // is free to take are dropped), so two servers can be compared at the same
 // load instead of each at the load its own speed invites.
-func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, duration time.Duration, rate float64) (Result, error) {
-	base, err := commitBase(ctx, sn, "cycle-base")
+func cycle(ctx context.Context, sn snapshots.Snapshotter, prefix string, workers, files int, duration time.Duration, rate float64) (Result, error) {
+	base, err := commitBase(ctx, sn, prefix+"cycle-base")
 	if err != nil {
 		return Result{}, err
 	}
@@ -134,7 +135,7 @@ func cycle(ctx context.Context, sn snapshots.Snapshotter, workers, files int, du
 					<-ticks
 				}
 				began := time.Now()
-				if err := oneCycle(ctx, sn, base, fmt.Sprintf("w%d-%d", w, i), files, calls); err != nil {
+				if err := oneCycle(ctx, sn, base, fmt.Sprintf("%sw%d-%d", prefix, w, i), files, calls); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
