@@ -50,6 +50,24 @@ async function perServer<T>(context: BenchContext, name: string, fn: (daemon: Da
  */
 const CYCLE_ROUNDS = 3;
 
+/**
+ * Each cycle load runs on a fresh server first for CYCLE_WARMUP_SECONDS, then
+ * is measured on the same server. tsov's first seconds are spent compiling:
+ * V8's optimizing compiler took ~1 s of CPU on a thread of its own in the
+ * first 8 s of a 1-worker cycle (213 functions, --trace-opt), on the two
+ * vCPUs the load and the server share, and the 500-ms windows of a fresh
+ * daemon's cycle times fell until ~2.5 s. A Go server has nothing to compile.
+ * The warm figures are the targets' (a daemon serves for as long as its node
+ * runs); the warm-up's own figures are reported too, as the first seconds of
+ * a fresh daemon (coldRows).
+ */
+const CYCLE_WARMUP_SECONDS = 3;
+
+interface WarmedResult extends DriverResult {
+  /** The same load over the server's first CYCLE_WARMUP_SECONDS. */
+  cold: DriverResult;
+}
+
 async function inRounds(context: BenchContext, name: string, fn: (daemon: DaemonProcess) => Promise<WarmedResult>): Promise<Record<Server, WarmedResult>> {
   const rounds: Array<Record<Server, WarmedResult>> = [];
   for (let round = 0; round < CYCLE_ROUNDS; round++) rounds.push(await perServer(context, `${name}-${round}`, fn, round % 2 === 1));
@@ -134,24 +152,6 @@ function memoryBreakdown(pid: number): { rss: number; pss: number; private: numb
     pss: kibFieldMiB(rollup, 'Pss'),
     private: round(kibFieldMiB(rollup, 'Private_Clean') + kibFieldMiB(rollup, 'Private_Dirty'), 1),
   };
-}
-
-/**
- * Each cycle load runs on a fresh server first for CYCLE_WARMUP_SECONDS, then
- * is measured on the same server. tsov's first seconds are spent compiling:
- * V8's optimizing compiler took ~1 s of CPU on a thread of its own in the
- * first 8 s of a 1-worker cycle (213 functions, --trace-opt), on the two
- * vCPUs the load and the server share, and the 500-ms windows of a fresh
- * daemon's cycle times fell until ~2.5 s. A Go server has nothing to compile.
- * The warm figures are the targets' (a daemon serves for as long as its node
- * runs); the warm-up's own figures are reported too, as the first seconds of
- * a fresh daemon (coldRows).
- */
-const CYCLE_WARMUP_SECONDS = 3;
-
-interface WarmedResult extends DriverResult {
-  /** The same load over the server's first CYCLE_WARMUP_SECONDS. */
-  cold: DriverResult;
 }
 
 /** The cycle load with args on a fresh server: CYCLE_WARMUP_SECONDS of it, then the measured run (with the server's CPU). */
