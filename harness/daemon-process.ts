@@ -34,12 +34,28 @@ function startDaemonProcess(name: string, main: string, socket: string, args: re
   return startDaemonCommand(name, main, socket, args);
 }
 
+/** How long stop waits, after the process has exited, for the rest of its stderr. */
+const STDERR_DRAIN_MS = 2_000;
+
 /** Starts any daemon (e.g. the benchmark's Go reference proxy) and waits until it serves its socket. */
 export async function startDaemonCommand(name: string, command: string, socket: string, args: readonly string[]): Promise<DaemonProcess> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  // Resolved once the process has exited and its stderr has been read to the end: 'exit' can come
+  // before the last lines it wrote (a daemon's "stopped"). A child it left holding the pipe open
+  // is not waited for past STDERR_DRAIN_MS.
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const result = code ?? signal ?? -1;
+      if (child.stderr!.readableEnded) return resolve(result);
+      const timer = setTimeout(() => resolve(result), STDERR_DRAIN_MS);
+      child.stderr!.once('end', () => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+    }),
+  );
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode ?? -1;
     child.kill(signal);

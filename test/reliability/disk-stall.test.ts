@@ -158,7 +158,7 @@ test('a stalled disk under tsov-helper, a Mount whose caller gave up, then SIGTE
   t.deepEqual(fs.readdirSync(target!), ['from-the-layer'], 'the Mount was made');
   const lines = helper.stderr().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; message: string });
   t.deepEqual(lines.filter((line) => line.level === 'error'), [], 'nothing failed');
-  t.true(lines.findIndex((line) => line.message === 'stopped') > lines.findIndex((line) => /durable after/.test(line.message)), 'it stopped after the journal was durable');
+  t.true(lines.findIndex((line) => line.message === 'stopped') > lines.findIndex((line) => /durable after/.test(line.message)), `it stopped after the journal was durable: ${helper.stderr()}`);
 
   // The journal has the mount: the next start lists it, and it can be released.
   const again = await startHelper(t, layout, 'info', ['--config', policy]);
