@@ -94,7 +94,8 @@ function startSwapper(t: ExecutionContext, dir: string, outside: string, duratio
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   t.teardown(() => child.kill('SIGKILL'));
-  return new Promise<number>((resolve) => child.once('exit', () => resolve(Number(out) || 0)));
+  // 'close', not 'exit': the count is written just before the exit, and 'exit' can come before it is read.
+  return new Promise<number>((resolve) => child.once('close', () => resolve(Number(out) || 0)));
 }
 
 interface RaceCount {
