@@ -44,6 +44,9 @@ export const TICK_GAP_MS = 0.01;
 /** Ticks waited for a close one before the closest seen is used (1 ms each). */
 export const MAX_TICKS = 20;
 
+/** How long (ms) measureOffset waits for a first tick before it settles for whole milliseconds. */
+export const MAX_SPIN_MS = 50;
+
 /** A reading this far (ms) behind Date.now() means the wall clock was stepped forward. */
 export const STEP_FORWARD_MS = 1;
 
@@ -58,11 +61,14 @@ export const STEP_FORWARD_MS = 1;
 export function measureOffset(sources: ClockSources): number {
   let best: { offset: number; gap: number } | undefined;
   let before = sources.monotonicMs();
+  const giveUpAt = before + MAX_SPIN_MS;
   let wall = sources.wallMs();
   for (let ticks = 0; ticks < MAX_TICKS; ) {
     const start = sources.monotonicMs();
     const now = sources.wallMs();
     const end = sources.monotonicMs();
+    // A wall clock that does not tick (it never should): its value, whole milliseconds, is still never ahead.
+    if (best === undefined && end >= giveUpAt) return now - end;
     if (now !== wall) {
       ticks++;
       const gap = end - before;

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { MAX_TICKS, measureOffset, TICK_GAP_MS, wallClock, type ClockSources } from '../../snapshotter/clock';
+import { MAX_SPIN_MS, MAX_TICKS, measureOffset, TICK_GAP_MS, wallClock, type ClockSources } from '../../snapshotter/clock';
 
 /**
  * Simulated time: every read advances it by `readMs` (and by `stallMs` on the
@@ -69,6 +69,15 @@ test('measureOffset waits for MAX_TICKS ticks, no more, when no tick is close', 
   // Reads of 20 us: 50 per millisecond, one tick each; five reads bracket a tick (0.1 ms > TICK_GAP_MS).
   const ticks = clock.reads() / 50;
   t.true(ticks >= MAX_TICKS - 1 && ticks <= MAX_TICKS + 1, `${clock.reads()} reads`);
+});
+
+test('measureOffset settles for whole milliseconds, never ahead, when the wall clock does not tick', (t) => {
+  let mono = 0;
+  const frozenWall = 1_000_000;
+  const measured = measureOffset({ wallMs: () => frozenWall, monotonicMs: () => (mono += 0.001) });
+  t.true(mono >= MAX_SPIN_MS && mono < MAX_SPIN_MS + 1, `spun ${mono} ms`);
+  // The wall clock reads 1,000,000 ms however long it runs: the offset is then at most that.
+  t.true(measured + mono <= frozenWall + 1e-9, `${measured + mono}`);
 });
 
 test('wallClock readings are never ahead of the wall clock, and at most the tick gap behind', (t) => {
