@@ -8,10 +8,9 @@
  * daemon has exited, so that 'exit' surely comes first.
  */
 import test, { type ExecutionContext } from 'ava';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startDaemonCommand } from '../../harness/daemon-process';
+import { makeTempDir } from '../support/temp-dir';
 
 /** A daemon on socket that, on SIGTERM, leaves a child holding its stderr to write `last` after lingerMs, and exits. */
 function daemonScript(socket: string, lingerMs: number, last: string): string[] {
@@ -29,9 +28,7 @@ function daemonScript(socket: string, lingerMs: number, last: string): string[] 
 }
 
 function socketPath(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsov-daemon-process-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return path.join(dir, 'daemon.sock');
+  return path.join(makeTempDir(t, 'daemon-process'), 'daemon.sock');
 }
 
 test('stop() returns once the exited daemon\'s stderr has been read to its end', async (t) => {
